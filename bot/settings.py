@@ -1,0 +1,135 @@
+"""Application settings, read from the environment and `.env`, one section per concern."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class TelegramSettings(BaseSettings):
+    """How the bot reaches the messenger."""
+
+    model_config = _section("TELEGRAM_")
+
+    bot_token: SecretStr | None = None
+    # Banks often run the self-hosted Bot API server; empty means api.telegram.org.
+    api_server_url: str | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_base_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+
+
+class DatabaseSettings(BaseSettings):
+    """The CRM store."""
+
+    model_config = _section("DATABASE_")
+
+    url: str = f"sqlite+aiosqlite:///{DEFAULT_VAR_DIR / 'concierge.db'}"
+    echo: bool = False
+
+
+class RedisSettings(BaseSettings):
+    """Optional Redis for FSM state, dedupe and throttling shared by replicas."""
+
+    model_config = _section("REDIS_")
+
+    url: str | None = None
+
+
+class KnowledgeSettings(BaseSettings):
+    """The retrieval index over the bank's documents."""
+
+    model_config = _section("KNOWLEDGE_")
+
+    docs_path: Path = PROJECT_ROOT / "knowledge" / "docs"
+    chroma_path: Path = DEFAULT_VAR_DIR / "chroma"
+    chroma_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHROMA_URL", "KNOWLEDGE_CHROMA_URL")
+    )
+    embedding_model: str = Field(
+        default="use-multilingual",
+        validation_alias=AliasChoices("EMBEDDING_MODEL", "KNOWLEDGE_EMBEDDING_MODEL"),
+    )
+    collection: str = "bank_documents"
+    min_confidence: float = 0.35
+
+
+class LlmSettings(BaseSettings):
+    """Optional answer generation through an OpenAI-compatible endpoint the bank runs."""
+
+    model_config = _section("LLM_")
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str = "local-model"
+    timeout_seconds: float = 20.0
+
+
+class BehaviourSettings(BaseSettings):
+    """How the bot treats people: languages, throttling, limits."""
+
+    model_config = _section("BOT_")
+
+    default_language: Literal["ru", "en"] = "ru"
+    # Flood control: at most `throttle_burst` updates per `throttle_window_seconds` per user.
+    throttle_burst: int = 8
+    throttle_window_seconds: float = 10.0
+    max_text_length: int = 4000
+    link_code_ttl_hours: int = 24
+    consent_document_version: str = "2025-09-01"
+
+
+class SchedulerSettings(BaseSettings):
+    """Proactive work: the scheduler, the outbox and the contact policy."""
+
+    model_config = _section("SCHEDULER_")
+
+    enabled: bool = True
+    timezone: str = "Europe/Moscow"
+    global_rate_per_second: float = 25.0
+    per_chat_interval_seconds: float = 1.0
+    marketing_per_week: int = 2
+    briefing_lead_minutes: int = 120
+
+
+class Settings(BaseSettings):
+    """All settings; each section reads its own prefixed variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["local", "test", "production"] = Field(
+        default="local", validation_alias=AliasChoices("CONCIERGE_ENV", "ENVIRONMENT")
+    )
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, validation_alias="CONCIERGE_VAR_DIR")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_json: bool = Field(default=False, validation_alias="LOG_JSON")
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    behaviour: BehaviourSettings = Field(default_factory=BehaviourSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return Settings()

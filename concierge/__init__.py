@@ -1,0 +1,1 @@
+"""Use cases shared by the bot handlers, the scheduler jobs and the CLI."""

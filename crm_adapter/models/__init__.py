@@ -1,0 +1,51 @@
+"""SQLAlchemy tables of the CRM store; importing this package registers every table."""
+
+from crm_adapter.models.activity import (
+    AuditEntryRow,
+    FeedbackRow,
+    InteractionRow,
+    LifeEventRow,
+    NoteRow,
+    ProductHoldingRow,
+    TransactionRow,
+)
+from crm_adapter.models.base import Base
+from crm_adapter.models.people import (
+    ClientRow,
+    ConsentRow,
+    HoldingGroupRow,
+    HoldingMemberRow,
+    LinkCodeRow,
+    MessengerLinkRow,
+    StaffRow,
+)
+from crm_adapter.models.work import (
+    EventRow,
+    InvitationRow,
+    MeetingRow,
+    RequestCommentRow,
+    ServiceRequestRow,
+)
+
+__all__ = [
+    "AuditEntryRow",
+    "Base",
+    "ClientRow",
+    "ConsentRow",
+    "EventRow",
+    "FeedbackRow",
+    "HoldingGroupRow",
+    "HoldingMemberRow",
+    "InteractionRow",
+    "InvitationRow",
+    "LifeEventRow",
+    "LinkCodeRow",
+    "MeetingRow",
+    "MessengerLinkRow",
+    "NoteRow",
+    "ProductHoldingRow",
+    "RequestCommentRow",
+    "ServiceRequestRow",
+    "StaffRow",
+    "TransactionRow",
+]
