@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 # The stamp changes with the pins, so editing requirements.lock or pyproject.toml reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: run test lint install
+.PHONY: run test lint install migration
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,10 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+# Developers: regenerate the single pre-release migration from the models (until the first release).
+migration: $(STAMP)
+	rm -f crm_adapter/migrations/versions/*_0001_*.py var/migration-check.db*
+	$(VENV)/bin/alembic -x url=sqlite+aiosqlite:///var/migration-check.db upgrade head >/dev/null 2>&1 || true
+	DATABASE_URL=sqlite+aiosqlite:///var/migration-check.db $(VENV)/bin/alembic revision --autogenerate -m "initial CRM schema" --rev-id 0001
+	rm -f var/migration-check.db*

@@ -1,0 +1,184 @@
+"""Plain read-only views of CRM records that the rest of the code receives (never ORM rows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Role(StrEnum):
+    MANAGER = "manager"
+    COORDINATOR = "coordinator"
+    DUTY = "duty"
+    ADMIN = "admin"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+    INTERNAL = "internal"
+
+
+class Actor(StrEnum):
+    CLIENT = "client"
+    STAFF = "staff"
+    BOT = "bot"
+    SYSTEM = "system"
+    UNKNOWN = "unknown"
+
+
+class Dto(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Staff(Dto):
+    id: int
+    external_id: str
+    full_name: str
+    roles: frozenset[Role]
+    backup_id: int | None
+    timezone: str
+    language: str
+    work_start: time
+    work_end: time
+    absent: bool
+    active: bool
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        # The CRM stores roles as a comma-separated column.
+        if isinstance(value, str):
+            return frozenset(r.strip() for r in value.split(",") if r.strip())
+        return value
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class Client(Dto):
+    id: int
+    external_id: str
+    first_name: str
+    middle_name: str | None
+    last_name: str
+    birthday: date | None
+    city: str | None
+    timezone: str
+    language: str
+    preferred_channel: str
+    quiet_start: time
+    quiet_end: time
+    do_not_disturb: bool
+    marketing_opt_out: bool
+    financial_segment: str | None
+    values_segment: str | None
+    manager_id: int | None
+    holding_group_id: int | None
+    client_since: date | None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+    @property
+    def polite_name(self) -> str:
+        """How the bank addresses the client: first name and patronymic, Russian style."""
+        return " ".join(p for p in (self.first_name, self.middle_name) if p)
+
+
+class MessengerLink(Dto):
+    id: int
+    messenger: str
+    user_id: int
+    chat_id: int
+    client_id: int | None
+    staff_id: int | None
+    linked_at: datetime
+    language: str | None
+    blocked_at: datetime | None
+
+
+class Consent(Dto):
+    id: int
+    client_id: int
+    purpose: str
+    document_version: str
+    granted: bool
+    channel: str
+    recorded_at: datetime
+    withdrawn_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.granted and self.withdrawn_at is None
+
+
+class LinkCode(Dto):
+    id: int
+    client_id: int | None
+    staff_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class Interaction(Dto):
+    id: int
+    occurred_at: datetime
+    channel: str
+    direction: str
+    kind: str
+    actor: str
+    client_id: int | None
+    staff_id: int | None
+    chat_id: int | None
+    text: str | None
+    payload: dict[str, Any] | None
+    update_id: int | None
+
+
+class ProductHolding(Dto):
+    id: int
+    client_id: int
+    product_type: str
+    name: str
+    balance: Decimal
+    currency: str
+    rate_percent: Decimal | None
+    opened_on: date | None
+    matures_on: date | None
+    expires_on: date | None
+    status: str
+
+
+class LifeEvent(Dto):
+    id: int
+    client_id: int
+    kind: str
+    happened_on: date | None
+    description: str
+
+
+class Note(Dto):
+    id: int
+    client_id: int
+    author_id: int | None
+    created_at: datetime
+    text: str
+    kind: str
+
+
+class AuditEntry(Dto):
+    id: int
+    occurred_at: datetime
+    actor_staff_id: int | None
+    actor_client_id: int | None
+    action: str
+    subject_client_id: int | None
+    outcome: str
+    details: dict[str, Any] | None

@@ -1,0 +1,164 @@
+"""The CRM port: what the rest of the assistant may ask of the CRM, whatever stores it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from crm_adapter.dto import (
+    AuditEntry,
+    Client,
+    Consent,
+    Interaction,
+    LifeEvent,
+    LinkCode,
+    MessengerLink,
+    Note,
+    ProductHolding,
+    Role,
+    Staff,
+)
+
+
+class DuplicateUpdate(Exception):
+    """The messenger delivered an update that was already recorded."""
+
+
+class StaffRepository(Protocol):
+    async def get(self, staff_id: int) -> Staff | None: ...
+    async def by_external_id(self, external_id: str) -> Staff | None: ...
+    async def with_role(self, role: Role) -> list[Staff]: ...
+    async def backed_up_by(self, staff_id: int) -> list[Staff]: ...
+    async def set_absent(self, staff_id: int, *, absent: bool) -> None: ...
+
+
+class ClientRepository(Protocol):
+    async def get(self, client_id: int) -> Client | None: ...
+    async def by_external_id(self, external_id: str) -> Client | None: ...
+    async def for_managers(self, manager_ids: list[int]) -> list[Client]: ...
+    async def all(self) -> list[Client]: ...
+    async def update_preferences(self, client_id: int, **changes: Any) -> Client: ...
+
+
+class LinkRepository(Protocol):
+    async def by_user(self, user_id: int, *, messenger: str = "telegram") -> MessengerLink | None: ...
+    async def by_chat(self, chat_id: int, *, messenger: str = "telegram") -> MessengerLink | None: ...
+    async def for_client(self, client_id: int) -> MessengerLink | None: ...
+    async def for_staff(self, staff_id: int) -> MessengerLink | None: ...
+    async def bind(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        client_id: int | None,
+        staff_id: int | None,
+        now: datetime,
+        language: str | None,
+    ) -> MessengerLink: ...
+    async def set_language(self, link_id: int, language: str) -> None: ...
+    async def mark_blocked(self, chat_id: int, *, now: datetime) -> None: ...
+
+
+class LinkCodeRepository(Protocol):
+    async def add(
+        self,
+        *,
+        code_hash: str,
+        client_id: int | None,
+        staff_id: int | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> LinkCode: ...
+    async def by_hash(self, code_hash: str) -> LinkCode | None: ...
+    async def claim(self, code_id: int, *, user_id: int, now: datetime) -> bool:
+        """Marks the code used; False when another claim won the race."""
+        ...
+
+
+class ConsentRepository(Protocol):
+    async def current(self, client_id: int, *, purpose: str = "personal_data") -> Consent | None: ...
+    async def record(
+        self,
+        *,
+        client_id: int,
+        granted: bool,
+        document_version: str,
+        channel: str,
+        now: datetime,
+        purpose: str = "personal_data",
+    ) -> Consent: ...
+    async def withdraw(self, client_id: int, *, now: datetime) -> None: ...
+
+
+class InteractionRepository(Protocol):
+    async def record(
+        self,
+        *,
+        occurred_at: datetime,
+        channel: str,
+        direction: str,
+        kind: str,
+        actor: str,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        chat_id: int | None = None,
+        text: str | None = None,
+        payload: dict[str, Any] | None = None,
+        update_id: int | None = None,
+    ) -> int:
+        """Stores one interaction; raises DuplicateUpdate when update_id was seen before."""
+        ...
+
+    async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]: ...
+    async def count(self) -> int: ...
+
+
+class ProfileRepository(Protocol):
+    """The rest of what the CRM knows about a client, read-mostly."""
+
+    async def holdings(self, client_id: int) -> list[ProductHolding]: ...
+    async def life_events(self, client_id: int) -> list[LifeEvent]: ...
+    async def notes(self, client_id: int, *, limit: int = 20) -> list[Note]: ...
+    async def add_note(
+        self, *, client_id: int, author_id: int | None, text: str, kind: str, now: datetime
+    ) -> Note: ...
+
+
+class AuditRepository(Protocol):
+    async def record(
+        self,
+        *,
+        now: datetime,
+        action: str,
+        outcome: str = "ok",
+        actor_staff_id: int | None = None,
+        actor_client_id: int | None = None,
+        actor_user_id: int | None = None,
+        subject_client_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+    async def recent(self, *, limit: int = 50) -> list[AuditEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    """One business transaction; nothing is stored until `commit`."""
+
+    staff: StaffRepository
+    clients: ClientRepository
+    links: LinkRepository
+    link_codes: LinkCodeRepository
+    consents: ConsentRepository
+    interactions: InteractionRepository
+    profiles: ProfileRepository
+    audit: AuditRepository
+
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class Crm(Protocol):
+    """Entry point to the CRM: hands out units of work."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    async def close(self) -> None: ...

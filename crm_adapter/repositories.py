@@ -1,0 +1,394 @@
+"""SQLAlchemy implementations of the CRM repositories; they flush but never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_adapter import models as m
+from crm_adapter.dto import (
+    AuditEntry,
+    Client,
+    Consent,
+    Interaction,
+    LifeEvent,
+    LinkCode,
+    MessengerLink,
+    Note,
+    ProductHolding,
+    Role,
+    Staff,
+)
+from crm_adapter.port import DuplicateUpdate
+
+# Client fields a client or staff may change through the assistant; anything else is refused.
+EDITABLE_CLIENT_FIELDS = frozenset(
+    {
+        "language",
+        "timezone",
+        "preferred_channel",
+        "quiet_start",
+        "quiet_end",
+        "do_not_disturb",
+        "marketing_opt_out",
+        "erased_at",
+    }
+)
+
+
+class SqlStaffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, staff_id: int) -> Staff | None:
+        row = await self._s.get(m.StaffRow, staff_id)
+        return Staff.model_validate(row) if row else None
+
+    async def by_external_id(self, external_id: str) -> Staff | None:
+        row = await self._s.scalar(select(m.StaffRow).where(m.StaffRow.external_id == external_id))
+        return Staff.model_validate(row) if row else None
+
+    async def with_role(self, role: Role) -> list[Staff]:
+        rows = await self._s.scalars(
+            select(m.StaffRow).where(m.StaffRow.active.is_(True)).order_by(m.StaffRow.id)
+        )
+        return [s for s in (Staff.model_validate(r) for r in rows) if s.has_role(role)]
+
+    async def backed_up_by(self, staff_id: int) -> list[Staff]:
+        rows = await self._s.scalars(select(m.StaffRow).where(m.StaffRow.backup_id == staff_id))
+        return [Staff.model_validate(r) for r in rows]
+
+    async def set_absent(self, staff_id: int, *, absent: bool) -> None:
+        await self._s.execute(
+            update(m.StaffRow).where(m.StaffRow.id == staff_id).values(absent=absent)
+        )
+
+
+class SqlClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, client_id: int) -> Client | None:
+        row = await self._s.get(m.ClientRow, client_id)
+        return Client.model_validate(row) if row else None
+
+    async def by_external_id(self, external_id: str) -> Client | None:
+        row = await self._s.scalar(
+            select(m.ClientRow).where(m.ClientRow.external_id == external_id)
+        )
+        return Client.model_validate(row) if row else None
+
+    async def for_managers(self, manager_ids: list[int]) -> list[Client]:
+        rows = await self._s.scalars(
+            select(m.ClientRow)
+            .where(m.ClientRow.manager_id.in_(manager_ids))
+            .order_by(m.ClientRow.last_name, m.ClientRow.first_name)
+        )
+        return [Client.model_validate(r) for r in rows]
+
+    async def all(self) -> list[Client]:
+        rows = await self._s.scalars(select(m.ClientRow).order_by(m.ClientRow.id))
+        return [Client.model_validate(r) for r in rows]
+
+    async def update_preferences(self, client_id: int, **changes: Any) -> Client:
+        unknown = set(changes) - EDITABLE_CLIENT_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        row = await self._s.get(m.ClientRow, client_id)
+        if row is None:
+            raise LookupError(client_id)
+        for key, value in changes.items():
+            setattr(row, key, value)
+        await self._s.flush()
+        return Client.model_validate(row)
+
+
+class SqlLinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def _one(self, *where: Any) -> MessengerLink | None:
+        row = await self._s.scalar(select(m.MessengerLinkRow).where(*where))
+        return MessengerLink.model_validate(row) if row else None
+
+    async def by_user(self, user_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
+        return await self._one(
+            m.MessengerLinkRow.messenger == messenger, m.MessengerLinkRow.user_id == user_id
+        )
+
+    async def by_chat(self, chat_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
+        return await self._one(
+            m.MessengerLinkRow.messenger == messenger, m.MessengerLinkRow.chat_id == chat_id
+        )
+
+    async def for_client(self, client_id: int) -> MessengerLink | None:
+        return await self._one(m.MessengerLinkRow.client_id == client_id)
+
+    async def for_staff(self, staff_id: int) -> MessengerLink | None:
+        return await self._one(m.MessengerLinkRow.staff_id == staff_id)
+
+    async def bind(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        client_id: int | None,
+        staff_id: int | None,
+        now: datetime,
+        language: str | None,
+    ) -> MessengerLink:
+        # A person has one messenger account: re-linking moves the binding, never duplicates it.
+        owner = (
+            m.MessengerLinkRow.client_id == client_id
+            if client_id is not None
+            else m.MessengerLinkRow.staff_id == staff_id
+        )
+        for old in await self._s.scalars(
+            select(m.MessengerLinkRow).where(owner | (m.MessengerLinkRow.user_id == user_id))
+        ):
+            await self._s.delete(old)
+        await self._s.flush()
+        row = m.MessengerLinkRow(
+            messenger="telegram",
+            user_id=user_id,
+            chat_id=chat_id,
+            client_id=client_id,
+            staff_id=staff_id,
+            linked_at=now,
+            language=language,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return MessengerLink.model_validate(row)
+
+    async def set_language(self, link_id: int, language: str) -> None:
+        await self._s.execute(
+            update(m.MessengerLinkRow)
+            .where(m.MessengerLinkRow.id == link_id)
+            .values(language=language)
+        )
+
+    async def mark_blocked(self, chat_id: int, *, now: datetime) -> None:
+        await self._s.execute(
+            update(m.MessengerLinkRow)
+            .where(m.MessengerLinkRow.chat_id == chat_id)
+            .values(blocked_at=now)
+        )
+
+
+class SqlLinkCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(
+        self,
+        *,
+        code_hash: str,
+        client_id: int | None,
+        staff_id: int | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> LinkCode:
+        row = m.LinkCodeRow(
+            code_hash=code_hash,
+            client_id=client_id,
+            staff_id=staff_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return LinkCode.model_validate(row)
+
+    async def by_hash(self, code_hash: str) -> LinkCode | None:
+        row = await self._s.scalar(select(m.LinkCodeRow).where(m.LinkCodeRow.code_hash == code_hash))
+        return LinkCode.model_validate(row) if row else None
+
+    async def claim(self, code_id: int, *, user_id: int, now: datetime) -> bool:
+        # Conditional update: of two concurrent claims only one sees used_at still empty.
+        result = await self._s.execute(
+            update(m.LinkCodeRow)
+            .where(m.LinkCodeRow.id == code_id, m.LinkCodeRow.used_at.is_(None))
+            .values(used_at=now, used_by_user_id=user_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlConsentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def current(self, client_id: int, *, purpose: str = "personal_data") -> Consent | None:
+        row = await self._s.scalar(
+            select(m.ConsentRow)
+            .where(m.ConsentRow.client_id == client_id, m.ConsentRow.purpose == purpose)
+            .order_by(m.ConsentRow.recorded_at.desc(), m.ConsentRow.id.desc())
+            .limit(1)
+        )
+        return Consent.model_validate(row) if row else None
+
+    async def record(
+        self,
+        *,
+        client_id: int,
+        granted: bool,
+        document_version: str,
+        channel: str,
+        now: datetime,
+        purpose: str = "personal_data",
+    ) -> Consent:
+        row = m.ConsentRow(
+            client_id=client_id,
+            purpose=purpose,
+            document_version=document_version,
+            granted=granted,
+            channel=channel,
+            recorded_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return Consent.model_validate(row)
+
+    async def withdraw(self, client_id: int, *, now: datetime) -> None:
+        await self._s.execute(
+            update(m.ConsentRow)
+            .where(m.ConsentRow.client_id == client_id, m.ConsentRow.withdrawn_at.is_(None))
+            .values(withdrawn_at=now)
+        )
+
+
+class SqlInteractionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def record(
+        self,
+        *,
+        occurred_at: datetime,
+        channel: str,
+        direction: str,
+        kind: str,
+        actor: str,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        chat_id: int | None = None,
+        text: str | None = None,
+        payload: dict[str, Any] | None = None,
+        update_id: int | None = None,
+    ) -> int:
+        row = m.InteractionRow(
+            occurred_at=occurred_at,
+            channel=channel,
+            direction=direction,
+            kind=kind,
+            actor=actor,
+            client_id=client_id,
+            staff_id=staff_id,
+            chat_id=chat_id,
+            text=text,
+            payload=payload,
+            update_id=update_id,
+        )
+        if update_id is None:
+            self._s.add(row)
+            await self._s.flush()
+            return row.id
+        # The unique update_id is the durable dedupe claim; a savepoint keeps the outer
+        # transaction usable when the claim loses.
+        try:
+            async with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError as exc:
+            raise DuplicateUpdate(update_id) from exc
+        return row.id
+
+    async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]:
+        rows = await self._s.scalars(
+            select(m.InteractionRow)
+            .where(m.InteractionRow.client_id == client_id)
+            .order_by(m.InteractionRow.occurred_at.desc(), m.InteractionRow.id.desc())
+            .limit(limit)
+        )
+        return [Interaction.model_validate(r) for r in rows]
+
+    async def count(self) -> int:
+        return int(await self._s.scalar(select(func.count(m.InteractionRow.id))) or 0)
+
+
+class SqlProfileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def holdings(self, client_id: int) -> list[ProductHolding]:
+        rows = await self._s.scalars(
+            select(m.ProductHoldingRow)
+            .where(m.ProductHoldingRow.client_id == client_id)
+            .order_by(m.ProductHoldingRow.id)
+        )
+        return [ProductHolding.model_validate(r) for r in rows]
+
+    async def life_events(self, client_id: int) -> list[LifeEvent]:
+        rows = await self._s.scalars(
+            select(m.LifeEventRow)
+            .where(m.LifeEventRow.client_id == client_id)
+            .order_by(m.LifeEventRow.happened_on.desc())
+        )
+        return [LifeEvent.model_validate(r) for r in rows]
+
+    async def notes(self, client_id: int, *, limit: int = 20) -> list[Note]:
+        rows = await self._s.scalars(
+            select(m.NoteRow)
+            .where(m.NoteRow.client_id == client_id)
+            .order_by(m.NoteRow.created_at.desc())
+            .limit(limit)
+        )
+        return [Note.model_validate(r) for r in rows]
+
+    async def add_note(
+        self, *, client_id: int, author_id: int | None, text: str, kind: str, now: datetime
+    ) -> Note:
+        row = m.NoteRow(client_id=client_id, author_id=author_id, text=text, kind=kind, created_at=now)
+        self._s.add(row)
+        await self._s.flush()
+        return Note.model_validate(row)
+
+
+class SqlAuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def record(
+        self,
+        *,
+        now: datetime,
+        action: str,
+        outcome: str = "ok",
+        actor_staff_id: int | None = None,
+        actor_client_id: int | None = None,
+        actor_user_id: int | None = None,
+        subject_client_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self._s.add(
+            m.AuditEntryRow(
+                occurred_at=now,
+                action=action,
+                outcome=outcome,
+                actor_staff_id=actor_staff_id,
+                actor_client_id=actor_client_id,
+                actor_user_id=actor_user_id,
+                subject_client_id=subject_client_id,
+                details=details,
+            )
+        )
+        await self._s.flush()
+
+    async def recent(self, *, limit: int = 50) -> list[AuditEntry]:
+        rows = await self._s.scalars(
+            select(m.AuditEntryRow).order_by(m.AuditEntryRow.id.desc()).limit(limit)
+        )
+        return [AuditEntry.model_validate(r) for r in rows]

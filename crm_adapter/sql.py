@@ -1,0 +1,101 @@
+"""The SQL CRM adapter: engine set-up for SQLite and PostgreSQL, and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from crm_adapter.repositories import (
+    SqlAuditRepository,
+    SqlClientRepository,
+    SqlConsentRepository,
+    SqlInteractionRepository,
+    SqlLinkCodeRepository,
+    SqlLinkRepository,
+    SqlProfileRepository,
+    SqlStaffRepository,
+)
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine; SQLite gets WAL and foreign keys, its directory is created."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the console, the scheduler and a CLI command read while the bot writes;
+    # NORMAL sync is durable across application crashes, which is what WAL needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqlUnitOfWork:
+    """Repositories over one session; feature code may reach `session` for its own queries."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.staff = SqlStaffRepository(session)
+        self.clients = SqlClientRepository(session)
+        self.links = SqlLinkRepository(session)
+        self.link_codes = SqlLinkCodeRepository(session)
+        self.consents = SqlConsentRepository(session)
+        self.interactions = SqlInteractionRepository(session)
+        self.profiles = SqlProfileRepository(session)
+        self.audit = SqlAuditRepository(session)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class SqlCrm:
+    """The CRM store on a SQL database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, *, echo: bool = False) -> SqlCrm:
+        return cls(create_engine(url, echo=echo))
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
+        """A transaction that is rolled back unless the caller commits it."""
+        async with self._sessions() as session:
+            uow = SqlUnitOfWork(session)
+            try:
+                yield uow
+            finally:
+                await session.rollback()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
