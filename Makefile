@@ -41,6 +41,6 @@ test: lint
 # Developers: regenerate the single pre-release migration from the models (until the first release).
 migration: $(STAMP)
 	rm -f crm_adapter/migrations/versions/*_0001_*.py var/migration-check.db*
-	$(VENV)/bin/alembic -x url=sqlite+aiosqlite:///var/migration-check.db upgrade head >/dev/null 2>&1 || true
-	DATABASE_URL=sqlite+aiosqlite:///var/migration-check.db $(VENV)/bin/alembic revision --autogenerate -m "initial CRM schema" --rev-id 0001
+	mkdir -p var
+	$(VENV)/bin/alembic -x url=sqlite+aiosqlite:///var/migration-check.db revision --autogenerate -m "initial CRM schema" --rev-id 0001
 	rm -f var/migration-check.db*

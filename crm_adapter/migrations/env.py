@@ -38,7 +38,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
+    # `alembic -x url=...` lets developers point the command line at another database.
+    url = context.get_x_argument(as_dictionary=True).get("url")
+    asyncio.run(_run_async(url or config.get_main_option("sqlalchemy.url") or ""))
 
 
 if context.is_offline_mode():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:44:50.008064
+Create Date: 2026-11-22 18:45:31.367754
 """
 
 from collections.abc import Sequence
