@@ -80,6 +80,12 @@ class Client(Dto):
     manager_id: int | None
     holding_group_id: int | None
     client_since: date | None
+    erased_at: datetime | None = None
+
+    @property
+    def erased_at_marker(self) -> bool:
+        """True once staff have erased the client's data on a data-subject request."""
+        return self.erased_at is not None
 
     @property
     def full_name(self) -> str:

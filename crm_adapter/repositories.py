@@ -205,7 +205,9 @@ class SqlLinkCodeRepository:
         return LinkCode.model_validate(row)
 
     async def by_hash(self, code_hash: str) -> LinkCode | None:
-        row = await self._s.scalar(select(m.LinkCodeRow).where(m.LinkCodeRow.code_hash == code_hash))
+        row = await self._s.scalar(
+            select(m.LinkCodeRow).where(m.LinkCodeRow.code_hash == code_hash)
+        )
         return LinkCode.model_validate(row) if row else None
 
     async def claim(self, code_id: int, *, user_id: int, now: datetime) -> bool:
@@ -351,7 +353,9 @@ class SqlProfileRepository:
     async def add_note(
         self, *, client_id: int, author_id: int | None, text: str, kind: str, now: datetime
     ) -> Note:
-        row = m.NoteRow(client_id=client_id, author_id=author_id, text=text, kind=kind, created_at=now)
+        row = m.NoteRow(
+            client_id=client_id, author_id=author_id, text=text, kind=kind, created_at=now
+        )
         self._s.add(row)
         await self._s.flush()
         return Note.model_validate(row)

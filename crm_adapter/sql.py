@@ -38,7 +38,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-    engine = create_async_engine(url, **kwargs)
+        # `?search_path=schema` puts the CRM in its own PostgreSQL schema (banks share
+        # clusters; the tests use one schema per test).
+        schema = parsed.query.get("search_path")
+        if isinstance(schema, str):
+            parsed = parsed.difference_update_query(["search_path"])
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+    engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

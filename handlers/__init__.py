@@ -1,0 +1,24 @@
+"""Feature routers, assembled in one place for production, the console and the tests."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import fallback, menu, start
+
+
+def get_routers() -> list[Router]:
+    """Routers in priority order; the catch-all fallback is last on purpose.
+
+    Routers are module-level (one per feature file), and aiogram lets a router belong to one
+    dispatcher at a time; tests and the console build a fresh dispatcher per session, so the
+    previous attachment is released here.
+    """
+    routers = [
+        start.router,
+        menu.router,
+        fallback.router,
+    ]
+    for router in routers:
+        router._parent_router = None  # noqa: SLF001 - see docstring
+    return routers

@@ -1,0 +1,146 @@
+"""The one wiring point: builds the bot, the dispatcher and their services from settings.
+
+Production, the local console and the tests all call `build_app`; only the messenger session
+(real Telegram, the console, or a recording session in tests) and the clock differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import ErrorEvent
+
+from bot.i18n import Catalog
+from bot.middlewares import Throttle, UpdateContextMiddleware
+from bot.notifier import DirectNotifier
+from bot.outbound import InteractionLogRequestMiddleware
+from bot.settings import Settings
+from concierge.clock import Clock, SystemClock
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from crm_adapter.sql import SqlCrm
+from handlers import get_routers
+
+log = logging.getLogger(__name__)
+
+# Placeholder token for transports that never reach Telegram (console, tests); aiogram
+# validates the token's shape only.
+OFFLINE_TOKEN = "42:OFFLINE-console-and-tests-never-reach-telegram"
+
+
+@dataclass
+class App:
+    settings: Settings
+    crm: SqlCrm
+    clock: Clock
+    catalog: Catalog
+    bot: Bot
+    dispatcher: Dispatcher
+    notifier: Notifier
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.crm.close()
+
+
+def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        api = settings.telegram.api_server_url
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api else AiohttpSession()
+    token = settings.telegram.bot_token
+    return Bot(
+        token=token.get_secret_value() if token else OFFLINE_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    crm: SqlCrm,
+    clock: Clock,
+    catalog: Catalog,
+    notifier: Notifier,
+    storage: BaseStorage | None = None,
+    throttle: Throttle | None = None,
+    **services: Any,
+) -> Dispatcher:
+    """The dispatcher with its middlewares and routers; `services` reach handlers by name."""
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        settings=settings,
+        crm=crm,
+        clock=clock,
+        catalog=catalog,
+        notifier=notifier,
+        **services,
+    )
+    dp.update.outer_middleware(
+        UpdateContextMiddleware(
+            crm=crm,
+            clock=clock,
+            catalog=catalog,
+            throttle=throttle
+            or Throttle(
+                burst=settings.behaviour.throttle_burst,
+                window_seconds=settings.behaviour.throttle_window_seconds,
+            ),
+            default_language=settings.behaviour.default_language,
+        )
+    )
+    dp.include_routers(*get_routers())
+    dp.errors.register(_on_error)
+    return dp
+
+
+async def _on_error(event: ErrorEvent, **data: Any) -> bool:
+    """Last line of defence: log the failure, tell the person, never crash polling."""
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    identity: Identity | None = data.get("identity")
+    t = data.get("t")
+    bot: Bot | None = data.get("bot")
+    if identity is not None and identity.chat_id is not None and t is not None and bot:
+        try:
+            await bot.send_message(identity.chat_id, t("errors.internal"))
+        except Exception:
+            log.exception("could not tell user about the failure")
+    return True
+
+
+def build_app(
+    settings: Settings,
+    *,
+    session: BaseSession | None = None,
+    clock: Clock | None = None,
+    crm: SqlCrm | None = None,
+    storage: BaseStorage | None = None,
+    **services: Any,
+) -> App:
+    clock = clock or SystemClock()
+    crm = crm or SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    catalog = Catalog.load()
+    bot = create_bot(settings, session=session)
+    bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
+    notifier = DirectNotifier(bot=bot, crm=crm)
+    dispatcher = create_dispatcher(
+        settings,
+        crm=crm,
+        clock=clock,
+        catalog=catalog,
+        notifier=notifier,
+        storage=storage,
+        **services,
+    )
+    return App(settings, crm, clock, catalog, bot, dispatcher, notifier, dict(services))

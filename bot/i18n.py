@@ -1,0 +1,87 @@
+"""User-visible texts from locale files (Russian default, English), with HTML-safe formatting."""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LANGUAGES = ("ru", "en")
+DEFAULT_LANGUAGE = "ru"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A value that is already safe HTML (built from our own templates), not to be escaped."""
+
+    html: str
+
+    def __str__(self) -> str:
+        return self.html
+
+
+def _flatten(prefix: str, node: Any, into: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, into)
+    else:
+        into[prefix] = str(node)
+
+
+class Catalog:
+    """All texts of all languages; one YAML file per feature, keys prefixed by the file name."""
+
+    def __init__(self, texts: dict[str, dict[str, str]]) -> None:
+        self._texts = texts
+
+    @classmethod
+    def load(cls, directory: Path = LOCALES_DIR) -> Catalog:
+        texts: dict[str, dict[str, str]] = {}
+        for language in LANGUAGES:
+            flat: dict[str, str] = {}
+            for path in sorted((directory / language).glob("*.yaml")):
+                _flatten(path.stem, yaml.safe_load(path.read_text(encoding="utf-8")) or {}, flat)
+            texts[language] = flat
+        return cls(texts)
+
+    def keys(self, language: str) -> set[str]:
+        return set(self._texts.get(language, {}))
+
+    def template(self, language: str, key: str) -> str:
+        found = self._texts.get(language, {}).get(key)
+        if found is None:
+            found = self._texts[DEFAULT_LANGUAGE].get(key)
+        if found is None:
+            log.error("missing text %s", key)
+            return key
+        return found
+
+    def translator(self, language: str) -> Translator:
+        return Translator(self, language if language in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+class Translator:
+    """Renders a text in one language; every argument is HTML-escaped unless wrapped in Raw."""
+
+    def __init__(self, catalog: Catalog, language: str) -> None:
+        self.catalog = catalog
+        self.language = language
+
+    def __call__(self, key: str, **kwargs: Any) -> str:
+        safe = {k: _escape(v) for k, v in kwargs.items()}
+        return self.catalog.template(self.language, key).format(**safe)
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, Raw):
+        return value.html
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    return value

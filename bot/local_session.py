@@ -1,0 +1,102 @@
+"""A Bot API session that never leaves the process: the console and the tests drive the bot.
+
+It answers each call the way Telegram would (a Message for a send, True for the rest), so the
+dispatcher, the handlers and the session middlewares run exactly as in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetMe,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, Document, Message, MessageId, PhotoSize, User
+
+BOT_USER = User(id=42, is_bot=True, first_name="Concierge", username="vip_concierge_bot")
+
+Sink = Callable[[TelegramMethod[Any], Any], None]
+
+
+class LocalSession(BaseSession):
+    """Fabricates Telegram's answers and hands every call to `sink` (printer or recorder)."""
+
+    def __init__(self, sink: Sink | None = None) -> None:
+        super().__init__()
+        self.sink = sink
+        self._message_ids = itertools.count(1000)
+        # Messages as the person sees them, by (chat, message id), so edits can be shown.
+        self.messages: dict[tuple[int, int], Message] = {}
+
+    async def close(self) -> None:
+        return None
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        result = self.fabricate(method)
+        if self.sink is not None:
+            self.sink(method, result)
+        return result  # type: ignore[no-any-return]
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        yield b""
+
+    def _message(self, chat_id: int, **fields: Any) -> Message:
+        message = Message(
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type="private"),
+            from_user=BOT_USER,
+            **fields,
+        )
+        self.messages[(chat_id, message.message_id)] = message
+        return message
+
+    def fabricate(self, method: TelegramMethod[Any]) -> Any:
+        if isinstance(method, GetMe):
+            return BOT_USER
+        if isinstance(method, SendMessage):
+            return self._message(
+                int(method.chat_id), text=method.text, reply_markup=method.reply_markup
+            )
+        if isinstance(method, SendDocument):
+            return self._message(
+                int(method.chat_id),
+                caption=method.caption,
+                document=Document(file_id=f"doc-{next(self._message_ids)}", file_unique_id="d"),
+            )
+        if isinstance(method, SendPhoto):
+            return self._message(
+                int(method.chat_id),
+                caption=method.caption,
+                photo=[PhotoSize(file_id="photo", file_unique_id="p", width=1, height=1)],
+            )
+        if isinstance(method, CopyMessage):
+            return MessageId(message_id=next(self._message_ids))
+        if isinstance(method, EditMessageText | EditMessageReplyMarkup):
+            return True
+        if isinstance(method, AnswerCallbackQuery):
+            return True
+        return True

@@ -1,0 +1,153 @@
+"""Update middlewares: identity, the interaction log with redelivery dedupe, throttling, UoW."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update
+
+from bot.i18n import Catalog
+from bot.outbound import begin_capture, end_capture, write_records
+from concierge.clock import Clock
+from concierge.identity import resolve_identity
+from crm_adapter.port import Crm, DuplicateUpdate
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class Throttle:
+    """Sliding-window flood control per messenger user, kept in process memory."""
+
+    def __init__(self, *, burst: int, window_seconds: float) -> None:
+        self.burst = burst
+        self.window = window_seconds
+        self._hits: dict[int, deque[float]] = defaultdict(deque)
+        self._warned: dict[int, float] = {}
+
+    def allow(self, user_id: int, now: float | None = None) -> tuple[bool, bool]:
+        """(allowed, should_warn): warn once per window so the warning is not a flood itself."""
+        moment = time.monotonic() if now is None else now
+        hits = self._hits[user_id]
+        while hits and moment - hits[0] > self.window:
+            hits.popleft()
+        if len(hits) < self.burst:
+            hits.append(moment)
+            return True, False
+        warned_at = self._warned.get(user_id)
+        should_warn = warned_at is None or moment - warned_at > self.window
+        if should_warn:
+            self._warned[user_id] = moment
+        return False, should_warn
+
+
+def describe_update(update: Update) -> tuple[str, str | None, dict[str, Any]]:
+    """(kind, text, payload) of an inbound update, as stored in the interaction log."""
+    if update.message is not None:
+        msg = update.message
+        text = msg.text or msg.caption
+        kind = "command" if (msg.text or "").startswith("/") else "message"
+        payload: dict[str, Any] = {"content_type": msg.content_type, "message_id": msg.message_id}
+        if msg.reply_to_message is not None:
+            payload["reply_to"] = msg.reply_to_message.message_id
+        return kind, text, payload
+    if update.callback_query is not None:
+        cq = update.callback_query
+        return "callback", cq.data, {"callback_id": cq.id}
+    return update.event_type, None, {}
+
+
+class UpdateContextMiddleware(BaseMiddleware):
+    """Outer middleware for every update.
+
+    Resolves who is writing, logs the update as an interaction (the unique update id makes a
+    redelivered update a no-op), applies flood control, then runs the handler inside one unit
+    of work that is committed only if the handler succeeds. The log is committed first so a
+    failing handler never erases the record of what the person sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        crm: Crm,
+        clock: Clock,
+        catalog: Catalog,
+        throttle: Throttle,
+        default_language: str,
+    ) -> None:
+        self.crm = crm
+        self.clock = clock
+        self.catalog = catalog
+        self.throttle = throttle
+        self.default_language = default_language
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        user = data.get("event_from_user")
+        chat = data.get("event_chat")
+        if user is None:
+            # Channel posts and similar carry no person; nothing here is for us.
+            return None
+        async with self.crm.unit_of_work() as uow:
+            identity = await resolve_identity(
+                uow,
+                user_id=user.id,
+                chat_id=chat.id if chat else None,
+                default_language=self.default_language,
+            )
+            kind, text, payload = describe_update(event)
+            try:
+                await uow.interactions.record(
+                    occurred_at=self.clock.now(),
+                    channel="messenger",
+                    direction="in",
+                    kind=kind,
+                    actor=identity.actor,
+                    client_id=identity.client_id,
+                    staff_id=identity.staff_id,
+                    chat_id=chat.id if chat else None,
+                    text=text,
+                    payload=payload,
+                    update_id=event.update_id,
+                )
+            except DuplicateUpdate:
+                log.info("duplicate update %s ignored", event.update_id)
+                return None
+            await uow.commit()
+
+            allowed, warn = self.throttle.allow(user.id)
+            data["identity"] = identity
+            data["t"] = self.catalog.translator(identity.language)
+            data["uow"] = uow
+            if not allowed:
+                log.warning("throttled user_id=%s", user.id)
+                if warn and chat is not None:
+                    await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
+                return None
+            token = begin_capture()
+            try:
+                result = await handler(event, data)
+                await uow.commit()
+            except BaseException:
+                await uow.rollback()
+                raise
+            finally:
+                await self._write_outbound(end_capture(token), chat.id if chat else None)
+            return result
+
+    async def _write_outbound(self, records: list[dict[str, Any]], chat_id: int | None) -> None:
+        if not records:
+            return
+        try:
+            async with self.crm.unit_of_work() as uow:
+                await write_records(uow, records, default_chat_id=chat_id)
+                await uow.commit()
+        except Exception:
+            # The messages were delivered; a lost log line is reported, not shown to anyone.
+            log.exception("could not log %d outgoing calls", len(records))

@@ -1,0 +1,57 @@
+"""Sends notifications straight to the messenger; the outbox-backed notifier replaces it when
+the scheduler's delivery worker is wired in."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile
+
+from concierge.notify import Outgoing
+from crm_adapter.dto import MessengerLink
+from crm_adapter.sql import SqlCrm
+
+log = logging.getLogger(__name__)
+
+
+class DirectNotifier:
+    def __init__(self, *, bot: Bot, crm: SqlCrm) -> None:
+        self.bot = bot
+        self.crm = crm
+
+    async def to_staff(self, staff_id: int, message: Outgoing) -> bool:
+        async with self.crm.unit_of_work() as uow:
+            link = await uow.links.for_staff(staff_id)
+        return await self._send(link, message)
+
+    async def to_client(self, client_id: int, message: Outgoing) -> bool:
+        async with self.crm.unit_of_work() as uow:
+            link = await uow.links.for_client(client_id)
+            consent = await uow.consents.current(client_id)
+        if consent is None or not consent.active:
+            log.info("client %s has no active consent; notification not sent", client_id)
+            return False
+        return await self._send(link, message)
+
+    async def _send(self, link: MessengerLink | None, message: Outgoing) -> bool:
+        if link is None or link.blocked_at is not None:
+            return False
+        try:
+            if message.document is not None:
+                name, content = message.document
+                await self.bot.send_document(
+                    link.chat_id,
+                    BufferedInputFile(content, filename=name),
+                    caption=message.text[:1024],
+                    reply_markup=message.keyboard,
+                )
+            else:
+                await self.bot.send_message(
+                    link.chat_id, message.text, reply_markup=message.keyboard
+                )
+        except TelegramAPIError:
+            log.exception("notification to chat failed")
+            return False
+        return True

@@ -1,0 +1,166 @@
+"""Logs every outgoing Bot API call as an interaction, at the session level so none is missed."""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar, Token
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import InlineKeyboardMarkup
+
+from concierge.clock import Clock
+from crm_adapter.port import Crm, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# While an update is being handled its unit of work may hold SQLite's single write lock;
+# logging a reply in a second transaction would then wait on it forever. Replies sent during
+# an update are therefore collected here and written by the update middleware right after
+# the handler's transaction ends (successful or not).
+_captured: ContextVar[list[dict[str, Any]] | None] = ContextVar("captured_outbound", default=None)
+
+
+def begin_capture() -> Token[list[dict[str, Any]] | None]:
+    return _captured.set([])
+
+
+def end_capture(token: Token[list[dict[str, Any]] | None]) -> list[dict[str, Any]]:
+    records = _captured.get() or []
+    _captured.reset(token)
+    return records
+
+
+async def write_records(
+    uow: UnitOfWork, records: list[dict[str, Any]], *, default_chat_id: int | None = None
+) -> None:
+    """Stores captured outbound calls, resolving who each chat belongs to.
+
+    Calls without a chat (answering a button press) belong to the chat of the update.
+    """
+    owners: dict[int, tuple[int | None, int | None]] = {}
+    for captured in records:
+        record = (
+            captured
+            if captured["chat_id"] is not None
+            else {
+                **captured,
+                "chat_id": default_chat_id,
+            }
+        )
+        chat_id = record["chat_id"]
+        if chat_id is not None and chat_id not in owners:
+            link = await uow.links.by_chat(chat_id)
+            owners[chat_id] = (link.client_id, link.staff_id) if link else (None, None)
+        client_id, staff_id = owners.get(chat_id, (None, None))
+        await uow.interactions.record(
+            channel="messenger",
+            direction="out",
+            actor="bot",
+            client_id=client_id,
+            staff_id=staff_id,
+            **record,
+        )
+
+
+# Calls that put something in front of a person; the rest (getMe, webhook set-up) are plumbing.
+LOGGED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendVideo",
+        "sendVoice",
+        "sendAudio",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "answerCallbackQuery",
+        "sendLocation",
+        "sendContact",
+    }
+)
+
+
+def _method_name(method: TelegramMethod[Any]) -> str:
+    return str(method.__api_method__)
+
+
+def _summary(method: TelegramMethod[Any]) -> tuple[int | None, str | None, dict[str, Any]]:
+    # Attribute access, not model_dump: unsent fields hold aiogram's Default sentinels.
+    chat_id = getattr(method, "chat_id", None)
+    text = getattr(method, "text", None) or getattr(method, "caption", None)
+    payload: dict[str, Any] = {"method": _method_name(method)}
+    markup = getattr(method, "reply_markup", None)
+    if isinstance(markup, InlineKeyboardMarkup):
+        payload["buttons"] = [
+            [b.callback_data or b.url for b in row] for row in markup.inline_keyboard
+        ]
+    for key in ("message_id", "callback_query_id", "from_chat_id", "show_alert"):
+        value = getattr(method, key, None)
+        if isinstance(value, int | str | bool):
+            payload[key] = value
+    if getattr(method, "document", None) is not None:
+        payload["document"] = True
+    return (
+        (chat_id if isinstance(chat_id, int) else None),
+        (text if isinstance(text, str) else None),
+        payload,
+    )
+
+
+class InteractionLogRequestMiddleware(BaseRequestMiddleware):
+    """Records each delivered (or failed) outgoing call; never blocks or breaks the send."""
+
+    def __init__(self, crm: Crm, clock: Clock) -> None:
+        self.crm = crm
+        self.clock = clock
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if _method_name(method) not in LOGGED_METHODS:
+            return await make_request(bot, method)
+        try:
+            response = await make_request(bot, method)
+        except TelegramAPIError as exc:
+            await self._record(method, error=type(exc).__name__)
+            raise
+        await self._record(method, error=None)
+        return response
+
+    async def _record(self, method: TelegramMethod[Any], *, error: str | None) -> None:
+        chat_id, text, payload = _summary(method)
+        if error:
+            payload["error"] = error
+        record = {
+            "occurred_at": self.clock.now(),
+            "kind": "delivery_failed" if error else "message",
+            "chat_id": chat_id,
+            "text": text,
+            "payload": payload,
+        }
+        captured = _captured.get()
+        if captured is not None:
+            captured.append(record)
+            return
+        try:
+            async with self.crm.unit_of_work() as uow:
+                await write_records(uow, [record])
+                await uow.commit()
+        except Exception:
+            # The person already has the message; losing the log line must not turn into
+            # an error for them. It is reported loudly instead.
+            log.exception("could not log outgoing %s", payload.get("method"))

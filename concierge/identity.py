@@ -1,0 +1,87 @@
+"""Who is writing: resolved from the CRM's messenger link, never from a messenger username."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from crm_adapter.dto import Client, MessengerLink, Role, Staff
+from crm_adapter.port import UnitOfWork
+
+
+class PersonKind(StrEnum):
+    CLIENT = "client"
+    STAFF = "staff"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: int
+    chat_id: int | None
+    language: str
+    link: MessengerLink | None = None
+    client: Client | None = None
+    staff: Staff | None = None
+    # Active consent to personal-data processing; staff need none.
+    consent: bool = False
+
+    @property
+    def kind(self) -> PersonKind:
+        if self.client is not None:
+            return PersonKind.CLIENT
+        if self.staff is not None:
+            return PersonKind.STAFF
+        return PersonKind.UNKNOWN
+
+    @property
+    def client_id(self) -> int | None:
+        return self.client.id if self.client else None
+
+    @property
+    def staff_id(self) -> int | None:
+        return self.staff.id if self.staff else None
+
+    def has_role(self, *roles: Role) -> bool:
+        return (
+            self.staff is not None
+            and self.staff.active
+            and any(self.staff.has_role(r) for r in roles)
+        )
+
+    @property
+    def actor(self) -> str:
+        return self.kind.value
+
+
+async def resolve_identity(
+    uow: UnitOfWork, *, user_id: int, chat_id: int | None, default_language: str
+) -> Identity:
+    """Looks the messenger account up in the CRM; unknown accounts stay unknown."""
+    link = await uow.links.by_user(user_id)
+    if link is None:
+        return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+    if link.client_id is not None:
+        client = await uow.clients.get(link.client_id)
+        if client is None or client.erased_at_marker:
+            return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+        consent = await uow.consents.current(client.id)
+        return Identity(
+            user_id=user_id,
+            chat_id=chat_id,
+            language=link.language or client.language or default_language,
+            link=link,
+            client=client,
+            consent=consent is not None and consent.active,
+        )
+    staff = await uow.staff.get(link.staff_id) if link.staff_id is not None else None
+    if staff is None or not staff.active:
+        return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+    return Identity(
+        user_id=user_id,
+        chat_id=chat_id,
+        language=link.language or staff.language or default_language,
+        link=link,
+        staff=staff,
+        consent=True,
+    )

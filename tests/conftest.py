@@ -1,0 +1,140 @@
+"""Shared fixtures: settings on a temporary directory, a migrated CRM store, the bot harness."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram.client.session.aiohttp import AiohttpSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from bot.app import App, build_app  # noqa: E402 - the offline switches must be set first
+from bot.settings import (  # noqa: E402
+    BehaviourSettings,
+    DatabaseSettings,
+    KnowledgeSettings,
+    Settings,
+)
+from concierge.clock import ManualClock  # noqa: E402
+from crm_adapter.migrate import upgrade  # noqa: E402
+from crm_adapter.sql import SqlCrm, create_engine  # noqa: E402
+from tests.harness import BotHarness, RecordingSession  # noqa: E402
+
+# A Sunday evening in Moscow: the tests' default "now" (time rules are checked against it).
+DEFAULT_NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+LOOPBACK_PREFIXES = ("http://127.", "http://localhost", "http://[::1]")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any call to a Bot API server that is not on this machine fails the test."""
+    original = AiohttpSession.make_request
+
+    async def guarded(self: AiohttpSession, bot: Any, method: Any, timeout: Any = None) -> Any:
+        base = self.api.base
+        if not base.startswith(LOOPBACK_PREFIXES):
+            raise AssertionError(f"test tried to reach {base}: the network is off in tests")
+        return await original(self, bot, method, timeout)
+
+    monkeypatch.setattr(AiohttpSession, "make_request", guarded)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(DEFAULT_NOW)
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated once per run; each test gets a copy of the file (migrations take a while)."""
+    import asyncio
+
+    path = tmp_path_factory.mktemp("template") / "crm.db"
+
+    async def migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _template_db: Path) -> str:
+    target = tmp_path / "crm.db"
+    shutil.copy(_template_db, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh schema in the test PostgreSQL, dropped afterwards; skips without one."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_db_url(request: pytest.FixtureRequest) -> str:
+    """Both engines: store tests run on SQLite and, when available, on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        var_dir=tmp_path,
+        database=DatabaseSettings(url=sqlite_url),
+        knowledge=KnowledgeSettings(chroma_path=tmp_path / "chroma"),
+        # High enough that long journeys are never throttled; the throttle has its own test.
+        behaviour=BehaviourSettings(throttle_burst=1000),
+    )
+
+
+@pytest.fixture
+async def crm(settings: Settings) -> AsyncIterator[SqlCrm]:
+    store = SqlCrm.from_url(settings.database.url)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def app(settings: Settings, crm: SqlCrm, clock: ManualClock) -> AsyncIterator[App]:
+    session = RecordingSession()
+    application = build_app(settings, session=session, clock=clock, crm=crm)
+    yield application
+    await application.bot.session.close()
+
+
+@pytest.fixture
+def harness(app: App) -> BotHarness:
+    session = app.bot.session
+    assert isinstance(session, RecordingSession)
+    return BotHarness(app, session)

@@ -1,0 +1,80 @@
+"""Test data factories: a minimal bank with a manager, a backup, a duty officer and clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
+
+from crm_adapter import models as m
+from crm_adapter.sql import SqlCrm
+
+
+@dataclass(frozen=True)
+class MiniBank:
+    manager_id: int
+    backup_id: int
+    duty_id: int
+    coordinator_id: int
+    admin_id: int
+    client_id: int
+    other_client_id: int
+
+
+async def make_bank(crm: SqlCrm) -> MiniBank:
+    async with crm.unit_of_work() as uow:
+        s = uow.session
+        duty = m.StaffRow(external_id="S-DUTY", full_name="Дежурная служба", roles="duty")
+        backup = m.StaffRow(external_id="S-0002", full_name="Орлова Марина", roles="manager")
+        s.add_all([duty, backup])
+        await s.flush()
+        manager = m.StaffRow(
+            external_id="S-0001", full_name="Соколов Андрей", roles="manager", backup_id=backup.id
+        )
+        coordinator = m.StaffRow(
+            external_id="S-0101", full_name="Лебедева Анна", roles="coordinator"
+        )
+        admin = m.StaffRow(external_id="S-0900", full_name="Администратор", roles="admin,manager")
+        s.add_all([manager, coordinator, admin])
+        await s.flush()
+        client = m.ClientRow(
+            external_id="C-0001",
+            first_name="Иван",
+            middle_name="Петрович",
+            last_name="Волков",
+            birthday=date(1970, 3, 14),
+            city="Москва",
+            timezone="Europe/Moscow",
+            quiet_start=time(22, 0),
+            quiet_end=time(9, 0),
+            manager_id=manager.id,
+            financial_segment="stable_keeper",
+        )
+        other = m.ClientRow(
+            external_id="C-0002",
+            first_name="Елена",
+            middle_name="Сергеевна",
+            last_name="Морозова",
+            manager_id=backup.id,
+        )
+        s.add_all([client, other])
+        await s.flush()
+        s.add(
+            m.ProductHoldingRow(
+                client_id=client.id,
+                product_type="deposit",
+                name="Вклад «Капитал»",
+                balance=Decimal("25000000"),
+                currency="RUB",
+            )
+        )
+        await uow.commit()
+        return MiniBank(
+            manager_id=manager.id,
+            backup_id=backup.id,
+            duty_id=duty.id,
+            coordinator_id=coordinator.id,
+            admin_id=admin.id,
+            client_id=client.id,
+            other_client_id=other.id,
+        )

@@ -1,0 +1,180 @@
+"""Drives the real dispatcher with real `Update` objects and records every outgoing API call.
+
+In the spirit of aiogram's own MockedBot: nothing reaches Telegram; assertions are made on the
+requests the bot made, exactly as Telegram would have received them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage, TelegramMethod
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Document,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Sticker,
+    Update,
+    User,
+    Voice,
+)
+
+from bot.app import App
+from bot.local_session import LocalSession
+from concierge.clock import Clock
+from concierge.linking import issue_link_code
+
+
+@dataclass
+class Recorded:
+    method: TelegramMethod[Any]
+    result: Any
+
+
+class RecordingSession(LocalSession):
+    def __init__(self) -> None:
+        super().__init__(sink=self._record)
+        self.calls: list[Recorded] = []
+
+    def _record(self, method: TelegramMethod[Any], result: Any) -> None:
+        self.calls.append(Recorded(method, result))
+
+
+class BotHarness:
+    """Feeds updates into `app.dispatcher` as person X and lets tests read what the bot did."""
+
+    def __init__(self, app: App, session: RecordingSession) -> None:
+        self.app = app
+        self.session = session
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self.clock: Clock = app.clock
+
+    # --- people -----------------------------------------------------------------------
+    @staticmethod
+    def user(user_id: int, first_name: str = "Тест", language_code: str = "ru") -> User:
+        return User(id=user_id, is_bot=False, first_name=first_name, language_code=language_code)
+
+    # --- updates ----------------------------------------------------------------------
+    def _message(self, user: User, **fields: Any) -> Message:
+        return Message(
+            message_id=next(self._message_ids),
+            date=self.clock.now(),
+            chat=Chat(id=user.id, type="private"),
+            from_user=user,
+            **fields,
+        )
+
+    async def feed(self, update: Update) -> list[TelegramMethod[Any]]:
+        """Processes one update; returns the calls the bot made while handling it."""
+        before = len(self.session.calls)
+        await self.app.dispatcher.feed_update(self.app.bot, update)
+        return [c.method for c in self.session.calls[before:]]
+
+    def update(self, **event: Any) -> Update:
+        return Update(update_id=next(self._update_ids), **event)
+
+    async def send(self, user: User, text: str, **fields: Any) -> list[TelegramMethod[Any]]:
+        return await self.feed(self.update(message=self._message(user, text=text, **fields)))
+
+    async def send_content(self, user: User, content: str) -> list[TelegramMethod[Any]]:
+        fields: dict[str, Any] = {
+            "sticker": {
+                "sticker": Sticker(
+                    file_id="s",
+                    file_unique_id="s",
+                    type="regular",
+                    width=1,
+                    height=1,
+                    is_animated=False,
+                    is_video=False,
+                )
+            },
+            "voice": {"voice": Voice(file_id="v", file_unique_id="v", duration=3)},
+            "photo": {"photo": [PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)]},
+            "document": {"document": Document(file_id="d", file_unique_id="d")},
+        }[content]
+        return await self.feed(self.update(message=self._message(user, **fields)))
+
+    async def press(
+        self, user: User, data: str, *, message: Message | None = None
+    ) -> list[TelegramMethod[Any]]:
+        query = CallbackQuery(
+            id=str(next(self._update_ids)),
+            from_user=user,
+            chat_instance="ci",
+            data=data,
+            message=message or self._message(user, text="…"),
+        )
+        return await self.feed(self.update(callback_query=query))
+
+    async def press_button(self, user: User, label_part: str) -> list[TelegramMethod[Any]]:
+        """Presses the newest button sent to `user` whose label contains `label_part`."""
+        for call in reversed(self.session.calls):
+            markup = getattr(call.method, "reply_markup", None)
+            if getattr(call.method, "chat_id", None) != user.id or not isinstance(
+                markup, InlineKeyboardMarkup
+            ):
+                continue
+            for row in markup.inline_keyboard:
+                for button in row:
+                    if label_part in button.text and button.callback_data:
+                        message = call.result if isinstance(call.result, Message) else None
+                        return await self.press(user, button.callback_data, message=message)
+        raise AssertionError(f"no button with {label_part!r} was sent to {user.id}")
+
+    # --- set-up shortcuts ---------------------------------------------------------------
+    async def link(
+        self,
+        user: User,
+        *,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        consent: bool = True,
+    ) -> None:
+        """Links the account through the real /start flow, optionally giving consent."""
+        async with self.app.crm.unit_of_work() as uow:
+            issued = await issue_link_code(
+                uow, clock=self.clock, client_id=client_id, staff_id=staff_id
+            )
+            await uow.commit()
+        await self.send(user, f"/start {issued.code}")
+        if client_id is not None and consent:
+            await self.press_button(
+                user, "Даю согласие" if user.language_code != "en" else "consent"
+            )
+
+    # --- reading what the bot did --------------------------------------------------------
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        out = []
+        for call in self.session.calls:
+            method = call.method
+            if isinstance(method, SendMessage) and (chat_id is None or method.chat_id == chat_id):
+                out.append(method.text)
+            elif isinstance(method, SendDocument) and (
+                chat_id is None or method.chat_id == chat_id
+            ):
+                out.append(method.caption or "")
+        return out
+
+    def last_text(self, chat_id: int) -> str:
+        texts = self.texts(chat_id)
+        assert texts, f"nothing was sent to {chat_id}"
+        return texts[-1]
+
+    def alerts(self) -> list[str]:
+        return [
+            c.method.text or ""
+            for c in self.session.calls
+            if isinstance(c.method, AnswerCallbackQuery)
+        ]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
