@@ -25,6 +25,8 @@ class TelegramSettings(BaseSettings):
     model_config = _section("TELEGRAM_")
 
     bot_token: SecretStr | None = None
+    # Used to print t.me deep links without asking Telegram (getMe) first.
+    bot_username: str | None = None
     # Banks often run the self-hosted Bot API server; empty means api.telegram.org.
     api_server_url: str | None = None
     mode: Literal["polling", "webhook"] = "polling"

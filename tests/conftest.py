@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,16 +59,9 @@ def clock() -> ManualClock:
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrated once per run; each test gets a copy of the file (migrations take a while)."""
-    import asyncio
-
     path = tmp_path_factory.mktemp("template") / "crm.db"
 
-    async def migrate() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        await upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(migrate())
+    _run(_migrate(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -78,31 +72,43 @@ def sqlite_url(tmp_path: Path, _template_db: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Runs set-up work from a synchronous fixture (pytest-asyncio's loop is not running)."""
+    asyncio.run(coro)
+
+
+async def _execute(url: str, statement: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+
+
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+def postgres_url() -> Iterator[str]:
     """A fresh schema in the test PostgreSQL, dropped afterwards; skips without one."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         pytest.skip("TEST_DATABASE_URL is not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(base)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    _run(_execute(base, f'CREATE SCHEMA "{schema}"'))
     yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
-    async with admin.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await admin.dispose()
+    _run(_execute(base, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_db_url(request: pytest.FixtureRequest) -> str:
+def any_db_url(request: pytest.FixtureRequest) -> str:
     """Both engines: store tests run on SQLite and, when available, on PostgreSQL."""
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     url = str(request.getfixturevalue("postgres_url"))
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
+    _run(_migrate(url))
     return url
 
 

@@ -1,0 +1,117 @@
+"""The `concierge` command line: run the assistant, migrate, load demo data, link accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.settings import Settings, get_settings
+
+# Offline by design: nothing may fetch model weights or phone home at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the CRM database schema."""
+    from crm_adapter.migrate import upgrade
+    from crm_adapter.sql import create_engine
+
+    async def _go() -> None:
+        engine = create_engine(_settings().database.url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_go())
+    typer.echo("database is up to date")
+
+
+@app.command()
+def link(
+    person: Annotated[
+        str, typer.Argument(help="client or staff external id, e.g. C-0001, S-0001")
+    ],
+) -> None:
+    """Print a one-time deep link (valid 24 h) that binds a messenger account to a person."""
+    from datetime import timedelta
+
+    from concierge.clock import SystemClock
+    from concierge.linking import issue_link_code
+    from crm_adapter.sql import SqlCrm
+
+    settings = _settings()
+
+    async def _go() -> str:
+        crm = SqlCrm.from_url(settings.database.url)
+        try:
+            async with crm.unit_of_work() as uow:
+                client = await uow.clients.by_external_id(person)
+                staff = None if client else await uow.staff.by_external_id(person)
+                if client is None and staff is None:
+                    raise typer.BadParameter(f"no client or staff member {person}")
+                issued = await issue_link_code(
+                    uow,
+                    clock=SystemClock(),
+                    client_id=client.id if client else None,
+                    staff_id=staff.id if staff else None,
+                    ttl=timedelta(hours=settings.behaviour.link_code_ttl_hours),
+                )
+                await uow.commit()
+        finally:
+            await crm.close()
+        return (
+            issued.deep_link(settings.telegram.bot_username)
+            + f"  (expires {issued.expires_at_iso})"
+        )
+
+    typer.echo(asyncio.run(_go()))
+
+
+@app.command()
+def console(
+    script: Annotated[
+        Path | None, typer.Option(help="read console lines from this file instead of stdin")
+    ] = None,
+    clock: Annotated[
+        str, typer.Option(help="system, or manual to move time with :clock")
+    ] = "system",
+) -> None:
+    """The local console messenger on the real dispatcher (no Telegram needed)."""
+    from bot.runtime import run_console_app
+
+    asyncio.run(run_console_app(_settings(), script=script, manual_clock=clock == "manual"))
+
+
+@app.command()
+def run() -> None:
+    """Run the assistant: Telegram when TELEGRAM_BOT_TOKEN is set, else the local console."""
+    from bot.runtime import run_console_app, run_messenger
+
+    settings = _settings()
+    if settings.telegram.bot_token is None:
+        typer.echo("No TELEGRAM_BOT_TOKEN: starting the local console messenger.", err=True)
+        asyncio.run(run_console_app(settings, script=None, manual_clock=False))
+    else:
+        asyncio.run(run_messenger(settings))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

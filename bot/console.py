@@ -1,0 +1,369 @@
+"""The local console messenger: drives the real dispatcher from a terminal, a script or stdin.
+
+Every line you type is sent to the bot as a text message from the current persona; lines
+starting with ':' are console commands (switch persona, press a button, reply, send a photo).
+Whatever the bot sends, to anyone, is printed with its recipient, so proactive messages to a
+manager or a client show up as they happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TextIO
+
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Document,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Sticker,
+    Update,
+    User,
+    Voice,
+)
+
+from bot.app import App
+from bot.local_session import LocalSession
+from concierge.clock import ManualClock
+from concierge.linking import issue_link_code
+
+# Messenger user ids the console gives to people, by kind; far from real Telegram ids.
+CLIENT_USER_BASE = 7_000_000
+STAFF_USER_BASE = 8_000_000
+STRANGER_USER_BASE = 9_000_000
+
+HELP = """Console commands (everything else is sent to the bot as a message):
+  :as client <C-0001|id>   become a client (linked by a one-time code on first use)
+  :as staff <S-0001|id>    become a staff member (manager, coordinator, duty desk, admin)
+  :as new                  become a stranger whose account is not linked
+  :press <n|label>         press button n (or the one whose label contains the text)
+  :reply <text>            reply to the last message the bot sent you (used by managers)
+  :send <photo|document|sticker|voice>   send a non-text message
+  :clock +<minutes>m|+<hours>h           move the console clock forward (with --clock)
+  :who                     show the current persona
+  :help                    this help
+  :quit                    leave"""
+
+
+@dataclass
+class Persona:
+    user: User
+    label: str
+    client_id: int | None = None
+    staff_id: int | None = None
+
+
+@dataclass
+class Button:
+    label: str
+    data: str
+    message: Message | None
+
+
+@dataclass
+class Transcript:
+    """What the console has shown, per chat; the test reads it instead of the terminal."""
+
+    out: TextIO
+    names: dict[int, str] = field(default_factory=dict)
+    keyboards: dict[int, list[Button]] = field(default_factory=dict)
+    last_message: dict[int, Message] = field(default_factory=dict)
+
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def _plain(text: str) -> str:
+    """Telegram HTML to terminal text: bold stays visible as *...*, other tags go."""
+    text = re.sub(r"</?b>", "*", text)
+    text = re.sub(r"</?i>", "_", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    return html.unescape(text)
+
+
+class ConsoleSession(LocalSession):
+    def __init__(self, transcript: Transcript) -> None:
+        super().__init__(sink=self._show)
+        self.transcript = transcript
+
+    def _show(self, method: TelegramMethod[Any], result: Any) -> None:
+        t = self.transcript
+        chat_id = getattr(method, "chat_id", None)
+        who = t.names.get(chat_id, f"chat {chat_id}") if isinstance(chat_id, int) else ""
+        if isinstance(method, SendMessage | SendDocument | SendPhoto | CopyMessage):
+            body = ""
+            if isinstance(method, SendMessage):
+                body = _plain(method.text)
+            elif isinstance(method, SendDocument):
+                name = getattr(method.document, "filename", None) or "file"
+                body = f"📎 {name}" + (f"\n{_plain(method.caption)}" if method.caption else "")
+            elif isinstance(method, SendPhoto):
+                body = "🖼 picture" + (f"\n{_plain(method.caption)}" if method.caption else "")
+            else:
+                body = f"↪ copy of message {method.message_id} from chat {method.from_chat_id}"
+            t.write(f"\n── to {who} ──\n{body}")
+            if isinstance(result, Message) and isinstance(chat_id, int):
+                t.last_message[chat_id] = result
+            markup = getattr(method, "reply_markup", None)
+            if isinstance(markup, InlineKeyboardMarkup) and isinstance(chat_id, int):
+                self._keyboard(chat_id, markup, result if isinstance(result, Message) else None)
+        elif isinstance(method, ForwardMessage):
+            t.write(f"\n── to {who} ── ↪ forwarded message")
+        elif isinstance(method, EditMessageText):
+            t.write(f"\n── edited for {who} ──\n{_plain(method.text or '')}")
+        elif isinstance(method, EditMessageReplyMarkup) and isinstance(chat_id, int):
+            if method.reply_markup is None:
+                t.keyboards.pop(chat_id, None)
+        elif isinstance(method, AnswerCallbackQuery) and method.text:
+            t.write(f"   ({_plain(method.text)})")
+
+    def _keyboard(
+        self, chat_id: int, markup: InlineKeyboardMarkup, message: Message | None
+    ) -> None:
+        buttons = [
+            Button(b.text, b.callback_data, message)
+            for row in markup.inline_keyboard
+            for b in row
+            if b.callback_data
+        ]
+        self.transcript.keyboards[chat_id] = buttons
+        numbered = "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1))
+        self.transcript.write(f"   {numbered}")
+
+
+class ConsoleMessenger:
+    """Turns console lines into real Telegram updates for the app's dispatcher."""
+
+    def __init__(self, app: App, transcript: Transcript) -> None:
+        self.app = app
+        self.t = transcript
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._strangers = itertools.count(1)
+        self.persona = self._stranger()
+        self.running = True
+
+    # --- personas -----------------------------------------------------------------------
+    def _stranger(self) -> Persona:
+        user_id = STRANGER_USER_BASE + next(self._strangers)
+        persona = Persona(User(id=user_id, is_bot=False, first_name="Гость"), "new visitor")
+        self.t.names[user_id] = persona.label
+        return persona
+
+    async def become(self, kind: str, ref: str) -> None:
+        if kind == "new":
+            self.persona = self._stranger()
+            self.t.write(f"(you are now {self.persona.label}, not linked)")
+            return
+        async with self.app.crm.unit_of_work() as uow:
+            if kind == "client":
+                client = await (
+                    uow.clients.get(int(ref)) if ref.isdigit() else uow.clients.by_external_id(ref)
+                )
+                if client is None:
+                    self.t.write(f"(no client {ref})")
+                    return
+                user_id = CLIENT_USER_BASE + client.id
+                persona = Persona(
+                    User(
+                        id=user_id,
+                        is_bot=False,
+                        first_name=client.first_name,
+                        language_code=client.language,
+                    ),
+                    f"{client.full_name} (client {client.external_id})",
+                    client_id=client.id,
+                )
+            else:
+                staff = await (
+                    uow.staff.get(int(ref)) if ref.isdigit() else uow.staff.by_external_id(ref)
+                )
+                if staff is None:
+                    self.t.write(f"(no staff member {ref})")
+                    return
+                user_id = STAFF_USER_BASE + staff.id
+                persona = Persona(
+                    User(id=user_id, is_bot=False, first_name=staff.full_name),
+                    f"{staff.full_name} ({', '.join(sorted(staff.roles))} {staff.external_id})",
+                    staff_id=staff.id,
+                )
+            linked = await uow.links.by_user(user_id)
+        self.persona = persona
+        self.t.names[user_id] = persona.label
+        self.t.write(f"(you are now {persona.label})")
+        if linked is None:
+            await self._link_with_code(persona)
+
+    async def _link_with_code(self, persona: Persona) -> None:
+        """Does what the bank does: issues a one-time link; the persona opens it."""
+        async with self.app.crm.unit_of_work() as uow:
+            issued = await issue_link_code(
+                uow, clock=self.app.clock, client_id=persona.client_id, staff_id=persona.staff_id
+            )
+            await uow.commit()
+        self.t.write("(the bank sent a one-time invitation link; opening it)")
+        await self.send_text(f"/start {issued.code}", echo=True)
+
+    # --- updates ------------------------------------------------------------------------
+    def _message(self, **fields: Any) -> Message:
+        user = self.persona.user
+        return Message(
+            message_id=next(self._message_ids),
+            date=self.app.clock.now(),
+            chat=Chat(id=user.id, type="private"),
+            from_user=user,
+            **fields,
+        )
+
+    async def _feed(self, **event: Any) -> None:
+        update = Update(update_id=next(self._update_ids), **event)
+        await self.app.dispatcher.feed_update(self.app.bot, update)
+
+    async def send_text(self, text: str, *, echo: bool = False, **fields: Any) -> None:
+        if echo:
+            self.t.write(f"{self.persona.label}> {text}")
+        await self._feed(message=self._message(text=text, **fields))
+
+    async def press(self, ref: str) -> None:
+        buttons = self.t.keyboards.get(self.persona.user.id, [])
+        chosen: Button | None = None
+        if ref.isdigit() and 1 <= int(ref) <= len(buttons):
+            chosen = buttons[int(ref) - 1]
+        else:
+            chosen = next((b for b in buttons if ref.lower() in b.label.lower()), None)
+        if chosen is None:
+            self.t.write("(no such button on your last message)")
+            return
+        query = CallbackQuery(
+            id=str(next(self._update_ids)),
+            from_user=self.persona.user,
+            chat_instance="console",
+            data=chosen.data,
+            message=chosen.message or self._message(text="…"),
+        )
+        await self._feed(callback_query=query)
+
+    async def reply(self, text: str) -> None:
+        target = self.t.last_message.get(self.persona.user.id)
+        if target is None:
+            self.t.write("(nothing to reply to)")
+            return
+        await self.send_text(text, reply_to_message=target)
+
+    async def send_content(self, kind: str) -> None:
+        samples: dict[str, dict[str, Any]] = {
+            "photo": {
+                "photo": [
+                    PhotoSize(file_id="console-photo", file_unique_id="p", width=640, height=480)
+                ]
+            },
+            "document": {
+                "document": Document(
+                    file_id="console-doc", file_unique_id="d", file_name="scan.pdf"
+                )
+            },
+            "sticker": {
+                "sticker": Sticker(
+                    file_id="s",
+                    file_unique_id="s",
+                    type="regular",
+                    width=1,
+                    height=1,
+                    is_animated=False,
+                    is_video=False,
+                )
+            },
+            "voice": {"voice": Voice(file_id="v", file_unique_id="v", duration=4)},
+        }
+        content = samples.get(kind)
+        if content is None:
+            self.t.write("(send what? photo, document, sticker or voice)")
+            return
+        await self._feed(message=self._message(**content))
+
+    # --- the command line -----------------------------------------------------------------
+    async def handle(self, line: str) -> None:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        if not line.startswith(":"):
+            await self.send_text(line)
+            return
+        command, _, rest = line[1:].partition(" ")
+        rest = rest.strip()
+        if command == "as":
+            kind, _, ref = rest.partition(" ")
+            if kind not in {"client", "staff", "manager", "new"} or (kind != "new" and not ref):
+                self.t.write("(usage: :as client C-0001 | :as staff S-0001 | :as new)")
+                return
+            await self.become(
+                "client" if kind == "client" else kind if kind == "new" else "staff", ref.strip()
+            )
+        elif command == "press":
+            await self.press(rest)
+        elif command == "reply":
+            await self.reply(rest)
+        elif command == "send":
+            await self.send_content(rest)
+        elif command == "clock":
+            self._move_clock(rest)
+        elif command == "who":
+            self.t.write(f"(you are {self.persona.label})")
+        elif command == "help":
+            self.t.write(HELP)
+        elif command == "quit":
+            self.running = False
+        else:
+            self.t.write("(unknown console command; :help lists them)")
+
+    def _move_clock(self, spec: str) -> None:
+        clock = self.app.clock
+        match = re.fullmatch(r"\+(\d+)([mh])", spec)
+        if not isinstance(clock, ManualClock) or match is None:
+            self.t.write("(usage: :clock +30m or +2h, with `concierge console --clock manual`)")
+            return
+        amount = int(match.group(1))
+        delta = timedelta(minutes=amount) if match.group(2) == "m" else timedelta(hours=amount)
+        self.t.write(f"(clock: {clock.advance(delta).isoformat(timespec='minutes')})")
+
+
+async def run_console(app: App, transcript: Transcript, source: TextIO | None = None) -> None:
+    """Interactive when reading a terminal, otherwise line by line from the script or pipe."""
+    console = ConsoleMessenger(app, transcript)
+    interactive = source is None and sys.stdin.isatty()
+    stream = source or sys.stdin
+    transcript.write("vip-concierge local console. Type :help for commands, :quit to leave.")
+    while console.running:
+        if interactive:
+            try:
+                line = await asyncio.to_thread(input, f"{console.persona.label}> ")
+            except EOFError:
+                break
+        else:
+            raw = stream.readline()
+            if not raw:
+                break
+            line = raw.rstrip("\n")
+            if line.strip() and not line.startswith("#"):
+                transcript.write(f"{console.persona.label}> {line}")
+        await console.handle(line)

@@ -1,0 +1,43 @@
+"""Start-up and shutdown of the long-running modes: the messenger transports and the console."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.app import build_app
+from bot.console import ConsoleSession, Transcript, run_console
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+from bot.transports import run_polling, run_webhook
+from concierge.clock import Clock, ManualClock, SystemClock
+
+
+async def run_messenger(settings: Settings) -> None:
+    configure_logging(settings)
+    app = build_app(settings)
+    try:
+        if settings.telegram.mode == "webhook":
+            await run_webhook(app)
+        else:
+            await run_polling(app)
+    finally:
+        await app.close()
+
+
+async def run_console_app(
+    settings: Settings, *, script: Path | None, manual_clock: bool, out: object = None
+) -> None:
+    # The console owns the terminal: logs go to a file so they do not interleave with chat.
+    configure_logging(settings, to_file=settings.var_dir / "console.log")
+    transcript = Transcript(out=sys.stdout)
+    clock: Clock = ManualClock(SystemClock().now()) if manual_clock else SystemClock()
+    app = build_app(settings, session=ConsoleSession(transcript), clock=clock)
+    try:
+        if script is not None:
+            with script.open(encoding="utf-8") as source:
+                await run_console(app, transcript, source)
+        else:
+            await run_console(app, transcript)
+    finally:
+        await app.close()

@@ -1,0 +1,42 @@
+"""Locale files, escaping and long-message splitting."""
+
+from __future__ import annotations
+
+from bot.i18n import Catalog, Raw
+from bot.rendering import TELEGRAM_LIMIT, split_text
+
+
+def test_russian_and_english_have_the_same_keys() -> None:
+    catalog = Catalog.load()
+    assert catalog.keys("ru") == catalog.keys("en")
+    assert catalog.keys("ru")
+
+
+def test_arguments_are_html_escaped_unless_raw() -> None:
+    t = Catalog.load().translator("ru")
+    assert "&lt;script&gt;" in t("menu.my_manager", manager="<script>")
+    assert "<i>x</i>" in t("menu.my_manager", manager=Raw("<i>x</i>"))
+
+
+def test_unknown_language_falls_back_to_russian() -> None:
+    t = Catalog.load().translator("de")
+    assert t.language == "ru"
+
+
+def test_split_keeps_every_character_and_respects_the_limit() -> None:
+    text = ("Абзац " * 300 + "\n\n") * 5
+    parts = split_text(text)
+    assert all(len(p) <= TELEGRAM_LIMIT for p in parts)
+    assert len(parts) > 1
+    assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
+
+
+def test_split_cuts_a_word_only_when_there_is_no_space() -> None:
+    parts = split_text("x" * 9000)
+    assert [len(p) for p in parts] == [4096, 4096, 808]
+
+
+def test_short_text_is_one_part() -> None:
+    assert split_text("привет") == ["привет"]
