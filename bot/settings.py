@@ -14,8 +14,13 @@ DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
 def _section(prefix: str) -> SettingsConfigDict:
+    # Empty values count as unset, so a copied .env.example keeps every default.
     return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=prefix,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
     )
 
 
@@ -113,7 +118,9 @@ class SchedulerSettings(BaseSettings):
 class Settings(BaseSettings):
     """All settings; each section reads its own prefixed variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     environment: Literal["local", "test", "production"] = Field(
         default="local", validation_alias=AliasChoices("CONCIERGE_ENV", "ENVIRONMENT")

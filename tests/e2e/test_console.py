@@ -1,0 +1,94 @@
+"""The local console messenger, non-interactively: link, consent, menu, language, help."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bot.app import build_app
+from bot.console import ConsoleSession, Transcript, run_console
+from bot.settings import Settings
+from concierge.clock import ManualClock
+from crm_adapter import models as m
+from crm_adapter.sql import SqlCrm
+from tests.factories import make_bank
+
+SCRIPT = """\
+# a new visitor first, then the client linked by the bank's one-time link
+:as new
+Здравствуйте
+:as client C-0001
+:press Даю согласие
+:press Мой менеджер
+/language
+:press English
+/help
+:send sticker
+:as staff S-0001
+/help
+:quit
+"""
+
+
+async def test_console_session_link_consent_menu(
+    settings: Settings, crm: SqlCrm, clock: ManualClock
+) -> None:
+    await make_bank(crm)
+    out = io.StringIO()
+    transcript = Transcript(out=out)
+    app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
+    await run_console(app, transcript, io.StringIO(SCRIPT))
+    text = out.getvalue()
+    assert "ссылку-приглашение" in text  # the stranger got linking instructions only
+    assert "Здравствуйте, Иван Петрович! Ваш аккаунт подключён" in text
+    assert "[1] Даю согласие  [2] Не сейчас" in text
+    assert "Ваш персональный менеджер: *Соколов Андрей*" in text
+    assert "Language switched to English." in text
+    assert "What I can do" in text
+    assert "I understand text and buttons only" in text
+    assert "Рабочий доступ подключён" in text and "Staff commands" not in text
+
+    async with crm.unit_of_work() as uow:
+        inbound = await uow.session.scalar(
+            select(func.count()).where(m.InteractionRow.direction == "in")
+        )
+        duplicates = await uow.session.scalar(
+            select(func.count() - func.count(func.distinct(m.InteractionRow.update_id))).where(
+                m.InteractionRow.update_id.is_not(None)
+            )
+        )
+    # One logged update per line that reached the bot: 8 script lines and 2 /start codes.
+    assert inbound == 10
+    assert duplicates == 0
+
+
+async def test_concierge_console_command_runs_a_script(
+    settings: Settings, crm: SqlCrm, tmp_path: Path
+) -> None:
+    """The `concierge console --script` entry point, in its own process, as a user runs it."""
+    await make_bank(crm)
+    script = tmp_path / "session.txt"
+    script.write_text(":as client C-0001\n:press Даю\n/menu\n:quit\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database.url,
+        "CONCIERGE_VAR_DIR": str(tmp_path),
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "console", "--script", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Главное меню" in result.stdout
+    assert "[1] 🛎 Услуги" in result.stdout
