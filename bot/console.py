@@ -31,18 +31,14 @@ from aiogram.methods import (
 from aiogram.types import (
     CallbackQuery,
     Chat,
-    Document,
     InlineKeyboardMarkup,
     Message,
-    PhotoSize,
-    Sticker,
     Update,
     User,
-    Voice,
 )
 
 from bot.app import App
-from bot.local_session import LocalSession
+from bot.local_session import LocalSession, sample_content
 from concierge.clock import ManualClock
 from concierge.linking import issue_link_code
 
@@ -271,31 +267,7 @@ class ConsoleMessenger:
         await self.send_text(text, reply_to_message=target)
 
     async def send_content(self, kind: str) -> None:
-        samples: dict[str, dict[str, Any]] = {
-            "photo": {
-                "photo": [
-                    PhotoSize(file_id="console-photo", file_unique_id="p", width=640, height=480)
-                ]
-            },
-            "document": {
-                "document": Document(
-                    file_id="console-doc", file_unique_id="d", file_name="scan.pdf"
-                )
-            },
-            "sticker": {
-                "sticker": Sticker(
-                    file_id="s",
-                    file_unique_id="s",
-                    type="regular",
-                    width=1,
-                    height=1,
-                    is_animated=False,
-                    is_video=False,
-                )
-            },
-            "voice": {"voice": Voice(file_id="v", file_unique_id="v", duration=4)},
-        }
-        content = samples.get(kind)
+        content = sample_content(kind)
         if content is None:
             self.t.write("(send what? photo, document, sticker or voice)")
             return

@@ -25,7 +25,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, Document, Message, MessageId, PhotoSize, User
+from aiogram.types import Chat, Document, Message, MessageId, PhotoSize, Sticker, User, Voice
 
 BOT_USER = User(id=42, is_bot=True, first_name="Concierge", username="vip_concierge_bot")
 
@@ -100,3 +100,28 @@ class LocalSession(BaseSession):
         if isinstance(method, AnswerCallbackQuery):
             return True
         return True
+
+
+def sample_content(kind: str) -> dict[str, Any] | None:
+    """Message fields of a non-text message (photo, document, sticker, voice) people may send."""
+    samples: dict[str, dict[str, Any]] = {
+        "photo": {
+            "photo": [PhotoSize(file_id="photo", file_unique_id="p", width=640, height=480)]
+        },
+        "document": {
+            "document": Document(file_id="document", file_unique_id="d", file_name="scan.pdf")
+        },
+        "sticker": {
+            "sticker": Sticker(
+                file_id="sticker",
+                file_unique_id="s",
+                type="regular",
+                width=512,
+                height=512,
+                is_animated=False,
+                is_video=False,
+            )
+        },
+        "voice": {"voice": Voice(file_id="voice", file_unique_id="v", duration=4)},
+    }
+    return samples.get(kind)

@@ -15,18 +15,14 @@ from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage, Tele
 from aiogram.types import (
     CallbackQuery,
     Chat,
-    Document,
     InlineKeyboardMarkup,
     Message,
-    PhotoSize,
-    Sticker,
     Update,
     User,
-    Voice,
 )
 
 from bot.app import App
-from bot.local_session import LocalSession
+from bot.local_session import LocalSession, sample_content
 from concierge.clock import Clock
 from concierge.linking import issue_link_code
 
@@ -84,22 +80,8 @@ class BotHarness:
         return await self.feed(self.update(message=self._message(user, text=text, **fields)))
 
     async def send_content(self, user: User, content: str) -> list[TelegramMethod[Any]]:
-        fields: dict[str, Any] = {
-            "sticker": {
-                "sticker": Sticker(
-                    file_id="s",
-                    file_unique_id="s",
-                    type="regular",
-                    width=1,
-                    height=1,
-                    is_animated=False,
-                    is_video=False,
-                )
-            },
-            "voice": {"voice": Voice(file_id="v", file_unique_id="v", duration=3)},
-            "photo": {"photo": [PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)]},
-            "document": {"document": Document(file_id="d", file_unique_id="d")},
-        }[content]
+        fields = sample_content(content)
+        assert fields is not None, content
         return await self.feed(self.update(message=self._message(user, **fields)))
 
     async def press(
