@@ -1157,7 +1157,7 @@ class _Loader:
                 m.ClientRow.external_id.in_([c.ext for c in _CLIENTS])
             )
         )
-        self.clients = dict(rows.tuples().all())
+        self.clients = dict(rows.all())
         specs = [spec for spec in _CLIENTS if spec.ext not in self.clients]
         new = [self.client_row(spec) for spec in specs]
         self.add(new)
@@ -1582,7 +1582,7 @@ class _Loader:
                 m.HoldingMemberRow.group_id.in_(list(self.groups.values()))
             )
         )
-        existing = set(rows.tuples())
+        existing = {(group_id, name) for group_id, name in rows}
         new: list[m.HoldingMemberRow] = []
         for group, name, kind, relation, profit, client in _HOLDING_MEMBERS:
             group_id = self.groups[group]

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,8 @@ def sqlite_url(tmp_path: Path, _template_db: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+@asynccontextmanager
+async def _postgres_schema() -> AsyncIterator[str]:
     """A fresh schema in the test PostgreSQL, dropped afterwards; skips without one."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
@@ -88,22 +89,39 @@ async def postgres_url() -> AsyncIterator[str]:
     admin = create_async_engine(base)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
-    async with admin.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await admin.dispose()
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with _postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_db_url(request: pytest.FixtureRequest) -> str:
-    """Both engines: store tests run on SQLite and, when available, on PostgreSQL."""
+async def any_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _template_db: Path
+) -> AsyncIterator[str]:
+    """Both engines: store tests run on SQLite and, when available, on PostgreSQL.
+
+    The engines are set up here rather than through `request.getfixturevalue`: an async or
+    `asyncio.run`-based fixture cannot be created lazily from inside the running loop.
+    """
     if request.param == "sqlite":
-        return str(request.getfixturevalue("sqlite_url"))
-    url = str(request.getfixturevalue("postgres_url"))
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    return url
+        target = tmp_path / "crm.db"
+        shutil.copy(_template_db, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    async with _postgres_schema() as url:
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
 
 
 @pytest.fixture
