@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from concierge.clock import Clock
@@ -1038,6 +1038,8 @@ def _rub(rng: random.Random, low: int, high: int, step: int = 1) -> Decimal:
     return Decimal(rng.randrange(low // step, high // step) * step)
 
 
+_BULK = (m.TransactionRow, m.InteractionRow, m.MeetingRow)
+
 _SUMMARY_TABLES: dict[str, type[m.Base]] = {
     "staff": m.StaffRow,
     "clients": m.ClientRow,
@@ -1083,14 +1085,26 @@ class _Loader:
         self.staff: dict[str, int] = {}
         self.clients: dict[str, int] = {}
         self.groups: dict[str, int] = {}
+        self.bulk: dict[type[m.Base], list[dict[str, Any]]] = {}
 
     def rng(self, *key: str) -> random.Random:
         # String seeds are hashed deterministically (not by PYTHONHASHSEED).
         return random.Random(":".join((str(self.seed), *key)))
 
     def add(self, rows: Sequence[m.Base]) -> None:
-        self.s.add_all(rows)
+        for row in rows:
+            if isinstance(row, _BULK):
+                # Thousands of history rows nobody refers to: one executemany, no RETURNING.
+                values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+                self.bulk.setdefault(type(row), []).append(values)
+            else:
+                self.s.add(row)
         self.created += len(rows)
+
+    async def flush_bulk(self) -> None:
+        for model, values in self.bulk.items():
+            await self.s.execute(insert(model), values)
+        self.bulk.clear()
 
     async def run(self) -> None:
         await self.load_staff()
@@ -1101,6 +1115,7 @@ class _Loader:
         await self.load_group_members()
         await self.load_events()
         await self.s.flush()
+        await self.flush_bulk()
 
     # staff, groups, clients ----------------------------------------------------------------
 
@@ -1388,7 +1403,8 @@ class _Loader:
         silent_since = self.today - timedelta(days=MANAGER_CHANGE_DAYS)
         rows: list[m.Base] = []
         for month in range(12):
-            at_risk_recent = "at_risk" in spec.traits and month < 3
+            # The churn client simply goes silent; the other at-risk ones stop answering.
+            at_risk_recent = "at_risk" in spec.traits and "churn" not in spec.traits and month < 3
             for _ in range(1 if at_risk_recent else rng.randint(1, 3)):
                 day = self.today - timedelta(days=30 * month + rng.randint(1, 29))
                 if day < start or ("churn" in spec.traits and day >= silent_since):
