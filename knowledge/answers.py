@@ -166,7 +166,8 @@ class KnowledgeBase:
 
         cited = [primary, *supporting]
         mode: AnswerMode = "extractive"
-        if manager_requested and confidence < self._settings.min_confidence:
+        if manager_requested:
+            # The client asked for a person: say so plainly, the manager takes it from here.
             text, mode = _MANAGER[lang], "none"
         elif confidence < self._settings.min_confidence:
             text, mode = _NO_ANSWER[lang], "none"
@@ -181,7 +182,8 @@ class KnowledgeBase:
                 mode = "llm"
         return Answer(
             text=text,
-            citations=[_citation(hit) for hit in cited],
+            # Citations back a text only when it was taken from the documents.
+            citations=[_citation(hit) for hit in cited] if mode != "none" else [],
             confidence=confidence,
             needs_manager=needs_manager,
             manager_requested=manager_requested,
