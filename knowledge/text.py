@@ -40,12 +40,14 @@ def normalize(text: str) -> str:
 
 
 def detect_language(text: str, default: Language = "ru") -> Language:
-    """Guess ru/en from the share of Cyrillic letters; ties go to `default`."""
+    """Guess ru/en from the share of Cyrillic letters; `default` when there are no letters."""
     cyr = len(_CYRILLIC_RE.findall(text))
     lat = len(_LATIN_RE.findall(text))
-    if cyr == lat:
+    if cyr + lat == 0:
         return default
-    return "ru" if cyr > lat else "en"
+    # Russian speakers mix in Latin brand names (World Elite, Priority Pass); English speakers
+    # almost never type Cyrillic, so a modest Cyrillic share already means Russian.
+    return "ru" if cyr / (cyr + lat) >= 0.3 else "en"
 
 
 @lru_cache(maxsize=2)
