@@ -88,7 +88,9 @@ def evaluate(kb: KnowledgeBase, questions: list[Question], mode: SearchMode) -> 
     }
 
 
-def bench_embedder(name: str, docs: Path, questions: list[Question], off_topic: list[str]) -> dict[str, Any]:
+def bench_embedder(
+    name: str, docs: Path, questions: list[Question], off_topic: list[str]
+) -> dict[str, Any]:
     """Every figure for one embedder, on a fresh index in a temporary directory."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = KnowledgeSettings(docs_path=docs, chroma_path=Path(tmp), embedding_model=name)
@@ -147,7 +149,10 @@ def bench_embedder(name: str, docs: Path, questions: list[Question], off_topic: 
 
 
 def _print_table(result: dict[str, Any], *, show_misses: bool) -> None:
-    print(f"\nEmbedder: {result['embedder']}  ({result['documents']} docs, {result['chunks']} chunks)")
+    print(
+        f"\nEmbedder: {result['embedder']}  "
+        f"({result['documents']} docs, {result['chunks']} chunks)"
+    )
     print(f"{'mode':<8} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'MRR':>6} {'leaks':>6}")
     for mode in MODES:
         q = result["quality"][mode]
@@ -191,7 +196,8 @@ def main() -> None:
     for result in results:
         for mode in MODES:
             del result["quality"][mode]["misses"]
-    print(json.dumps({"questions": len(questions), "peak_rss_mb": round(peak_rss_mb), "results": results}))
+    summary = {"questions": len(questions), "peak_rss_mb": round(peak_rss_mb), "results": results}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -4,5 +4,12 @@ from knowledge.answers import KnowledgeBase
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.models import Answer, Citation, IngestSummary, SearchHit
 
-__all__ = ["Answer", "Citation", "Embedder", "IngestSummary", "KnowledgeBase", "SearchHit",
-           "make_embedder"]
+__all__ = [
+    "Answer",
+    "Citation",
+    "Embedder",
+    "IngestSummary",
+    "KnowledgeBase",
+    "SearchHit",
+    "make_embedder",
+]

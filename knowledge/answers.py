@@ -173,9 +173,11 @@ class KnowledgeBase:
             text, mode = _NO_ANSWER[lang], "none"
         else:
             text = condense(primary.chunk.text, question)
-            generated = self._llm.answer(question, cited, language=lang, names=names) if (
-                self._llm is not None
-            ) else None
+            generated = (
+                self._llm.answer(question, cited, language=lang, names=names)
+                if (self._llm is not None)
+                else None
+            )
             if generated is not None:
                 text, used = generated
                 cited = [cited[i] for i in used]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,14 +12,14 @@ import typer
 from knowledge.answers import KnowledgeBase
 
 
-class AskAs(str, Enum):
+class AskAs(StrEnum):
     """Who is asking, which decides the documents that may be used."""
 
     client = "client"
     staff = "staff"
 
 
-class AskLanguage(str, Enum):
+class AskLanguage(StrEnum):
     """Answer language."""
 
     ru = "ru"

@@ -60,9 +60,7 @@ class Bm25Index:
         if len(term) < 5:
             return None
         if term not in self._fuzzy_cache:
-            match = process.extractOne(
-                term, self._vocabulary, scorer=fuzz.ratio, score_cutoff=80
-            )
+            match = process.extractOne(term, self._vocabulary, scorer=fuzz.ratio, score_cutoff=80)
             self._fuzzy_cache[term] = match[0] if match else None
         return self._fuzzy_cache[term]
 
@@ -79,11 +77,7 @@ class Bm25Index:
                 tf = posting.tf
                 scores[posting.index] += idf * tf * (self._k1 + 1) / (tf + self._k1 * length_norm)
         ranked = sorted(
-            (
-                (i, s)
-                for i, s in scores.items()
-                if visible_to(self.chunks[i], audience)
-            ),
+            ((i, s) for i, s in scores.items() if visible_to(self.chunks[i], audience)),
             key=lambda item: (-item[1], item[0]),
         )
         return ranked[:limit]

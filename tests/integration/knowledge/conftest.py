@@ -27,7 +27,9 @@ def docs(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, docs: Path) -> KnowledgeSettings:
     return KnowledgeSettings(
-        docs_path=docs, chroma_path=tmp_path / "chroma", embedding_model="fake",
+        docs_path=docs,
+        chroma_path=tmp_path / "chroma",
+        embedding_model="fake",
         collection="test_documents",
     )
 

@@ -14,8 +14,9 @@ from tests.unit.knowledge.fakes import HashingEmbedder, RecordingChatModel
 
 
 def test_russian_answer_is_short_and_cited(kb: KnowledgeBase) -> None:
-    answer = kb.answer("что делать, если украли карту за границей?", audience="client",
-                       language="ru")
+    answer = kb.answer(
+        "что делать, если украли карту за границей?", audience="client", language="ru"
+    )
     assert answer.citations[0].doc_id == "card-lost-abroad"
     assert answer.mode == "extractive" and not answer.needs_manager
     assert "+7 495 700-10-10" in answer.citations[0].section_text
@@ -24,8 +25,9 @@ def test_russian_answer_is_short_and_cited(kb: KnowledgeBase) -> None:
 
 
 def test_english_question_gets_the_english_document(kb: KnowledgeBase) -> None:
-    answer = kb.answer("How much cashback does the premium card give?", audience="client",
-                       language="en")
+    answer = kb.answer(
+        "How much cashback does the premium card give?", audience="client", language="en"
+    )
     assert answer.language == "en"
     assert answer.citations[0].doc_id == "premium-cards-en"
     assert "2%" in answer.text
@@ -54,8 +56,9 @@ def test_llm_answer_is_used_when_cited_and_extractive_otherwise(
 ) -> None:
     model = RecordingChatModel(replies=["Заблокируйте карту в приложении [1].", "Не знаю."])
     with_llm = KnowledgeBase(settings, HashingEmbedder(), llm=LlmAnswerer(model))
-    answer = with_llm.answer("украли карту за границей, меня зовут Ольга", audience="client",
-                             names=["Ольга"])
+    answer = with_llm.answer(
+        "украли карту за границей, меня зовут Ольга", audience="client", names=["Ольга"]
+    )
     assert answer.mode == "llm" and answer.text.endswith("[1].")
     assert answer.citations[0].doc_id == "card-lost-abroad"
     assert "Ольга" not in str(model.prompts[0][-1].content)
@@ -78,8 +81,14 @@ def app(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
 
 def test_cli_ask_json(app: typer.Typer) -> None:
     result = CliRunner().invoke(
-        app, ["ask", "как отозвать согласие на обработку персональных данных", "--as", "client",
-              "--json"]
+        app,
+        [
+            "ask",
+            "как отозвать согласие на обработку персональных данных",
+            "--as",
+            "client",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)

@@ -54,7 +54,10 @@ class RecordingChatModel(BaseChatModel):
         return "recording-fake"
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
         self.prompts.append(messages)

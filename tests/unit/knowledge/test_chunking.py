@@ -37,7 +37,11 @@ def test_chunks_follow_headings_and_keep_metadata(tmp_path: Path) -> None:
     assert [c.section for c in chunks] == ["Ставки", "Сроки", "Сроки / Продление"]
     first = chunks[0]
     assert (first.doc_id, first.title, first.audience, first.language, first.family) == (
-        "sample", "Пример", "client", "ru", "deposits",
+        "sample",
+        "Пример",
+        "client",
+        "ru",
+        "deposits",
     )
     assert first.text == "Ставка 15 % годовых."
     assert first.doc_hash == "hash"

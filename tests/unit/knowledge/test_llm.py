@@ -10,9 +10,21 @@ from tests.unit.knowledge.fakes import RecordingChatModel
 
 def _hit(text: str) -> SearchHit:
     chunk = Chunk(
-        chunk_id="d::000", doc_id="d", title="Вклады", section="Ставки", text=text,
-        section_text=text, audience="client", language="ru", family="deposits", group="d",
-        source="", version="", effective_date="", doc_hash="", position=0,
+        chunk_id="d::000",
+        doc_id="d",
+        title="Вклады",
+        section="Ставки",
+        text=text,
+        section_text=text,
+        audience="client",
+        language="ru",
+        family="deposits",
+        group="d",
+        source="",
+        version="",
+        effective_date="",
+        doc_hash="",
+        position=0,
     )
     return SearchHit(chunk, 0.03, dense_similarity=0.5)
 

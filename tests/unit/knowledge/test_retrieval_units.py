@@ -6,10 +6,21 @@ from knowledge.retriever import Bm25Index, fuse
 
 def _chunk(doc_id: str, text: str, audience: str = "client") -> Chunk:
     return Chunk(
-        chunk_id=f"{doc_id}::000", doc_id=doc_id, title=doc_id, section="s", text=text,
-        section_text=text, audience="staff" if audience == "staff" else "client",
-        language="ru", family="", group=doc_id, source="", version="", effective_date="",
-        doc_hash="", position=0,
+        chunk_id=f"{doc_id}::000",
+        doc_id=doc_id,
+        title=doc_id,
+        section="s",
+        text=text,
+        section_text=text,
+        audience="staff" if audience == "staff" else "client",
+        language="ru",
+        family="",
+        group=doc_id,
+        source="",
+        version="",
+        effective_date="",
+        doc_hash="",
+        position=0,
     )
 
 
@@ -38,10 +49,14 @@ def test_bm25_never_returns_staff_chunks_to_clients() -> None:
 
 def test_fusion_rewards_agreement_and_merges_evidence() -> None:
     a, b, c = (_chunk(x, x) for x in ("a", "b", "c"))
-    lexical = [SearchHit(a, 9.0, bm25_score=9.0, bm25_rank=1),
-               SearchHit(b, 5.0, bm25_score=5.0, bm25_rank=2)]
-    semantic = [SearchHit(c, 0.9, dense_similarity=0.9, dense_rank=1),
-                SearchHit(b, 0.8, dense_similarity=0.8, dense_rank=2)]
+    lexical = [
+        SearchHit(a, 9.0, bm25_score=9.0, bm25_rank=1),
+        SearchHit(b, 5.0, bm25_score=5.0, bm25_rank=2),
+    ]
+    semantic = [
+        SearchHit(c, 0.9, dense_similarity=0.9, dense_rank=1),
+        SearchHit(b, 0.8, dense_similarity=0.8, dense_rank=2),
+    ]
     fused = fuse(lexical, semantic, k=60)
     assert [h.chunk.doc_id for h in fused][0] == "b"  # second on both sides beats first on one
     top = fused[0]
