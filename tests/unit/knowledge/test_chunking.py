@@ -87,3 +87,47 @@ def test_html_and_docx_headings_become_sections(tmp_path: Path) -> None:
     assert (doc.doc_id, doc.audience, doc.language) == ("boxes", "client", "ru")
     chunk = chunk_document(doc)[0]
     assert (chunk.section, chunk.text) == ("Ячейки", "Малая ячейка стоит 3000 рублей.")
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with one line of text, built by hand so no PDF writer is needed."""
+    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_pdf_text_is_loaded_with_sidecar_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "boxes.pdf"
+    path.write_bytes(_tiny_pdf("Safe deposit boxes cost 3000 roubles a month."))
+    (tmp_path / "boxes.pdf.meta.yaml").write_text(
+        "id: boxes-en\ntitle: Safe boxes\naudience: client\nfamily: safe_box\n"
+    )
+    doc = load_document(path)
+    assert (doc.doc_id, doc.title, doc.language, doc.family) == (
+        "boxes-en",
+        "Safe boxes",
+        "en",
+        "safe_box",
+    )
+    chunks = chunk_document(doc)
+    assert chunks[0].text == "Safe deposit boxes cost 3000 roubles a month."
+    assert chunks[0].section == "Safe boxes"
