@@ -107,6 +107,10 @@ class KnowledgeBase:
         llm = LlmAnswerer(chat_model) if chat_model is not None else None
         return cls(settings.knowledge, embedder, llm=llm)
 
+    def is_empty(self) -> bool:
+        """Whether nothing is indexed yet (or the index was dropped for a new model)."""
+        return self._store.count() == 0
+
     @property
     def retriever(self) -> HybridRetriever:
         """The retriever, for benchmarks and diagnostics."""
@@ -192,6 +196,7 @@ class KnowledgeBase:
             language=lang,
             mode=mode,
             interest_family=family,
+            interest_topic=primary.chunk.group if family else None,
             scores=scores,
         )
 

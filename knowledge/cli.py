@@ -52,9 +52,11 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
-    answer = _knowledge_base().answer(
-        question, audience=as_.value, language=lang.value if lang else None
-    )
+    knowledge = _knowledge_base()
+    if knowledge.is_empty():
+        typer.echo("The index is empty: run `ingest` first.", err=True)
+        raise typer.Exit(code=1)
+    answer = knowledge.answer(question, audience=as_.value, language=lang.value if lang else None)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return

@@ -104,6 +104,8 @@ class Answer:
     language: str
     mode: AnswerMode
     interest_family: str | None = None
+    # The document group the interest points at (e.g. "alternative-assets"), for the manager.
+    interest_topic: str | None = None
     manager_requested: bool = False
     scores: dict[str, float] = field(default_factory=dict)
 
@@ -116,6 +118,7 @@ class Answer:
             "needs_manager": self.needs_manager,
             "manager_requested": self.manager_requested,
             "interest_family": self.interest_family,
+            "interest_topic": self.interest_topic,
             "language": self.language,
             "mode": self.mode,
             "scores": {k: round(v, 4) for k, v in self.scores.items()},

@@ -48,6 +48,7 @@ def test_low_confidence_goes_to_the_manager(kb: KnowledgeBase) -> None:
 def test_interest_in_alternative_investments_is_detected(kb: KnowledgeBase) -> None:
     answer = kb.answer("хочу вложиться в альтернативные инвестиции", audience="client")
     assert answer.interest_family == "investments"
+    assert answer.interest_topic == "alternative-assets"
     assert answer.citations[0].doc_id == "alternative-assets"
 
 
@@ -101,3 +102,15 @@ def test_cli_ingest_reports_unchanged(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["ingest", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "added 0, updated 0" in result.output
+
+
+def test_cli_ask_on_an_empty_index_says_to_ingest(
+    settings: KnowledgeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = KnowledgeBase(settings, HashingEmbedder())
+    monkeypatch.setattr(cli, "_knowledge_base", lambda: empty)
+    application = typer.Typer()
+    cli.register(application)
+    result = CliRunner().invoke(application, ["ask", "ставка по вкладу"])
+    assert result.exit_code == 1
+    assert "ingest" in result.output
