@@ -33,6 +33,8 @@ def test_split_sentences_drops_bullets_and_headings() -> None:
         "пусть менеджер мне перезвонит",
         "I'd like to talk to my manager",
         "connect me with a human please",
+        "нужен живой человек",
+        "свяжите меня с моим менеджером",
     ],
 )
 def test_asks_for_manager(question: str) -> None:
@@ -40,7 +42,13 @@ def test_asks_for_manager(question: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["какая ставка по вкладу", "менеджер сказал про кэшбэк, сколько он?"]
+    "question",
+    [
+        "какая ставка по вкладу",
+        "менеджер сказал про кэшбэк, сколько он?",
+        # Regression: a complaint about the manager was taken for a request to talk to one.
+        "хочу пожаловаться на менеджера",
+    ],
 )
 def test_plain_questions_do_not_ask_for_manager(question: str) -> None:
     assert not asks_for_manager(question)
