@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -161,7 +162,7 @@ class KnowledgeBase:
                 mode="none",
                 interest_family=interest_family(question),
             )
-        primary = _prefer_language(hits, lang)
+        primary = _prefer_language(hits, lang, self._retriever, audience)
         supporting = _supporting(hits, primary, lang)
         scores = self._scores(question, primary)
         confidence = scores["confidence"]
@@ -236,15 +237,21 @@ class KnowledgeBase:
         }
 
 
-def _prefer_language(hits: list[SearchHit], language: str) -> SearchHit:
-    """The top hit, or its translation in the asker's language when one was retrieved too."""
+def _prefer_language(
+    hits: list[SearchHit], language: str, retriever: HybridRetriever, audience: Audience
+) -> SearchHit:
+    """The top hit, or the same section of its translation in the asker's language."""
     top = hits[0]
     if top.chunk.language == language:
         return top
-    for hit in hits[1:]:
-        if hit.chunk.group == top.chunk.group and hit.chunk.language == language:
-            return hit
-    return top
+    translations = retriever.translations(top.chunk, language, audience=audience)
+    if not translations:
+        return top
+    # Translations keep the section order, so the same position is the same section.
+    same = [c for c in translations if c.position == top.chunk.position]
+    chosen = same[0] if same else translations[0]
+    retrieved = {hit.chunk.chunk_id: hit for hit in hits}
+    return retrieved.get(chosen.chunk_id) or replace(top, chunk=chosen)
 
 
 def _supporting(hits: list[SearchHit], primary: SearchHit, language: str) -> list[SearchHit]:

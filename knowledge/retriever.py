@@ -117,6 +117,17 @@ class HybridRetriever:
         assert self._bm25 is not None
         return self._bm25
 
+    def translations(self, chunk: Chunk, language: str, *, audience: Audience) -> list[Chunk]:
+        """Chunks of the other-language versions of `chunk`'s document, in section order."""
+        return sorted(
+            (
+                c
+                for c in self._index().chunks
+                if c.group == chunk.group and c.language == language and visible_to(c, audience)
+            ),
+            key=lambda c: c.position,
+        )
+
     def bm25(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
         """Lexical ranking only."""
         index = self._index()

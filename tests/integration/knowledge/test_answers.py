@@ -114,3 +114,13 @@ def test_cli_ask_on_an_empty_index_says_to_ingest(
     result = CliRunner().invoke(application, ["ask", "ставка по вкладу"])
     assert result.exit_code == 1
     assert "ingest" in result.output
+
+
+def test_translation_keeps_the_section_of_the_best_match(kb: KnowledgeBase) -> None:
+    # Regression: a Russian question answered in English cited the first English section
+    # retrieved ("New card") instead of the translation of the best one ("First steps").
+    answer = kb.answer(
+        "потерял карту за границей, как заблокировать", audience="client", language="en"
+    )
+    assert answer.citations[0].doc_id == "card-lost-abroad-en"
+    assert answer.citations[0].section == "First steps"
