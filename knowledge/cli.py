@@ -1,0 +1,76 @@
+"""Command-line entry points of the knowledge base: `ingest` and `ask`."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from knowledge.answers import KnowledgeBase
+
+
+class AskAs(StrEnum):
+    """Who is asking, which decides the documents that may be used."""
+
+    client = "client"
+    staff = "staff"
+
+
+class AskLanguage(StrEnum):
+    """Answer language."""
+
+    ru = "ru"
+    en = "en"
+
+
+def _knowledge_base() -> KnowledgeBase:
+    from bot.settings import get_settings
+
+    return KnowledgeBase.from_settings(get_settings())
+
+
+def ingest(
+    path: Annotated[
+        Path | None, typer.Argument(help="File or folder; default KNOWLEDGE_DOCS_PATH")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Index the bank's documents: new and changed ones are embedded, removed ones deleted."""
+    summary = _knowledge_base().ingest(path, progress=not quiet)
+    typer.echo(summary.describe())
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Russian or English")],
+    as_: Annotated[AskAs, typer.Option("--as", help="Whose permissions apply")] = AskAs.client,
+    lang: Annotated[
+        AskLanguage | None, typer.Option("--lang", help="Answer language; default: detected")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Answer a question from the indexed documents, with citations."""
+    knowledge = _knowledge_base()
+    if knowledge.is_empty():
+        typer.echo("The index is empty: run `ingest` first.", err=True)
+        raise typer.Exit(code=1)
+    answer = knowledge.answer(question, audience=as_.value, language=lang.value if lang else None)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    typer.echo(answer.text)
+    for number, citation in enumerate(answer.citations, 1):
+        typer.echo(f"  [{number}] {citation.title} — {citation.section} ({citation.doc_id})")
+    typer.echo(
+        f"confidence {answer.confidence:.2f}"
+        f"{'; needs manager' if answer.needs_manager else ''}"
+        f"{f'; interest: {answer.interest_family}' if answer.interest_family else ''}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the knowledge-base commands to the project's CLI."""
+    app.command("ingest")(ingest)
+    app.command("ask")(ask)

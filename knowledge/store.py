@@ -1,0 +1,147 @@
+"""The chroma collection holding document chunks, their vectors and permission metadata."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bot.settings import KnowledgeSettings
+from knowledge.embeddings import Embedder
+from knowledge.models import Audience, Chunk
+
+log = logging.getLogger(__name__)
+
+_MODEL_KEY = "embedding_model"
+_ADD_BATCH = 256
+
+
+def audience_where(audience: Audience) -> dict[str, Any] | None:
+    """Chroma filter for what an audience may read: clients only client documents."""
+    # Staff read everything; the filter exists so a client query can never rank staff text.
+    return {"audience": "client"} if audience == "client" else None
+
+
+def _open_client(settings: KnowledgeSettings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class ChunkStore:
+    """One chroma collection per embedding space; vectors are always computed by us."""
+
+    def __init__(
+        self, settings: KnowledgeSettings, embedder: Embedder, *, client: Any = None
+    ) -> None:
+        self._embedder = embedder
+        self._name = settings.collection
+        self._client = client if client is not None else _open_client(settings)
+        self.rebuilt = False
+        self._collection = self._open_collection()
+
+    def _create(self) -> Any:
+        # embedding_function=None: chroma's default would download a model at run time.
+        return self._client.get_or_create_collection(
+            self._name,
+            metadata={_MODEL_KEY: self._embedder.name},
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+
+    def _open_collection(self) -> Any:
+        collection = self._create()
+        stored = (collection.metadata or {}).get(_MODEL_KEY)
+        if stored != self._embedder.name:
+            # Vectors of two models live in unrelated spaces: mixing them ranks nonsense.
+            log.warning(
+                "embedding model changed from %s to %s: rebuilding %s",
+                stored,
+                self._embedder.name,
+                self._name,
+            )
+            self._client.delete_collection(self._name)
+            collection = self._create()
+            self.rebuilt = True
+        return collection
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder whose vectors this collection holds."""
+        return self._embedder
+
+    def document_hashes(self) -> dict[str, str]:
+        """Content hash of every indexed document, by document id."""
+        result = self._collection.get(include=["metadatas"])
+        hashes: dict[str, str] = {}
+        for meta in result["metadatas"] or []:
+            hashes[str(meta["doc_id"])] = str(meta["doc_hash"])
+        return hashes
+
+    def replace_document(self, doc_id: str, chunks: list[Chunk]) -> None:
+        """Swap all chunks of one document for new ones."""
+        self.delete_document(doc_id)
+        self.add(chunks)
+
+    def add(self, chunks: list[Chunk]) -> None:
+        """Embed and store chunks."""
+        for start in range(0, len(chunks), _ADD_BATCH):
+            batch = chunks[start : start + _ADD_BATCH]
+            vectors = self._embedder.embed_documents([c.embedding_text() for c in batch])
+            self._collection.upsert(
+                ids=[c.chunk_id for c in batch],
+                embeddings=vectors,
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata() for c in batch],
+            )
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove every chunk of one document."""
+        self._collection.delete(where={"doc_id": doc_id})
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        return int(self._collection.count())
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every stored chunk, for building the lexical index."""
+        result = self._collection.get(include=["documents", "metadatas"])
+        return list(_chunks(result["ids"], result["documents"], result["metadatas"]))
+
+    def query(
+        self, embedding: list[float], *, audience: Audience, limit: int
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks the audience may read, with cosine similarity."""
+        available = self.count()
+        if available == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[embedding],
+            n_results=min(limit, available),
+            where=audience_where(audience),
+            include=["documents", "metadatas", "distances"],
+        )
+        chunks = _chunks(result["ids"][0], result["documents"][0], result["metadatas"][0])
+        distances = result["distances"][0]
+        # Cosine distance in chroma is 1 - cosine similarity.
+        return [(chunk, 1.0 - float(d)) for chunk, d in zip(chunks, distances, strict=True)]
+
+
+def _chunks(
+    ids: Iterable[str], documents: Iterable[str] | None, metadatas: Iterable[Any] | None
+) -> Iterable[Chunk]:
+    for chunk_id, text, meta in zip(ids, documents or [], metadatas or [], strict=True):
+        yield Chunk.from_store(chunk_id, text, dict(meta))
