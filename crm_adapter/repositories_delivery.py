@@ -227,7 +227,7 @@ class SqlOutboxRepository:
         rows = await self._s.execute(
             select(m.OutboxMessageRow.status, func.count()).group_by(m.OutboxMessageRow.status)
         )
-        return {str(status): int(n) for status, n in rows.tuples()}
+        return {str(status): int(n) for status, n in rows}
 
     async def by_status(self, status: str) -> list[OutboxMessage]:
         rows = await self._s.scalars(
