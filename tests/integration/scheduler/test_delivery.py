@@ -168,7 +168,7 @@ class Crash(Exception):
     ("message_class", "expected_copies", "final_status"),
     [(MessageClass.SERVICE, 2, "sent"), (MessageClass.MARKETING, 1, "failed")],
 )
-async def test_crash_between_send_and_confirm_is_reconciled_by_class(
+async def test_crash_between_send_and_confirm_is_reconciled_by_class(  # noqa: PLR0917 - fixtures
     crm: SqlCrm,
     bot: Bot,
     clock: ManualClock,
