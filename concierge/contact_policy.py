@@ -164,10 +164,11 @@ def next_outside_quiet(
     end_date: date = local.date()
     if local.time() >= end:  # the evening part of a window that crosses midnight
         end_date += timedelta(days=1)
-    return _wall_clock(end_date, end, zone)
+    return wall_clock(end_date, end, zone)
 
 
-def _wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
+def wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant when the wall clock in `zone` shows `at` on `day`."""
     # fold=0 reads a wall time skipped by a spring-forward with the pre-change offset, which
     # lands just past the gap (02:30 on a New York spring-forward night becomes 03:30 EDT).
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
@@ -176,7 +177,7 @@ def _wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
 def next_local_time(moment: datetime, zone: ZoneInfo, at: time) -> datetime:
     """The next instant >= `moment` when the wall clock in `zone` shows `at` (DST-correct)."""
     local = moment.astimezone(zone)
-    candidate = _wall_clock(local.date(), at, zone)
+    candidate = wall_clock(local.date(), at, zone)
     if candidate < moment:
-        candidate = _wall_clock(local.date() + timedelta(days=1), at, zone)
+        candidate = wall_clock(local.date() + timedelta(days=1), at, zone)
     return candidate
