@@ -65,30 +65,60 @@ async def add_client(
     async with crm.unit_of_work() as uow:
         uow.session.add(
             m.ClientRow(
-                id=client_id, external_id=f"C{client_id}", first_name="Анна",
-                middle_name="Сергеевна", last_name=f"Клиентова{client_id}", birthday=birthday,
-                timezone=timezone, quiet_start=quiet[0], quiet_end=quiet[1],
-                marketing_opt_out=marketing_opt_out, do_not_disturb=do_not_disturb,
-                manager_id=manager_id, language=language,
+                id=client_id,
+                external_id=f"C{client_id}",
+                first_name="Анна",
+                middle_name="Сергеевна",
+                last_name=f"Клиентова{client_id}",
+                birthday=birthday,
+                timezone=timezone,
+                quiet_start=quiet[0],
+                quiet_end=quiet[1],
+                marketing_opt_out=marketing_opt_out,
+                do_not_disturb=do_not_disturb,
+                manager_id=manager_id,
+                language=language,
             )
         )
         await uow.session.flush()
         if chat_id is not None:
-            await uow.links.bind(user_id=chat_id, chat_id=chat_id, client_id=client_id,
-                                 staff_id=None, now=START, language=language)
+            await uow.links.bind(
+                user_id=chat_id,
+                chat_id=chat_id,
+                client_id=client_id,
+                staff_id=None,
+                now=START,
+                language=language,
+            )
         if consent:
-            await uow.consents.record(client_id=client_id, granted=True,
-                                      document_version="2025-09-01", channel="messenger",
-                                      now=START)
+            await uow.consents.record(
+                client_id=client_id,
+                granted=True,
+                document_version="2025-09-01",
+                channel="messenger",
+                now=START,
+            )
         await uow.commit()
 
 
 async def add_staff(crm: SqlCrm, *, staff_id: int, chat_id: int | None = None) -> None:
     async with crm.unit_of_work() as uow:
-        uow.session.add(m.StaffRow(id=staff_id, external_id=f"S{staff_id}",
-                                   full_name=f"Менеджер {staff_id}", roles="manager"))
+        uow.session.add(
+            m.StaffRow(
+                id=staff_id,
+                external_id=f"S{staff_id}",
+                full_name=f"Менеджер {staff_id}",
+                roles="manager",
+            )
+        )
         await uow.session.flush()
         if chat_id is not None:
-            await uow.links.bind(user_id=chat_id, chat_id=chat_id, client_id=None,
-                                 staff_id=staff_id, now=START, language="ru")
+            await uow.links.bind(
+                user_id=chat_id,
+                chat_id=chat_id,
+                client_id=None,
+                staff_id=staff_id,
+                now=START,
+                language="ru",
+            )
         await uow.commit()

@@ -19,8 +19,12 @@ from tests.integration.scheduler.conftest import add_client, add_staff
 
 
 def make_worker(crm: SqlCrm, bot: Bot, clock: ManualClock, **kwargs: object) -> DeliveryWorker:
-    options: dict[str, object] = {"worker_id": "test-worker", "rate_per_second": 1000.0,
-                                  "per_chat_interval": 0.0, "poll_interval": 0.01}
+    options: dict[str, object] = {
+        "worker_id": "test-worker",
+        "rate_per_second": 1000.0,
+        "per_chat_interval": 0.0,
+        "poll_interval": 0.01,
+    }
     options.update(kwargs)
     return DeliveryWorker(crm, bot, clock, **options)  # type: ignore[arg-type]
 
