@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -10,6 +12,8 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.telegram_standin import TelegramStandIn
 from concierge.clock import ManualClock
@@ -25,6 +29,28 @@ async def crm(tmp_path: Path) -> AsyncIterator[SqlCrm]:
     async with store.engine.begin() as conn:
         await conn.run_sync(m.Base.metadata.create_all)
     yield store
+    await store.close()
+
+
+@pytest.fixture
+async def pg_crm() -> AsyncIterator[SqlCrm]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL not set")
+    schema = f"sched_{uuid.uuid4().hex[:10]}"
+    store = SqlCrm.from_url(url)
+    async with store.engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await store.close()
+    # A schema of our own: other developers' tests share this database.
+    store = SqlCrm(
+        create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    )
+    async with store.engine.begin() as conn:
+        await conn.run_sync(m.Base.metadata.create_all)
+    yield store
+    async with store.engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     await store.close()
 
 

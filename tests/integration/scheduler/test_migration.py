@@ -15,9 +15,7 @@ async def test_migration_creates_delivery_tables(tmp_path: Path) -> None:
     await upgrade(engine)
     async with engine.connect() as conn:
         tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-        unique = await conn.run_sync(
-            lambda c: inspect(c).get_unique_constraints("outbox_message")
-        )
+        unique = await conn.run_sync(lambda c: inspect(c).get_unique_constraints("outbox_message"))
     await engine.dispose()
     assert {"outbox_message", "contact_decision", "rule_firing", "scheduler_lease"} <= tables
     assert any(u["column_names"] == ["idempotency_key"] for u in unique)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.settings import SchedulerSettings
 from concierge.clock import ManualClock
-from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 from scheduler import service as service_module
 from scheduler.leader import LeaseRowLock, PostgresAdvisoryLock
@@ -114,28 +110,6 @@ async def test_lease_row_lock_renews_and_refuses_others(crm: SqlCrm, clock: Manu
     assert not await b.acquire()
     await a.release()
     assert await b.acquire()
-
-
-@pytest.fixture
-async def pg_crm() -> AsyncIterator[SqlCrm]:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("TEST_DATABASE_URL not set")
-    schema = f"sched_{uuid.uuid4().hex[:10]}"
-    store = SqlCrm.from_url(url)
-    async with store.engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await store.close()
-    # A schema of our own: other developers' tests share this database.
-    store = SqlCrm(
-        create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    )
-    async with store.engine.begin() as conn:
-        await conn.run_sync(m.Base.metadata.create_all)
-    yield store
-    async with store.engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await store.close()
 
 
 @pytest.mark.postgres
