@@ -52,12 +52,16 @@ class RateLimiter:
     Limits are per process: several workers must split the global rate between them.
     """
 
-    def __init__(self, *, rate_per_second: float, per_chat_interval: float) -> None:
+    def __init__(
+        self, *, rate_per_second: float, per_chat_interval: float, warm_up: float = 1.0
+    ) -> None:
         self._spacing = 1.0 / rate_per_second
         self._per_chat = per_chat_interval
-        self._next_global = 0.0
+        self._warm_up = warm_up
+        self._next_global: float | None = None
         self._next_by_chat: dict[int, float] = {}
         self._paused_until = 0.0
+        self._last_request = 0.0
 
     def pause(self, seconds: float) -> None:
         """Telegram said "retry after": nobody sends until then."""
@@ -76,6 +80,10 @@ class RateLimiter:
             if self._paused_until > now:
                 await asyncio.sleep(self._paused_until - now)
                 continue
+            if self._next_global is None:
+                # A restarted sender cannot know what its predecessor sent in the last second
+                # of Telegram's window; starting at full speed would earn a 429 at once.
+                self._next_global = now + self._warm_up
             slot = max(now, self._next_global)
             self._next_global = slot + self._spacing
             if slot > now:
@@ -83,6 +91,18 @@ class RateLimiter:
             if self._paused_until <= loop.time():
                 return
         # A pause that began while we waited for our slot sends us round again.
+
+    async def request_gate(self) -> None:
+        """Keeps actual requests `spacing` apart.
+
+        Between a reserved slot and the request lies a database commit whose latency varies;
+        without this gate requests delayed by it would leave in bunches, and bunches are what
+        Telegram's sliding window punishes with 429.
+        """
+        loop = asyncio.get_running_loop()
+        while (gap := self._last_request + self._spacing - loop.time()) > 0:
+            await asyncio.sleep(gap)
+        self._last_request = loop.time()
 
     def forget_idle_chats(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -250,6 +270,7 @@ class DeliveryWorker:
         if not await self._mark_sending(message):
             return
         try:
+            await self.limiter.request_gate()
             sent = await self._send(message)
         except TelegramRetryAfter as exc:
             self.limiter.pause(exc.retry_after)
