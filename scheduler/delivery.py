@@ -128,6 +128,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(seconds=60),
         stale_after: timedelta = timedelta(minutes=5),
         poll_interval: float = 0.5,
+        warm_up: float = 1.0,
         resend_uncertain: Collection[MessageClass] = (MessageClass.SERVICE,),
     ) -> None:
         self._crm = crm
@@ -136,7 +137,7 @@ class DeliveryWorker:
         # Stable per host by default, so a restarted worker recognises its own stranded rows.
         self.worker_id = worker_id or f"{socket.gethostname()}:delivery"
         self.limiter = RateLimiter(
-            rate_per_second=rate_per_second, per_chat_interval=per_chat_interval
+            rate_per_second=rate_per_second, per_chat_interval=per_chat_interval, warm_up=warm_up
         )
         self._max_in_flight = max_in_flight
         self._max_attempts = max_attempts

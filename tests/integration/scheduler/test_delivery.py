@@ -24,6 +24,7 @@ def make_worker(crm: SqlCrm, bot: Bot, clock: ManualClock, **kwargs: object) -> 
         "rate_per_second": 1000.0,
         "per_chat_interval": 0.0,
         "poll_interval": 0.01,
+        "warm_up": 0.0,
     }
     options.update(kwargs)
     return DeliveryWorker(crm, bot, clock, **options)  # type: ignore[arg-type]

@@ -61,7 +61,9 @@ async def test_manager_hears_of_large_incoming_funds(
         await uow.commit()
     report = await engine(crm, clock).evaluate()
     assert report.fired == ["large_incoming_funds:7:1"]
-    await DeliveryWorker(crm, bot, clock, worker_id="w", per_chat_interval=0.0).drain()
+    await DeliveryWorker(
+        crm, bot, clock, worker_id="w", per_chat_interval=0.0, warm_up=0.0
+    ).drain()
     ((chat, text),) = standin.stats.texts
     assert chat == 501 and "7\u00a0500\u00a0000\u00a0₽" in text
 
