@@ -188,3 +188,39 @@ class AuditEntry(Dto):
     subject_client_id: int | None
     outcome: str
     details: dict[str, Any] | None
+
+
+class OutboxMessage(Dto):
+    id: int
+    idempotency_key: str
+    chat_id: int
+    client_id: int | None
+    staff_id: int | None
+    text: str
+    keyboard: dict[str, Any] | None
+    document_name: str | None
+    message_class: str
+    kind: str
+    occasion_key: str | None
+    not_before: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    last_error: str | None
+    telegram_message_id: int | None
+    sent_at: datetime | None
+
+
+class ContactDecisionRecord(Dto):
+    id: int
+    decided_at: datetime
+    client_id: int | None
+    staff_id: int | None
+    kind: str
+    message_class: str
+    occasion_key: str | None
+    outcome: str
+    reason: str
+    not_before: datetime | None
+    outbox_id: int | None

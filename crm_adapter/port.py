@@ -10,11 +10,13 @@ from crm_adapter.dto import (
     AuditEntry,
     Client,
     Consent,
+    ContactDecisionRecord,
     Interaction,
     LifeEvent,
     LinkCode,
     MessengerLink,
     Note,
+    OutboxMessage,
     ProductHolding,
     Role,
     Staff,
@@ -147,6 +149,58 @@ class AuditRepository(Protocol):
     async def recent(self, *, limit: int = 50) -> list[AuditEntry]: ...
 
 
+class OutboxRepository(Protocol):
+    """The persistent outbox of proactive messages (see crm_adapter.repositories_delivery)."""
+
+    async def add(
+        self,
+        *,
+        idempotency_key: str,
+        chat_id: int,
+        client_id: int | None,
+        staff_id: int | None,
+        text: str,
+        keyboard: dict[str, Any] | None,
+        message_class: str,
+        kind: str,
+        occasion_key: str | None,
+        now: datetime,
+        not_before: datetime,
+        priority: int = 100,
+        document: tuple[str, bytes] | None = None,
+    ) -> OutboxMessage | None: ...
+    async def exists(self, idempotency_key: str) -> bool: ...
+    async def marketing_times(self, client_id: int, *, since: datetime) -> list[datetime]: ...
+
+
+class ContactDecisionRepository(Protocol):
+    async def record(
+        self,
+        *,
+        now: datetime,
+        client_id: int | None,
+        staff_id: int | None,
+        kind: str,
+        message_class: str,
+        occasion_key: str | None,
+        outcome: str,
+        reason: str,
+        not_before: datetime | None,
+        outbox_id: int | None,
+    ) -> int: ...
+    async def for_client(
+        self, client_id: int, *, limit: int = 50
+    ) -> list[ContactDecisionRecord]: ...
+
+
+class RuleFiringRepository(Protocol):
+    async def claim(
+        self, *, rule_id: str, client_id: int, occasion_key: str, now: datetime
+    ) -> bool:
+        """Records the firing; False when this occasion already fired."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One business transaction; nothing is stored until `commit`."""
 
@@ -167,6 +221,12 @@ class UnitOfWork(Protocol):
     def profiles(self) -> ProfileRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def contact_decisions(self) -> ContactDecisionRepository: ...
+    @property
+    def rule_firings(self) -> RuleFiringRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -26,6 +26,11 @@ from crm_adapter.repositories import (
     SqlProfileRepository,
     SqlStaffRepository,
 )
+from crm_adapter.repositories_delivery import (
+    SqlContactDecisionRepository,
+    SqlOutboxRepository,
+    SqlRuleFiringRepository,
+)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -74,6 +79,9 @@ class SqlUnitOfWork:
         self.interactions = SqlInteractionRepository(session)
         self.profiles = SqlProfileRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.outbox = SqlOutboxRepository(session)
+        self.contact_decisions = SqlContactDecisionRepository(session)
+        self.rule_firings = SqlRuleFiringRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -1,0 +1,1 @@
+"""Proactive work: trigger rules, the scheduler, the outbox and its delivery worker."""

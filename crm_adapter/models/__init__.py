@@ -10,6 +10,12 @@ from crm_adapter.models.activity import (
     TransactionRow,
 )
 from crm_adapter.models.base import Base
+from crm_adapter.models.delivery import (
+    ContactDecisionRow,
+    OutboxMessageRow,
+    RuleFiringRow,
+    SchedulerLeaseRow,
+)
 from crm_adapter.models.people import (
     ClientRow,
     ConsentRow,
@@ -32,6 +38,7 @@ __all__ = [
     "Base",
     "ClientRow",
     "ConsentRow",
+    "ContactDecisionRow",
     "EventRow",
     "FeedbackRow",
     "HoldingGroupRow",
@@ -43,8 +50,11 @@ __all__ = [
     "MeetingRow",
     "MessengerLinkRow",
     "NoteRow",
+    "OutboxMessageRow",
     "ProductHoldingRow",
     "RequestCommentRow",
+    "RuleFiringRow",
+    "SchedulerLeaseRow",
     "ServiceRequestRow",
     "StaffRow",
     "TransactionRow",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:45:31.367754
+Create Date: 2026-11-22 19:30:15.714496
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,14 @@ def upgrade() -> None:
     sa.Column('description', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_holding_group')),
     sa.UniqueConstraint('name', name=op.f('uq_holding_group_name'))
+    )
+    op.create_table('scheduler_lease',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('owner_id', sa.String(length=128), nullable=False),
+    sa.Column('acquired_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_lease'))
     )
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -300,6 +308,40 @@ def upgrade() -> None:
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_note_client_id'), ['client_id'], unique=False)
 
+    op.create_table('outbox_message',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('keyboard', sa.JSON(), nullable=True),
+    sa.Column('document_name', sa.String(length=200), nullable=True),
+    sa.Column('document_content', sa.LargeBinary(), nullable=True),
+    sa.Column('message_class', sa.String(length=16), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('occasion_key', sa.String(length=200), nullable=True),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('not_before', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('claimed_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('telegram_message_id', sa.BigInteger(), nullable=True),
+    sa.Column('sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_outbox_message_client_id_client')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_outbox_message_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_message_idempotency_key'))
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_message_chat_id'), ['chat_id'], unique=False)
+        batch_op.create_index('ix_outbox_message_client_class', ['client_id', 'message_class'], unique=False)
+        batch_op.create_index('ix_outbox_message_due', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('product_holding',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -317,6 +359,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_holding_client_id'), ['client_id'], unique=False)
+
+    op.create_table('rule_firing',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rule_id', sa.String(length=64), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('occasion_key', sa.String(length=200), nullable=False),
+    sa.Column('fired_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_rule_firing_client_id_client')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rule_firing')),
+    sa.UniqueConstraint('occasion_key', name=op.f('uq_rule_firing_occasion_key'))
+    )
+    with op.batch_alter_table('rule_firing', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rule_firing_client_id'), ['client_id'], unique=False)
 
     op.create_table('service_request',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -342,6 +397,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_service_request_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_service_request_status_due', ['status', 'resolve_due_at'], unique=False)
 
+    op.create_table('contact_decision',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('decided_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('message_class', sa.String(length=16), nullable=False),
+    sa.Column('occasion_key', sa.String(length=200), nullable=True),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.String(length=48), nullable=False),
+    sa.Column('not_before', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('outbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_contact_decision_client_id_client')),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox_message.id'], name=op.f('fk_contact_decision_outbox_id_outbox_message')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_contact_decision_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_decision'))
+    )
+    with op.batch_alter_table('contact_decision', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contact_decision_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contact_decision_decided_at'), ['decided_at'], unique=False)
+
     op.create_table('request_comment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -366,15 +442,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_request_comment_request_id'))
 
     op.drop_table('request_comment')
+    with op.batch_alter_table('contact_decision', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contact_decision_decided_at'))
+        batch_op.drop_index(batch_op.f('ix_contact_decision_client_id'))
+
+    op.drop_table('contact_decision')
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.drop_index('ix_service_request_status_due')
         batch_op.drop_index(batch_op.f('ix_service_request_client_id'))
 
     op.drop_table('service_request')
+    with op.batch_alter_table('rule_firing', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rule_firing_client_id'))
+
+    op.drop_table('rule_firing')
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_holding_client_id'))
 
     op.drop_table('product_holding')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_message_due')
+        batch_op.drop_index('ix_outbox_message_client_class')
+        batch_op.drop_index(batch_op.f('ix_outbox_message_chat_id'))
+
+    op.drop_table('outbox_message')
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_note_client_id'))
 
@@ -431,5 +522,6 @@ def downgrade() -> None:
 
     op.drop_table('client')
     op.drop_table('staff')
+    op.drop_table('scheduler_lease')
     op.drop_table('holding_group')
     # ### end Alembic commands ###

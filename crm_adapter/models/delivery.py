@@ -1,0 +1,89 @@
+"""Proactive delivery: the outbox, contact-policy decisions, rule firings and the leader lease."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_adapter.models.base import Base, BigIntPk
+
+
+class OutboxMessageRow(Base):
+    """A message waiting to be sent, being sent, or done: recorded before any send happens."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    # Unique: the same occasion can never be enqueued twice, whoever asks.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    text: Mapped[str] = mapped_column(Text)
+    keyboard: Mapped[dict[str, Any] | None] = mapped_column()
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    document_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    message_class: Mapped[str] = mapped_column(String(16))  # service | marketing
+    kind: Mapped[str] = mapped_column(String(32))
+    occasion_key: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=100)  # lower goes first
+    created_at: Mapped[datetime] = mapped_column()
+    not_before: Mapped[datetime] = mapped_column()
+    # pending | sending | sent | failed | blocked
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        Index("ix_outbox_message_client_class", "client_id", "message_class"),
+    )
+
+
+class ContactDecisionRow(Base):
+    """What the contact policy decided about one proactive message, and why."""
+
+    __tablename__ = "contact_decision"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    message_class: Mapped[str] = mapped_column(String(16))
+    occasion_key: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))  # send | defer | suppress
+    reason: Mapped[str] = mapped_column(String(48))
+    not_before: Mapped[datetime | None] = mapped_column()
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
+
+
+class RuleFiringRow(Base):
+    """A trigger rule fired for a client's occasion; the unique key makes it fire once."""
+
+    __tablename__ = "rule_firing"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    occasion_key: Mapped[str] = mapped_column(String(200), unique=True)
+    fired_at: Mapped[datetime] = mapped_column()
+
+
+class SchedulerLeaseRow(Base):
+    """Leader lease for databases without advisory locks (SQLite): one row per lock name."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()

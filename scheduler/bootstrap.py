@@ -1,0 +1,65 @@
+"""One wiring point for proactive work: notifier, rule engine, delivery worker, scheduler."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram import Bot
+
+from bot.settings import Settings
+from concierge.clock import Clock
+from concierge.contact_policy import ContactPolicy
+from crm_adapter.sql import SqlCrm
+from scheduler.delivery import DeliveryWorker
+from scheduler.leader import leader_lock_for
+from scheduler.outbox import OutboxNotifier
+from scheduler.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
+from scheduler.service import SchedulerService
+
+
+@dataclass
+class Proactive:
+    notifier: OutboxNotifier
+    rules: RuleEngine
+    delivery: DeliveryWorker | None
+    service: SchedulerService
+
+    async def start(self) -> None:
+        """Competes for leadership; the leader runs the jobs and the delivery worker."""
+        await self.service.start()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+
+
+def build_proactive(
+    settings: Settings,
+    *,
+    crm: SqlCrm,
+    clock: Clock,
+    bot: Bot | None,
+    rules_path: Path = DEFAULT_RULES_PATH,
+) -> Proactive:
+    """Builds the proactive stack; without a `bot` messages queue but nothing is sent."""
+    policy = ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)
+    notifier = OutboxNotifier(crm, clock, policy)
+    engine = RuleEngine(crm, notifier, clock, load_rules(rules_path))
+    delivery = DeliveryWorker.from_settings(settings.scheduler, crm, bot, clock) if bot else None
+    service = SchedulerService(
+        settings=settings.scheduler,
+        database_url=settings.database.url,
+        crm=crm,
+        lock=leader_lock_for(crm, owner_id(), clock),
+        rules=engine,
+        delivery=delivery,
+    )
+    return Proactive(notifier=notifier, rules=engine, delivery=delivery, service=service)
+
+
+def owner_id() -> str:
+    """Unique per process: two replicas on one host must not share a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,107 @@
+"""Command-line entry points of the scheduler: `concierge scheduler` and `proactive-day`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.settings import Settings, get_settings
+from concierge.clock import Clock, ManualClock, SystemClock
+from crm_adapter.sql import SqlCrm
+from scheduler.bootstrap import build_proactive
+
+
+def make_bot(settings: Settings) -> Bot | None:
+    """The Bot API client from settings, or None when no token is configured."""
+    token = settings.telegram.bot_token
+    if token is None:
+        return None
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server_url))
+        if settings.telegram.api_server_url
+        else AiohttpSession()
+    )
+    return Bot(token.get_secret_value(), session=session)
+
+
+async def run_scheduler_forever(
+    settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None
+) -> None:
+    """Runs the scheduler (and delivery, when a bot is available) until SIGINT/SIGTERM."""
+    crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    owns_bot = bot is None
+    bot = bot or make_bot(settings)
+    proactive = build_proactive(settings, crm=crm, clock=clock or SystemClock(), bot=bot)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not available on every platform
+            loop.add_signal_handler(sig, stop.set)
+    await proactive.start()
+    try:
+        await stop.wait()
+    finally:
+        await proactive.stop()
+        if owns_bot and bot is not None:
+            await bot.session.close()
+        await crm.close()
+
+
+async def proactive_day(settings: Settings, day: date) -> list[str]:
+    """Fast-forwards a manual clock hour by hour through `day` (Moscow), evaluating the rules.
+
+    Nothing is sent: the result lists what the outbox holds and when each message may go,
+    which is what the demo shows.
+    """
+    zone = ZoneInfo(settings.scheduler.timezone)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    clock = ManualClock(start)
+    crm = SqlCrm.from_url(settings.database.url)
+    try:
+        proactive = build_proactive(settings, crm=crm, clock=clock, bot=None)
+        lines = []
+        for hour in range(24):
+            clock.set(start + timedelta(hours=hour))
+            report = await proactive.rules.evaluate()
+            for key in report.fired:
+                local = clock.now().astimezone(zone).strftime("%H:%M")
+                lines.append(f"{local} fired {key}")
+        async with crm.unit_of_work() as uow:
+            for status in ("pending", "sent", "failed", "blocked"):
+                for message in await uow.outbox.by_status(status):
+                    when = message.not_before.astimezone(zone).strftime("%d.%m %H:%M")
+                    who = (
+                        f"client {message.client_id}"
+                        if message.client_id
+                        else f"staff {message.staff_id}"
+                    )
+                    lines.append(f"outbox {status:8} {when} {who}: {message.text[:80]}")
+        return lines
+    finally:
+        await crm.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the scheduler's commands to the `concierge` CLI."""
+
+    @app.command("scheduler")
+    def scheduler_command() -> None:
+        """Run the scheduler and the delivery worker on their own (one leader per database)."""
+        asyncio.run(run_scheduler_forever(get_settings()))
+
+    @app.command("proactive-day")
+    def proactive_day_command(
+        day: Annotated[str, typer.Option("--date", help="The day to simulate, YYYY-MM-DD")],
+    ) -> None:
+        """Fast-forward one day of trigger rules on a manual clock and show the outbox."""
+        for line in asyncio.run(proactive_day(get_settings(), date.fromisoformat(day))):
+            typer.echo(line)

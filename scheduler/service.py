@@ -1,0 +1,232 @@
+"""The scheduler service: leader election, APScheduler with a persistent job store, the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
+
+from bot.settings import SchedulerSettings
+from crm_adapter.sql import SqlCrm
+from scheduler.delivery import DeliveryWorker
+from scheduler.leader import LeaderLock
+from scheduler.rules import RuleEngine
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+
+# APScheduler's persistent store records a job's callable by import path, so jobs cannot be
+# bound methods of a live service. They call this module-level function with the service's
+# key; running services register here while they lead. It holds references to live
+# services only, never connections of its own.
+_RUNNING: dict[str, SchedulerService] = {}
+
+
+async def run_job(service_key: str, job_name: str) -> None:
+    """Entry point of every persisted job: dispatches to the leading service's job."""
+    service = _RUNNING.get(service_key)
+    if service is None:
+        log.warning("job %s fired with no leading service %s", job_name, service_key)
+        return
+    await service.run_job(job_name)
+
+
+def sync_url(async_url: str) -> str:
+    """The synchronous driver URL of the same database, for APScheduler's job store."""
+    url = make_url(async_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = url.set(drivername="sqlite")
+    elif backend == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+class SchedulerService:
+    """Runs the scheduled jobs (and optionally the delivery worker) on the leader only.
+
+    Every replica calls `start`; they compete for the leader lock every `heartbeat` and the
+    ones that lose stay passive, retrying. The leader starts APScheduler on the persistent
+    job store and the delivery worker (one sender keeps the global Telegram rate honest);
+    losing the lock stops both.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: SchedulerSettings,
+        database_url: str,
+        crm: SqlCrm,
+        lock: LeaderLock,
+        rules: RuleEngine | None = None,
+        delivery: DeliveryWorker | None = None,
+        heartbeat: timedelta = timedelta(seconds=10),
+        rules_every: timedelta = timedelta(hours=1),
+        jobstore_engine_options: dict[str, Any] | None = None,
+        service_key: str = "default",
+    ) -> None:
+        self._settings = settings
+        self._crm = crm
+        self._lock = lock
+        self._rules = rules
+        self._delivery = delivery
+        self._heartbeat = heartbeat.total_seconds()
+        self._rules_every = rules_every
+        self._jobstore_url = sync_url(database_url)
+        self._jobstore_options = jobstore_engine_options or {}
+        self.service_key = service_key
+        self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._scheduler: AsyncIOScheduler | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._jobs: dict[str, Callable[[], Awaitable[object]]] = {}
+        self.became_leader = asyncio.Event()
+        if rules is not None:
+            self._jobs["rules.evaluate"] = rules.evaluate
+        if delivery is not None:
+            self._jobs["outbox.reconcile"] = delivery.reconcile
+
+    @property
+    def is_leader(self) -> bool:
+        return self._scheduler is not None
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._step_down()
+        await self._lock.release()
+
+    async def run_job(self, name: str) -> None:
+        job = self._jobs.get(name)
+        if job is None:
+            log.warning("unknown job %s (left in the job store by an older version?)", name)
+            return
+        log.info("job %s started", name)
+        await job()
+
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self._scheduler.get_jobs()] if self._scheduler else []
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                if not self.is_leader:
+                    if await self._lock.acquire():
+                        log.info("scheduler %s is the leader", self.instance_id)
+                        await self._step_up()
+                elif not await self._lock.still_held():
+                    log.warning("scheduler %s lost leadership", self.instance_id)
+                    await self._step_down()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not kill the replica; retry next beat
+                log.exception("leadership check failed")
+            await asyncio.sleep(self._heartbeat)
+
+    async def _step_up(self) -> None:
+        scheduler = AsyncIOScheduler(
+            timezone=self._settings.timezone,
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    url=self._jobstore_url,
+                    tablename=JOBS_TABLE,
+                    engine_options=self._jobstore_options,
+                )
+            },
+        )
+        _RUNNING[self.service_key] = self
+        scheduler.start()
+        self._scheduler = scheduler
+        self._add_jobs(scheduler)
+        if self._delivery is not None:
+            self._delivery.start()
+        self.became_leader.set()
+
+    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        # Anchored start: runs land at the same minutes whoever leads and whenever it started.
+        anchor = datetime(2026, 1, 1, 0, 5, tzinfo=ZoneInfo(self._settings.timezone))
+        if self._rules is not None:
+            self._ensure_job(
+                scheduler,
+                "rules.evaluate",
+                name="Evaluate trigger rules",
+                trigger=IntervalTrigger(
+                    seconds=int(self._rules_every.total_seconds()),
+                    start_date=anchor,
+                    timezone=self._settings.timezone,
+                ),
+                # Evaluation reads the current state of the CRM, so runs missed while down
+                # are worth exactly one run: coalesce them. A run up to an hour late is still
+                # useful (occasions are keyed, none fires twice); older ones are skipped
+                # because the next regular run comes sooner anyway.
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+        if self._delivery is not None:
+            self._ensure_job(
+                scheduler,
+                "outbox.reconcile",
+                name="Reconcile outbox rows stranded by dead workers",
+                trigger=CronTrigger(minute="*/5", timezone=self._settings.timezone),
+                # Idempotent housekeeping: one late run replaces any number of missed ones.
+                coalesce=True,
+                misfire_grace_time=300,
+            )
+
+    def _ensure_job(
+        self, scheduler: AsyncIOScheduler, job_id: str, *, trigger: Any, **options: Any
+    ) -> None:
+        """Adds a job under a stable id; an unchanged stored job keeps its next run time.
+
+        `replace_existing=True` alone would recompute the next run from "now" on every
+        restart, so a run missed while the service was down would never happen. The stored
+        job is therefore kept when its definition is unchanged (APScheduler then applies the
+        misfire grace and coalescing to it) and replaced only when the definition changed.
+        """
+        args = [self.service_key, job_id]
+        stored = scheduler.get_job(job_id)
+        if (
+            stored is not None
+            and str(stored.trigger) == str(trigger)
+            and list(stored.args) == args
+        ):
+            return
+        scheduler.add_job(
+            run_job,
+            trigger=trigger,
+            args=args,
+            id=job_id,
+            replace_existing=True,
+            max_instances=1,
+            **options,
+        )
+
+    async def _step_down(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if _RUNNING.get(self.service_key) is self:
+            del _RUNNING[self.service_key]
+        if self._delivery is not None:
+            await self._delivery.stop()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        self.became_leader.clear()

@@ -1,0 +1,1 @@
+"""Integration tests of the scheduler on SQLite (and PostgreSQL when configured)."""
