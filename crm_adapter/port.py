@@ -118,6 +118,9 @@ class InteractionRepository(Protocol):
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]: ...
     async def count(self) -> int: ...
+    async def purge_before(self, moment: datetime) -> int:
+        """Deletes interactions older than `moment`; returns how many were deleted."""
+        ...
 
 
 class ProfileRepository(Protocol):

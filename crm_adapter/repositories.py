@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -319,6 +319,12 @@ class SqlInteractionRepository:
 
     async def count(self) -> int:
         return int(await self._s.scalar(select(func.count(m.InteractionRow.id))) or 0)
+
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self._s.execute(
+            delete(m.InteractionRow).where(m.InteractionRow.occurred_at < moment)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlProfileRepository:
