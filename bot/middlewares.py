@@ -15,7 +15,7 @@ from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
 from concierge.identity import resolve_identity
-from crm_adapter.port import Crm, DuplicateUpdate
+from crm_adapter.port import Crm, DuplicateUpdate, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -127,18 +127,43 @@ class UpdateContextMiddleware(BaseMiddleware):
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
-                raise
-            finally:
                 await self._write_outbound(end_capture(token), chat.id if chat else None)
+                raise
+            # The replies are logged in the same session, in a transaction of their own: a
+            # lost log line must never undo what the handler committed.
+            owners = None
+            if chat is not None and identity.link is not None and not _relinked(uow):
+                owners = {chat.id: (identity.client_id, identity.staff_id)}
+            await self._write_outbound(
+                end_capture(token), chat.id if chat else None, uow=uow, owners=owners
+            )
             return result
 
-    async def _write_outbound(self, records: list[dict[str, Any]], chat_id: int | None) -> None:
+    async def _write_outbound(
+        self,
+        records: list[dict[str, Any]],
+        chat_id: int | None,
+        *,
+        uow: UnitOfWork | None = None,
+        owners: dict[int, tuple[int | None, int | None]] | None = None,
+    ) -> None:
         if not records:
             return
         try:
-            async with self.crm.unit_of_work() as uow:
-                await write_records(uow, records, default_chat_id=chat_id)
+            if uow is not None:
+                await write_records(uow, records, default_chat_id=chat_id, known_owners=owners)
                 await uow.commit()
+                return
+            async with self.crm.unit_of_work() as fresh:
+                await write_records(fresh, records, default_chat_id=chat_id)
+                await fresh.commit()
         except Exception:
             # The messages were delivered; a lost log line is reported, not shown to anyone.
             log.exception("could not log %d outgoing calls", len(records))
+            if uow is not None:
+                await uow.rollback()
+
+
+def _relinked(uow: Any) -> bool:
+    """Whether the handler bound an account, so the update's chat may have a new owner."""
+    return bool(getattr(uow.links, "bound", False))
