@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -42,8 +42,15 @@ EDITABLE_CLIENT_FIELDS = frozenset(
     }
 )
 
-# Dialects whose INSERT supports ON CONFLICT DO NOTHING ... RETURNING.
-_UPSERT_INSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+# Inbound interactions claim their update_id with ON CONFLICT DO NOTHING ... RETURNING, on
+# the dialects that have it; built once because it runs for every update.
+_INTERACTION_TABLE = cast(Table, m.InteractionRow.__table__)
+_UPSERT_INSERTS: dict[str, Any] = {
+    name: make(_INTERACTION_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_INTERACTION_TABLE.c.id)
+    for name, make in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 class SqlStaffRepository:
@@ -113,6 +120,33 @@ class SqlClientRepository:
         return Client.model_validate(row)
 
 
+def _linked_account_query() -> Select[Any]:
+    latest_consent = (
+        select(m.ConsentRow.granted & m.ConsentRow.withdrawn_at.is_(None))
+        .where(
+            m.ConsentRow.client_id == m.MessengerLinkRow.client_id,
+            m.ConsentRow.purpose == "personal_data",
+        )
+        .order_by(m.ConsentRow.recorded_at.desc(), m.ConsentRow.id.desc())
+        .limit(1)
+        .correlate(m.MessengerLinkRow)
+        .scalar_subquery()
+    )
+    return (
+        select(m.MessengerLinkRow, m.ClientRow, m.StaffRow, latest_consent)
+        .outerjoin(m.ClientRow, m.ClientRow.id == m.MessengerLinkRow.client_id)
+        .outerjoin(m.StaffRow, m.StaffRow.id == m.MessengerLinkRow.staff_id)
+        .where(
+            m.MessengerLinkRow.messenger == bindparam("messenger"),
+            m.MessengerLinkRow.user_id == bindparam("user_id"),
+        )
+    )
+
+
+# Built once: constructing this statement per update cost more than running it.
+_LINKED_ACCOUNT_QUERY = _linked_account_query()
+
+
 class SqlLinkRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -133,26 +167,9 @@ class SqlLinkRepository:
         self, user_id: int, *, messenger: str = "telegram"
     ) -> LinkedAccount | None:
         # One query instead of three: identity is resolved for every single update.
-        latest_consent = (
-            select(m.ConsentRow.granted & m.ConsentRow.withdrawn_at.is_(None))
-            .where(
-                m.ConsentRow.client_id == m.MessengerLinkRow.client_id,
-                m.ConsentRow.purpose == "personal_data",
-            )
-            .order_by(m.ConsentRow.recorded_at.desc(), m.ConsentRow.id.desc())
-            .limit(1)
-            .correlate(m.MessengerLinkRow)
-            .scalar_subquery()
-        )
         found = (
             await self._s.execute(
-                select(m.MessengerLinkRow, m.ClientRow, m.StaffRow, latest_consent)
-                .outerjoin(m.ClientRow, m.ClientRow.id == m.MessengerLinkRow.client_id)
-                .outerjoin(m.StaffRow, m.StaffRow.id == m.MessengerLinkRow.staff_id)
-                .where(
-                    m.MessengerLinkRow.messenger == messenger,
-                    m.MessengerLinkRow.user_id == user_id,
-                )
+                _LINKED_ACCOUNT_QUERY, {"user_id": user_id, "messenger": messenger}
             )
         ).first()
         if found is None:
@@ -350,12 +367,7 @@ class SqlInteractionRepository:
         if dialect in _UPSERT_INSERTS:
             # The unique update_id is the durable dedupe claim. ON CONFLICT DO NOTHING makes
             # the claim one statement (no savepoint) and leaves the transaction usable.
-            claimed = await self._s.scalar(
-                _UPSERT_INSERTS[dialect](m.InteractionRow)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["update_id"])
-                .returning(m.InteractionRow.id)
-            )
+            claimed = await self._s.scalar(_UPSERT_INSERTS[dialect], values)
             if claimed is None:
                 raise DuplicateUpdate(update_id)
             return int(claimed)
@@ -370,7 +382,8 @@ class SqlInteractionRepository:
     async def record_many(self, records: list[dict[str, Any]]) -> None:
         if records:
             # One multi-row INSERT: a reply burst costs one round trip, not one per message.
-            await self._s.execute(insert(m.InteractionRow), records)
+            # Core, not ORM bulk insert: no objects are needed back and it skips the ORM layer.
+            await self._s.execute(insert(_INTERACTION_TABLE), records)
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]:
         rows = await self._s.scalars(
