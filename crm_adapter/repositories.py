@@ -42,15 +42,18 @@ EDITABLE_CLIENT_FIELDS = frozenset(
     }
 )
 
-# Inbound interactions claim their update_id with ON CONFLICT DO NOTHING ... RETURNING, on
-# the dialects that have it; built once because it runs for every update.
+# Inbound interactions claim their update_id with ON CONFLICT DO NOTHING, built once because
+# it runs for every update. SQLite reports the new id through lastrowid, which spares the
+# fetch (a thread hop on aiosqlite); PostgreSQL returns it.
 _INTERACTION_TABLE = cast(Table, m.InteractionRow.__table__)
-_UPSERT_INSERTS: dict[str, Any] = {
-    name: make(_INTERACTION_TABLE)
+_SQLITE_CLAIM = sqlite_insert(_INTERACTION_TABLE).on_conflict_do_nothing(
+    index_elements=["update_id"]
+)
+_POSTGRESQL_CLAIM = (
+    postgresql_insert(_INTERACTION_TABLE)
     .on_conflict_do_nothing(index_elements=["update_id"])
     .returning(_INTERACTION_TABLE.c.id)
-    for name, make in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
+)
 
 
 class SqlStaffRepository:
@@ -358,20 +361,26 @@ class SqlInteractionRepository:
             "payload": payload,
             "update_id": update_id,
         }
-        row = m.InteractionRow(**values)
         if update_id is None:
+            row = m.InteractionRow(**values)
             self._s.add(row)
             await self._s.flush()
             return row.id
+        # The unique update_id is the durable dedupe claim. ON CONFLICT DO NOTHING makes the
+        # claim one statement (no savepoint) and leaves the transaction usable.
         dialect = self._s.get_bind().dialect.name
-        if dialect in _UPSERT_INSERTS:
-            # The unique update_id is the durable dedupe claim. ON CONFLICT DO NOTHING makes
-            # the claim one statement (no savepoint) and leaves the transaction usable.
-            claimed = await self._s.scalar(_UPSERT_INSERTS[dialect], values)
+        if dialect == "sqlite":
+            inserted = await self._s.execute(_SQLITE_CLAIM, values)
+            if not inserted.rowcount:  # type: ignore[attr-defined]
+                raise DuplicateUpdate(update_id)
+            return int(inserted.lastrowid)  # type: ignore[attr-defined]
+        if dialect == "postgresql":
+            claimed = await self._s.scalar(_POSTGRESQL_CLAIM, values)
             if claimed is None:
                 raise DuplicateUpdate(update_id)
             return int(claimed)
         # Other databases: a savepoint keeps the outer transaction usable when the claim loses.
+        row = m.InteractionRow(**values)
         try:
             async with self._s.begin_nested():
                 self._s.add(row)
