@@ -159,9 +159,11 @@ class ReplicaState:
 
     async def close(self) -> None:
         await self.events_isolation.close()
-        await self.storage.close()
         if self.redis is not None:
+            # RedisStorage.close would close this same shared client; it is closed once, here.
             await self.redis.aclose()
+        else:
+            await self.storage.close()
 
 
 def build_replica_state(settings: Settings, *, redis: Redis | None = None) -> ReplicaState:
