@@ -1,0 +1,26 @@
+"""Replies are attributed to whoever owns the chat once the handler is done."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm_adapter import models as m
+from tests.factories import make_bank
+from tests.harness import BotHarness
+
+
+async def test_replies_after_relinking_belong_to_the_new_owner(harness: BotHarness) -> None:
+    # Regression guard for the per-update owner cache: the identity read before the handler
+    # must not be reused for replies once the handler has bound the chat to someone else.
+    bank = await make_bank(harness.app.crm)
+    account = harness.user(7301)
+    await harness.link(account, client_id=bank.client_id)
+    await harness.link(account, client_id=bank.other_client_id, consent=False)
+    async with harness.app.crm.unit_of_work() as uow:
+        last_reply = await uow.session.scalar(
+            select(m.InteractionRow.client_id)
+            .where(m.InteractionRow.direction == "out", m.InteractionRow.chat_id == 7301)
+            .order_by(m.InteractionRow.id.desc())
+            .limit(1)
+        )
+    assert last_reply == bank.other_client_id
