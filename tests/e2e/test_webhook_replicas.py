@@ -101,10 +101,9 @@ class Replica:
         return [c.method.text for c in self.session.calls if isinstance(c.method, SendMessage)]
 
 
-@pytest.fixture
-async def replicas(
-    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
-) -> AsyncIterator[list[Replica]]:
+async def start_replicas(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str, *, burst: int = 1000
+) -> list[Replica]:
     engine = create_engine(postgres_url)
     await upgrade(engine)
     await engine.dispose()
@@ -118,7 +117,8 @@ async def replicas(
             redis=RedisSettings(url=redis_url, key_prefix=redis_prefix),
             telegram=TelegramSettings(mode="webhook", webhook_secret=SecretStr(SECRET)),
             knowledge=KnowledgeSettings(chroma_path=tmp_path / "chroma"),
-            behaviour=BehaviourSettings(throttle_burst=1000),
+            # A day-long window: the fixed window of the Redis counter cannot roll over mid-test.
+            behaviour=BehaviourSettings(throttle_burst=burst, throttle_window_seconds=86_400),
         )
         session = RecordingSession()
         app = build_app(settings, session=session, clock=clock)
@@ -128,10 +128,22 @@ async def replicas(
         http = TestClient(TestServer(build_webhook_app(app, handle_in_background=False)))
         await http.start_server()
         out.append(Replica(app, session, http))
-    yield out
-    for replica in out:
+    return out
+
+
+async def stop_replicas(replicas: list[Replica]) -> None:
+    for replica in replicas:
         await replica.http.close()
         await replica.app.close()
+
+
+@pytest.fixture
+async def replicas(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> AsyncIterator[list[Replica]]:
+    started = await start_replicas(tmp_path, postgres_url, redis_url, redis_prefix)
+    yield started
+    await stop_replicas(started)
 
 
 class Updates:
@@ -219,3 +231,23 @@ async def test_database_stops_a_redelivery_the_fast_claim_forgot(
     assert await inbound_outbound(a.app) == (1, 1, 1)
     text = b.app.metrics.render().decode()
     assert 'concierge_duplicate_updates_total{guard="database"} 1.0' in text
+
+
+async def test_flood_control_is_shared_by_the_replicas(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    a, b = await start_replicas(tmp_path, postgres_url, redis_url, redis_prefix, burst=3)
+    try:
+        updates = Updates()
+        user = User(id=61_004, is_bot=False, first_name="Гость")
+        # Alternating replicas: a per-replica counter would let all six through.
+        for number in range(6):
+            await (a if number % 2 == 0 else b).deliver(updates.text(user, "/help"))
+        replies = a.replies() + b.replies()
+        assert len(replies) == 4
+        assert sum("очень часто" in text for text in replies) == 1
+        # Throttled updates are still logged: the record of what the person sent is complete.
+        inbound, distinct, _ = await inbound_outbound(a.app)
+        assert (inbound, distinct) == (6, 6)
+    finally:
+        await stop_replicas([a, b])
