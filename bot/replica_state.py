@@ -7,6 +7,7 @@ of a conversation.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class UpdateDedupe(Protocol):
@@ -106,10 +110,19 @@ class RedisUpdateDedupe:
         return f"{self.prefix}:update:{update_id}"
 
     async def claim(self, update_id: int) -> bool:
-        return bool(await self.redis.set(self._key(update_id), b"1", nx=True, ex=self.ttl))
+        try:
+            return bool(await self.redis.set(self._key(update_id), b"1", nx=True, ex=self.ttl))
+        except RedisError as exc:
+            # The claim only saves work: without Redis the database's unique update_id still
+            # refuses a second run, so the update goes on rather than being lost.
+            log.warning("update claim unavailable (%s): database guard only", type(exc).__name__)
+            return True
 
     async def release(self, update_id: int) -> None:
-        await self.redis.delete(self._key(update_id))
+        try:
+            await self.redis.delete(self._key(update_id))
+        except RedisError as exc:
+            log.warning("could not release update claim (%s)", type(exc).__name__)
 
 
 class RedisThrottle:
@@ -130,6 +143,14 @@ class RedisThrottle:
         return await self.allow_at(user_id, time.time())
 
     async def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
+        try:
+            return await self._count(user_id, moment)
+        except RedisError as exc:
+            # Flood control is a courtesy; a Redis outage must not silence the bank's clients.
+            log.warning("throttle unavailable (%s); update allowed", type(exc).__name__)
+            return True, False
+
+    async def _count(self, user_id: int, moment: float) -> tuple[bool, bool]:
         window_index = int(moment // self.window)
         counter = f"{self.prefix}:throttle:{user_id}:{window_index}"
         async with self.redis.pipeline(transaction=False) as pipe:

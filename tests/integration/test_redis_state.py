@@ -74,3 +74,16 @@ async def test_redis_url_selects_the_shared_implementations(
     memory = build_replica_state(Settings(redis=RedisSettings(url=None)))
     assert memory.redis is None
     await memory.close()
+
+
+async def test_a_redis_outage_degrades_to_the_database_guard_and_no_throttle() -> None:
+    # Nothing listens on port 1: every command fails at once with a connection error.
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        dedupe = RedisUpdateDedupe(down, prefix="x", ttl_seconds=60)
+        throttle = RedisThrottle(down, prefix="x", burst=1, window_seconds=10)
+        assert await dedupe.claim(1)
+        await dedupe.release(1)
+        assert await throttle.allow(1) == (True, False)
+    finally:
+        await down.aclose()
