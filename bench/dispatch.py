@@ -1,10 +1,11 @@
 """Throughput and latency of the full dispatcher against a bare aiogram Dispatcher.
 
-    python -m bench.dispatch [--updates 3000] [--clients 200] [--postgres-url URL]
+    python -m bench.dispatch [--updates N] [--clients N] [--postgres-url URL] [--redis-url URL]
 
 Synthetic updates from linked demo clients (menu presses, /help and /menu, language switch,
 free text) go through `build_app`'s dispatcher with full interaction logging, on SQLite (a
-migrated temporary file) and on PostgreSQL when TEST_DATABASE_URL or --postgres-url is given.
+migrated temporary file), on PostgreSQL when TEST_DATABASE_URL or --postgres-url is given, and
+on SQLite with the Redis production profile when TEST_REDIS_URL or --redis-url is given.
 Prints a table, then one JSON line.
 """
 
@@ -29,12 +30,19 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import OFFLINE_TOKEN, build_app
 from bot.local_session import LocalSession
-from bot.settings import BehaviourSettings, DatabaseSettings, KnowledgeSettings, Settings
+from bot.settings import (
+    BehaviourSettings,
+    DatabaseSettings,
+    KnowledgeSettings,
+    RedisSettings,
+    Settings,
+)
 from concierge.clock import SystemClock
 from crm_adapter import models as m
 from crm_adapter.migrate import upgrade
@@ -189,27 +197,48 @@ def bare_dispatcher() -> Dispatcher:
     return dp
 
 
-def bench_settings(url: str, var_dir: Path) -> Settings:
+def bench_settings(url: str, var_dir: Path, redis: RedisSettings | None = None) -> Settings:
     return Settings(
         environment="test",
         var_dir=var_dir,
         database=DatabaseSettings(url=url),
+        redis=redis or RedisSettings(url=None),
         knowledge=KnowledgeSettings(chroma_path=var_dir / "chroma"),
         # Synthetic clients write far faster than people; flood control would hide the work.
         behaviour=BehaviourSettings(throttle_burst=10**9),
     )
 
 
-async def run_full(name: str, url: str, var_dir: Path, args: argparse.Namespace) -> Result:
+async def run_full(
+    name: str,
+    url: str,
+    var_dir: Path,
+    args: argparse.Namespace,
+    redis: RedisSettings | None = None,
+) -> Result:
     engine = create_engine(url)
     await upgrade(engine)
     await engine.dispose()
-    app = build_app(bench_settings(url, var_dir), session=LocalSession(), clock=SystemClock())
+    settings = bench_settings(url, var_dir, redis)
+    app = build_app(settings, session=LocalSession(), clock=SystemClock())
     try:
         await seed_bank(app.crm, args.clients)
         return await drive(name, app.dispatcher, app.bot, make_updates(args.updates, args.clients))
     finally:
         await app.close()
+        if redis is not None and redis.url:
+            await drop_redis_keys(redis.url, redis.key_prefix)
+
+
+async def drop_redis_keys(url: str, prefix: str) -> None:
+    """The run's own namespace only: others may share this Redis."""
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+    finally:
+        await client.aclose()
 
 
 async def with_postgres_schema(base: str, work: Callable[[str], Any]) -> Result:
@@ -236,7 +265,7 @@ def percentile(values: list[float], q: float) -> float:
 def summarise(results: list[Result], notes: list[str]) -> dict[str, Any]:
     bare = next(r for r in results if r.name == "bare-aiogram")
     table: dict[str, Any] = {}
-    print(f"{'run':<14}{'updates/s':>11}{'vs bare':>9}{'cpu ms/upd':>12}  p50/p95 ms per action")
+    print(f"{'run':<15}{'updates/s':>11}{'vs bare':>9}{'cpu ms/upd':>12}  p50/p95 ms per action")
     for r in results:
         kinds = {
             k: {
@@ -255,7 +284,7 @@ def summarise(results: list[Result], notes: list[str]) -> dict[str, Any]:
         }
         cells = "  ".join(f"{k} {v['p50_ms']}/{v['p95_ms']}" for k, v in kinds.items())
         cpu_ms = r.cpu_seconds / r.updates * 1000
-        print(f"{r.name:<14}{r.per_second:>11.0f}{ratio:>9.1%}{cpu_ms:>12.2f}  {cells}")
+        print(f"{r.name:<15}{r.per_second:>11.0f}{ratio:>9.1%}{cpu_ms:>12.2f}  {cells}")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()[0]
     print(f"peak RSS {peak_rss_mb:.0f} MB; load average {load:.2f} on {os.cpu_count()} CPUs")
@@ -295,6 +324,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
         else:
             notes.append("PostgreSQL skipped: set TEST_DATABASE_URL or pass --postgres-url")
+        redis_url = args.redis_url or os.environ.get("TEST_REDIS_URL")
+        if redis_url:
+            # The production profile: FSM state, update claims and flood counters in Redis.
+            namespace = RedisSettings(url=redis_url, key_prefix=f"bench-{uuid.uuid4().hex[:10]}")
+            sqlite_redis = f"sqlite+aiosqlite:///{var_dir / 'bench-redis.db'}"
+            results.append(await run_full("sqlite+redis", sqlite_redis, var_dir, args, namespace))
+        else:
+            notes.append("Redis skipped: set TEST_REDIS_URL or pass --redis-url")
         bare = bare_dispatcher()
         bot = Bot(token=OFFLINE_TOKEN, session=LocalSession())
         results.append(
@@ -309,6 +346,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--postgres-url", default=None)
+    parser.add_argument("--redis-url", default=None)
     return parser.parse_args(argv)
 
 
