@@ -16,14 +16,30 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import ErrorEvent
 
 from bot.i18n import Catalog
-from bot.middlewares import Throttle, UpdateContextMiddleware
+from bot.middlewares import UpdateContextMiddleware
 from bot.notifier import DirectNotifier
+from bot.observability import (
+    ApiMetricsRequestMiddleware,
+    Health,
+    HealthCheck,
+    Metrics,
+    UpdateMetricsMiddleware,
+    database_check,
+    redis_check,
+)
 from bot.outbound import InteractionLogRequestMiddleware
+from bot.replica_state import (
+    MemoryThrottle,
+    ReplicaState,
+    Throttle,
+    UpdateDedupe,
+    build_replica_state,
+)
 from bot.settings import Settings
 from concierge.clock import Clock, SystemClock
 from concierge.identity import Identity
@@ -48,9 +64,14 @@ class App:
     dispatcher: Dispatcher
     notifier: Notifier
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    health: Health = field(default_factory=lambda: Health({}, timeout_seconds=3.0))
+    replica_state: ReplicaState | None = None
 
     async def close(self) -> None:
         await self.bot.session.close()
+        if self.replica_state is not None:
+            await self.replica_state.close()
         await self.crm.close()
 
 
@@ -74,29 +95,39 @@ def create_dispatcher(
     catalog: Catalog,
     notifier: Notifier,
     storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
     throttle: Throttle | None = None,
+    dedupe: UpdateDedupe | None = None,
+    metrics: Metrics | None = None,
     **services: Any,
 ) -> Dispatcher:
     """The dispatcher with its middlewares and routers; `services` reach handlers by name."""
+    metrics = metrics or Metrics()
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
+        events_isolation=events_isolation,
         settings=settings,
         crm=crm,
         clock=clock,
         catalog=catalog,
         notifier=notifier,
+        metrics=metrics,
         **services,
     )
+    # Outermost, so the latency covers identity, logging and the handler alike.
+    dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     dp.update.outer_middleware(
         UpdateContextMiddleware(
             crm=crm,
             clock=clock,
             catalog=catalog,
             throttle=throttle
-            or Throttle(
+            or MemoryThrottle(
                 burst=settings.behaviour.throttle_burst,
                 window_seconds=settings.behaviour.throttle_window_seconds,
             ),
+            dedupe=dedupe,
+            metrics=metrics,
             default_language=settings.behaviour.default_language,
         )
     )
@@ -126,12 +157,20 @@ def build_app(
     clock: Clock | None = None,
     crm: SqlCrm | None = None,
     storage: BaseStorage | None = None,
+    replica_state: ReplicaState | None = None,
+    health_checks: dict[str, HealthCheck] | None = None,
     **services: Any,
 ) -> App:
+    """Everything a process needs; `health_checks` come from other components (e.g. "chroma",
+    "scheduler_leader"), the database and Redis checks are added here."""
     clock = clock or SystemClock()
     crm = crm or SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
     catalog = Catalog.load()
+    # Redis when REDIS_URL is set, so conversations, dedupe and throttling span replicas.
+    replica_state = replica_state or build_replica_state(settings)
+    metrics = Metrics()
     bot = create_bot(settings, session=session)
+    bot.session.middleware(ApiMetricsRequestMiddleware(metrics))
     bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
     notifier = DirectNotifier(bot=bot, crm=crm)
     dispatcher = create_dispatcher(
@@ -140,7 +179,28 @@ def build_app(
         clock=clock,
         catalog=catalog,
         notifier=notifier,
-        storage=storage,
+        storage=storage or replica_state.storage,
+        events_isolation=replica_state.events_isolation,
+        throttle=replica_state.throttle,
+        dedupe=replica_state.dedupe,
+        metrics=metrics,
         **services,
     )
-    return App(settings, crm, clock, catalog, bot, dispatcher, notifier, dict(services))
+    checks: dict[str, HealthCheck] = {"database": database_check(crm.engine)}
+    if replica_state.redis is not None:
+        checks["redis"] = redis_check(replica_state.redis)
+    checks.update(health_checks or {})
+    health = Health(checks, timeout_seconds=settings.observability.check_timeout_seconds)
+    return App(
+        settings,
+        crm,
+        clock,
+        catalog,
+        bot,
+        dispatcher,
+        notifier,
+        dict(services),
+        metrics=metrics,
+        health=health,
+        replica_state=replica_state,
+    )

@@ -98,16 +98,71 @@ def console(
 
 
 @app.command()
-def run() -> None:
+def run(
+    webhook: Annotated[
+        bool, typer.Option("--webhook", help="webhook mode (a replica behind the reverse proxy)")
+    ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve /healthz and /metrics on this port (polling and console)"),
+    ] = None,
+) -> None:
     """Run the assistant: Telegram when TELEGRAM_BOT_TOKEN is set, else the local console."""
     from bot.runtime import run_console_app, run_messenger
 
     settings = _settings()
+    if metrics_port is not None:
+        settings.observability.port = metrics_port
+    if webhook:
+        settings.telegram.mode = "webhook"
+    problem = webhook_start_problem(settings)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
     if settings.telegram.bot_token is None:
         typer.echo("No TELEGRAM_BOT_TOKEN: starting the local console messenger.", err=True)
         asyncio.run(run_console_app(settings, script=None, manual_clock=False))
     else:
         asyncio.run(run_messenger(settings))
+
+
+def webhook_start_problem(settings: Settings) -> str | None:
+    """Why webhook mode cannot start, or None: it never runs without a token and a secret."""
+    if settings.telegram.mode != "webhook":
+        return None
+    if settings.telegram.bot_token is None:
+        return "Webhook mode needs TELEGRAM_BOT_TOKEN."
+    secret = settings.telegram.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        # Without it anyone who finds the URL could post forged updates as any client.
+        return "Webhook mode needs TELEGRAM_WEBHOOK_SECRET (sent back by Telegram on every call)."
+    return None
+
+
+@app.command("purge-interactions")
+def purge_interactions_command(
+    days: Annotated[int, typer.Option(min=1, help="keep this many days of interactions")],
+) -> None:
+    """Delete logged interactions older than the retention period."""
+    from datetime import timedelta
+
+    from concierge.clock import SystemClock
+    from concierge.retention import purge_interactions
+    from crm_adapter.sql import SqlCrm
+
+    settings = _settings()
+
+    async def _go() -> int:
+        crm = SqlCrm.from_url(settings.database.url)
+        try:
+            async with crm.unit_of_work() as uow:
+                purged = await purge_interactions(uow, SystemClock(), timedelta(days=days))
+                await uow.commit()
+        finally:
+            await crm.close()
+        return purged
+
+    typer.echo(f"purged {asyncio.run(_go())} interactions older than {days} days")
 
 
 def main() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,39 +10,16 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 from bot.i18n import Catalog
+from bot.observability import Metrics
 from bot.outbound import begin_capture, end_capture, write_records
+from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
 from concierge.identity import resolve_identity
-from crm_adapter.port import Crm, DuplicateUpdate
+from crm_adapter.port import Crm, DuplicateUpdate, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-class Throttle:
-    """Sliding-window flood control per messenger user, kept in process memory."""
-
-    def __init__(self, *, burst: int, window_seconds: float) -> None:
-        self.burst = burst
-        self.window = window_seconds
-        self._hits: dict[int, deque[float]] = defaultdict(deque)
-        self._warned: dict[int, float] = {}
-
-    def allow(self, user_id: int, now: float | None = None) -> tuple[bool, bool]:
-        """(allowed, should_warn): warn once per window so the warning is not a flood itself."""
-        moment = time.monotonic() if now is None else now
-        hits = self._hits[user_id]
-        while hits and moment - hits[0] > self.window:
-            hits.popleft()
-        if len(hits) < self.burst:
-            hits.append(moment)
-            return True, False
-        warned_at = self._warned.get(user_id)
-        should_warn = warned_at is None or moment - warned_at > self.window
-        if should_warn:
-            self._warned[user_id] = moment
-        return False, should_warn
 
 
 def describe_update(update: Update) -> tuple[str, str | None, dict[str, Any]]:
@@ -80,12 +55,16 @@ class UpdateContextMiddleware(BaseMiddleware):
         catalog: Catalog,
         throttle: Throttle,
         default_language: str,
+        dedupe: UpdateDedupe | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.crm = crm
         self.clock = clock
         self.catalog = catalog
         self.throttle = throttle
         self.default_language = default_language
+        self.dedupe = dedupe or MemoryUpdateDedupe()
+        self.metrics = metrics or Metrics()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -94,15 +73,21 @@ class UpdateContextMiddleware(BaseMiddleware):
         if user is None:
             # Channel posts and similar carry no person; nothing here is for us.
             return None
+        # The fast shared claim spares the database most redeliveries (and keeps a second
+        # replica from even starting); the unique update_id below stays the durable guard.
+        if not await self.dedupe.claim(event.update_id):
+            self.metrics.duplicates.labels("fast").inc()
+            log.info("duplicate update %s ignored (claim)", event.update_id)
+            return None
         async with self.crm.unit_of_work() as uow:
-            identity = await resolve_identity(
-                uow,
-                user_id=user.id,
-                chat_id=chat.id if chat else None,
-                default_language=self.default_language,
-            )
-            kind, text, payload = describe_update(event)
             try:
+                identity = await resolve_identity(
+                    uow,
+                    user_id=user.id,
+                    chat_id=chat.id if chat else None,
+                    default_language=self.default_language,
+                )
+                kind, text, payload = describe_update(event)
                 await uow.interactions.record(
                     occurred_at=self.clock.now(),
                     channel="messenger",
@@ -116,16 +101,22 @@ class UpdateContextMiddleware(BaseMiddleware):
                     payload=payload,
                     update_id=event.update_id,
                 )
+                await uow.commit()
             except DuplicateUpdate:
+                self.metrics.duplicates.labels("database").inc()
                 log.info("duplicate update %s ignored", event.update_id)
                 return None
-            await uow.commit()
+            except BaseException:
+                # Not recorded: let Telegram's redelivery through instead of losing the update.
+                await self.dedupe.release(event.update_id)
+                raise
 
-            allowed, warn = self.throttle.allow(user.id)
+            allowed, warn = await self.throttle.allow(user.id)
             data["identity"] = identity
             data["t"] = self.catalog.translator(identity.language)
             data["uow"] = uow
             if not allowed:
+                self.metrics.throttled.inc()
                 log.warning("throttled user_id=%s", user.id)
                 if warn and chat is not None:
                     await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
@@ -136,18 +127,43 @@ class UpdateContextMiddleware(BaseMiddleware):
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
-                raise
-            finally:
                 await self._write_outbound(end_capture(token), chat.id if chat else None)
+                raise
+            # The replies are logged in the same session, in a transaction of their own: a
+            # lost log line must never undo what the handler committed.
+            owners = None
+            if chat is not None and identity.link is not None and not _relinked(uow):
+                owners = {chat.id: (identity.client_id, identity.staff_id)}
+            await self._write_outbound(
+                end_capture(token), chat.id if chat else None, uow=uow, owners=owners
+            )
             return result
 
-    async def _write_outbound(self, records: list[dict[str, Any]], chat_id: int | None) -> None:
+    async def _write_outbound(
+        self,
+        records: list[dict[str, Any]],
+        chat_id: int | None,
+        *,
+        uow: UnitOfWork | None = None,
+        owners: dict[int, tuple[int | None, int | None]] | None = None,
+    ) -> None:
         if not records:
             return
         try:
-            async with self.crm.unit_of_work() as uow:
-                await write_records(uow, records, default_chat_id=chat_id)
+            if uow is not None:
+                await write_records(uow, records, default_chat_id=chat_id, known_owners=owners)
                 await uow.commit()
+                return
+            async with self.crm.unit_of_work() as fresh:
+                await write_records(fresh, records, default_chat_id=chat_id)
+                await fresh.commit()
         except Exception:
             # The messages were delivered; a lost log line is reported, not shown to anyone.
             log.exception("could not log %d outgoing calls", len(records))
+            if uow is not None:
+                await uow.rollback()
+
+
+def _relinked(uow: Any) -> bool:
+    """Whether the handler bound an account, so the update's chat may have a new owner."""
+    return bool(getattr(uow.links, "bound", False))

@@ -39,13 +39,19 @@ def end_capture(token: Token[list[dict[str, Any]] | None]) -> list[dict[str, Any
 
 
 async def write_records(
-    uow: UnitOfWork, records: list[dict[str, Any]], *, default_chat_id: int | None = None
+    uow: UnitOfWork,
+    records: list[dict[str, Any]],
+    *,
+    default_chat_id: int | None = None,
+    known_owners: dict[int, tuple[int | None, int | None]] | None = None,
 ) -> None:
-    """Stores captured outbound calls, resolving who each chat belongs to.
+    """Stores captured outbound calls in one statement, resolving who each chat belongs to.
 
     Calls without a chat (answering a button press) belong to the chat of the update.
+    `known_owners` (chat -> client id, staff id) spares a lookup the caller already made.
     """
-    owners: dict[int, tuple[int | None, int | None]] = {}
+    owners: dict[int, tuple[int | None, int | None]] = dict(known_owners or {})
+    rows: list[dict[str, Any]] = []
     for captured in records:
         record = (
             captured
@@ -60,14 +66,18 @@ async def write_records(
             link = await uow.links.by_chat(chat_id)
             owners[chat_id] = (link.client_id, link.staff_id) if link else (None, None)
         client_id, staff_id = owners.get(chat_id, (None, None))
-        await uow.interactions.record(
-            channel="messenger",
-            direction="out",
-            actor="bot",
-            client_id=client_id,
-            staff_id=staff_id,
-            **record,
+        rows.append(
+            {
+                "channel": "messenger",
+                "direction": "out",
+                "actor": "bot",
+                "client_id": client_id,
+                "staff_id": staff_id,
+                "update_id": None,
+                **record,
+            }
         )
+    await uow.interactions.record_many(rows)
 
 
 # Calls that put something in front of a person; the rest (getMe, webhook set-up) are plumbing.

@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.app import build_app
 from bot.console import ConsoleSession, Transcript, run_console
 from bot.logging_setup import configure_logging
+from bot.observability import start_server
 from bot.settings import Settings
 from bot.transports import run_polling, run_webhook
 from concierge.clock import Clock, ManualClock, SystemClock
@@ -33,6 +34,15 @@ async def run_console_app(
     transcript = Transcript(out=sys.stdout)
     clock: Clock = ManualClock(SystemClock().now()) if manual_clock else SystemClock()
     app = build_app(settings, session=ConsoleSession(transcript), clock=clock)
+    observability = settings.observability
+    runner = None
+    if observability.port is not None:
+        runner = await start_server(
+            health=app.health,
+            metrics=app.metrics,
+            host=observability.host,
+            port=observability.port,
+        )
     try:
         if script is not None:
             with script.open(encoding="utf-8") as source:
@@ -40,4 +50,6 @@ async def run_console_app(
         else:
             await run_console(app, transcript)
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await app.close()

@@ -42,6 +42,19 @@ class TelegramSettings(BaseSettings):
     webhook_port: int = 8080
 
 
+class ObservabilitySettings(BaseSettings):
+    """Health and Prometheus metrics endpoints."""
+
+    model_config = _section("METRICS_")
+
+    # Polling and console modes: a small HTTP server for /healthz and /metrics (unset: none).
+    # In webhook mode the routes are served by the webhook app itself.
+    port: int | None = None
+    host: str = "127.0.0.1"
+    # A health check slower than this counts as failed.
+    check_timeout_seconds: float = 3.0
+
+
 class DatabaseSettings(BaseSettings):
     """The CRM store."""
 
@@ -57,6 +70,13 @@ class RedisSettings(BaseSettings):
     model_config = _section("REDIS_")
 
     url: str | None = None
+    # Every key starts with it, so several deployments (or tests) can share one Redis.
+    key_prefix: str = "concierge"
+    # Telegram redelivers an unacknowledged update for up to 24 hours; past the claim's life
+    # the database's unique update_id still refuses it.
+    dedupe_ttl_seconds: int = 86_400
+    # Abandoned conversations (a form left half-filled) are forgotten after this long.
+    state_ttl_seconds: int = 7 * 86_400
 
 
 class KnowledgeSettings(BaseSettings):
@@ -132,6 +152,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     behaviour: BehaviourSettings = Field(default_factory=BehaviourSettings)

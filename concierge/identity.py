@@ -58,23 +58,21 @@ async def resolve_identity(
     uow: UnitOfWork, *, user_id: int, chat_id: int | None, default_language: str
 ) -> Identity:
     """Looks the messenger account up in the CRM; unknown accounts stay unknown."""
-    link = await uow.links.by_user(user_id)
-    if link is None:
+    found = await uow.links.with_owner(user_id)
+    if found is None:
         return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+    link, client, staff = found.link, found.client, found.staff
     if link.client_id is not None:
-        client = await uow.clients.get(link.client_id)
         if client is None or client.erased_at_marker:
             return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
-        consent = await uow.consents.current(client.id)
         return Identity(
             user_id=user_id,
             chat_id=chat_id,
             language=link.language or client.language or default_language,
             link=link,
             client=client,
-            consent=consent is not None and consent.active,
+            consent=found.consent_active,
         )
-    staff = await uow.staff.get(link.staff_id) if link.staff_id is not None else None
     if staff is None or not staff.active:
         return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
     return Identity(

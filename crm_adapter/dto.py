@@ -124,6 +124,18 @@ class Consent(Dto):
         return self.granted and self.withdrawn_at is None
 
 
+class LinkedAccount(BaseModel):
+    """A messenger account with the person it belongs to, as read for every update."""
+
+    model_config = ConfigDict(frozen=True)
+
+    link: MessengerLink
+    client: Client | None = None
+    staff: Staff | None = None
+    # The client's current personal-data consent is granted and not withdrawn.
+    consent_active: bool = False
+
+
 class LinkCode(Dto):
     id: int
     client_id: int | None

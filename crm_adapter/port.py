@@ -14,6 +14,7 @@ from crm_adapter.dto import (
     Interaction,
     LifeEvent,
     LinkCode,
+    LinkedAccount,
     MessengerLink,
     Note,
     OutboxMessage,
@@ -47,6 +48,12 @@ class LinkRepository(Protocol):
     async def by_user(
         self, user_id: int, *, messenger: str = "telegram"
     ) -> MessengerLink | None: ...
+    async def with_owner(
+        self, user_id: int, *, messenger: str = "telegram"
+    ) -> LinkedAccount | None:
+        """The account's link, its owner and the owner's consent, in one lookup."""
+        ...
+
     async def by_chat(
         self, chat_id: int, *, messenger: str = "telegram"
     ) -> MessengerLink | None: ...
@@ -118,8 +125,15 @@ class InteractionRepository(Protocol):
         """Stores one interaction; raises DuplicateUpdate when update_id was seen before."""
         ...
 
+    async def record_many(self, records: list[dict[str, Any]]) -> None:
+        """Stores interactions without update ids (outgoing messages) in one statement."""
+        ...
+
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]: ...
     async def count(self) -> int: ...
+    async def purge_before(self, moment: datetime) -> int:
+        """Deletes interactions older than `moment`; returns how many were deleted."""
+        ...
 
 
 class ProfileRepository(Protocol):

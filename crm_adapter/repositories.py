@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,7 @@ from crm_adapter.dto import (
     Interaction,
     LifeEvent,
     LinkCode,
+    LinkedAccount,
     MessengerLink,
     Note,
     ProductHolding,
@@ -37,6 +40,19 @@ EDITABLE_CLIENT_FIELDS = frozenset(
         "marketing_opt_out",
         "erased_at",
     }
+)
+
+# Inbound interactions claim their update_id with ON CONFLICT DO NOTHING, built once because
+# it runs for every update. SQLite reports the new id through lastrowid, which spares the
+# fetch (a thread hop on aiosqlite); PostgreSQL returns it.
+_INTERACTION_TABLE = cast(Table, m.InteractionRow.__table__)
+_SQLITE_CLAIM = sqlite_insert(_INTERACTION_TABLE).on_conflict_do_nothing(
+    index_elements=["update_id"]
+)
+_POSTGRESQL_CLAIM = (
+    postgresql_insert(_INTERACTION_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_INTERACTION_TABLE.c.id)
 )
 
 
@@ -107,9 +123,39 @@ class SqlClientRepository:
         return Client.model_validate(row)
 
 
+def _linked_account_query() -> Select[Any]:
+    latest_consent = (
+        select(m.ConsentRow.granted & m.ConsentRow.withdrawn_at.is_(None))
+        .where(
+            m.ConsentRow.client_id == m.MessengerLinkRow.client_id,
+            m.ConsentRow.purpose == "personal_data",
+        )
+        .order_by(m.ConsentRow.recorded_at.desc(), m.ConsentRow.id.desc())
+        .limit(1)
+        .correlate(m.MessengerLinkRow)
+        .scalar_subquery()
+    )
+    return (
+        select(m.MessengerLinkRow, m.ClientRow, m.StaffRow, latest_consent)
+        .outerjoin(m.ClientRow, m.ClientRow.id == m.MessengerLinkRow.client_id)
+        .outerjoin(m.StaffRow, m.StaffRow.id == m.MessengerLinkRow.staff_id)
+        .where(
+            m.MessengerLinkRow.messenger == bindparam("messenger"),
+            m.MessengerLinkRow.user_id == bindparam("user_id"),
+        )
+    )
+
+
+# Built once: constructing this statement per update cost more than running it.
+_LINKED_ACCOUNT_QUERY = _linked_account_query()
+
+
 class SqlLinkRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+        # Set once an account is (re)bound in this unit of work: the update middleware then
+        # looks the chat's owner up again instead of trusting the identity it started with.
+        self.bound = False
 
     async def _one(self, *where: Any) -> MessengerLink | None:
         row = await self._s.scalar(select(m.MessengerLinkRow).where(*where))
@@ -118,6 +164,25 @@ class SqlLinkRepository:
     async def by_user(self, user_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
         return await self._one(
             m.MessengerLinkRow.messenger == messenger, m.MessengerLinkRow.user_id == user_id
+        )
+
+    async def with_owner(
+        self, user_id: int, *, messenger: str = "telegram"
+    ) -> LinkedAccount | None:
+        # One query instead of three: identity is resolved for every single update.
+        found = (
+            await self._s.execute(
+                _LINKED_ACCOUNT_QUERY, {"user_id": user_id, "messenger": messenger}
+            )
+        ).first()
+        if found is None:
+            return None
+        link, client, staff, consent_active = found
+        return LinkedAccount(
+            link=MessengerLink.model_validate(link),
+            client=Client.model_validate(client) if client is not None else None,
+            staff=Staff.model_validate(staff) if staff is not None else None,
+            consent_active=bool(consent_active),
         )
 
     async def by_chat(self, chat_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
@@ -141,6 +206,7 @@ class SqlLinkRepository:
         now: datetime,
         language: str | None,
     ) -> MessengerLink:
+        self.bound = True
         # A person has one messenger account: re-linking moves the binding, never duplicates it.
         owner = (
             m.MessengerLinkRow.client_id == client_id
@@ -282,31 +348,51 @@ class SqlInteractionRepository:
         payload: dict[str, Any] | None = None,
         update_id: int | None = None,
     ) -> int:
-        row = m.InteractionRow(
-            occurred_at=occurred_at,
-            channel=channel,
-            direction=direction,
-            kind=kind,
-            actor=actor,
-            client_id=client_id,
-            staff_id=staff_id,
-            chat_id=chat_id,
-            text=text,
-            payload=payload,
-            update_id=update_id,
-        )
+        values: dict[str, Any] = {
+            "occurred_at": occurred_at,
+            "channel": channel,
+            "direction": direction,
+            "kind": kind,
+            "actor": actor,
+            "client_id": client_id,
+            "staff_id": staff_id,
+            "chat_id": chat_id,
+            "text": text,
+            "payload": payload,
+            "update_id": update_id,
+        }
         if update_id is None:
+            row = m.InteractionRow(**values)
             self._s.add(row)
             await self._s.flush()
             return row.id
-        # The unique update_id is the durable dedupe claim; a savepoint keeps the outer
-        # transaction usable when the claim loses.
+        # The unique update_id is the durable dedupe claim. ON CONFLICT DO NOTHING makes the
+        # claim one statement (no savepoint) and leaves the transaction usable.
+        dialect = self._s.get_bind().dialect.name
+        if dialect == "sqlite":
+            inserted = await self._s.execute(_SQLITE_CLAIM, values)
+            if not inserted.rowcount:  # type: ignore[attr-defined]
+                raise DuplicateUpdate(update_id)
+            return int(inserted.lastrowid)  # type: ignore[attr-defined]
+        if dialect == "postgresql":
+            claimed = await self._s.scalar(_POSTGRESQL_CLAIM, values)
+            if claimed is None:
+                raise DuplicateUpdate(update_id)
+            return int(claimed)
+        # Other databases: a savepoint keeps the outer transaction usable when the claim loses.
+        row = m.InteractionRow(**values)
         try:
             async with self._s.begin_nested():
                 self._s.add(row)
         except IntegrityError as exc:
             raise DuplicateUpdate(update_id) from exc
         return row.id
+
+    async def record_many(self, records: list[dict[str, Any]]) -> None:
+        if records:
+            # One multi-row INSERT: a reply burst costs one round trip, not one per message.
+            # Core, not ORM bulk insert: no objects are needed back and it skips the ORM layer.
+            await self._s.execute(insert(_INTERACTION_TABLE), records)
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]:
         rows = await self._s.scalars(
@@ -319,6 +405,12 @@ class SqlInteractionRepository:
 
     async def count(self) -> int:
         return int(await self._s.scalar(select(func.count(m.InteractionRow.id))) or 0)
+
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self._s.execute(
+            delete(m.InteractionRow).where(m.InteractionRow.occurred_at < moment)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlProfileRepository:

@@ -102,6 +102,31 @@ def postgres_url() -> Iterator[str]:
     _run(_execute(base, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis; skips without one."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key namespace of this test alone (others share the Redis); its keys are removed after."""
+    from redis.asyncio import Redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_db_url(request: pytest.FixtureRequest) -> str:
     """Both engines: store tests run on SQLite and, when available, on PostgreSQL."""
