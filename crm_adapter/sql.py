@@ -16,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from crm_adapter.client_desk import (
+    SqlFeedbackRepository,
+    SqlRelayRepository,
+    SqlServiceRequestRepository,
+)
 from crm_adapter.repositories import (
     SqlAuditRepository,
     SqlClientRepository,
@@ -74,6 +79,9 @@ class SqlUnitOfWork:
         self.interactions = SqlInteractionRepository(session)
         self.profiles = SqlProfileRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.requests = SqlServiceRequestRepository(session)
+        self.relay = SqlRelayRepository(session)
+        self.feedback = SqlFeedbackRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -10,6 +10,7 @@ from crm_adapter.models.activity import (
     TransactionRow,
 )
 from crm_adapter.models.base import Base
+from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
 from crm_adapter.models.people import (
     ClientRow,
     ConsentRow,
@@ -44,8 +45,10 @@ __all__ = [
     "MessengerLinkRow",
     "NoteRow",
     "ProductHoldingRow",
+    "RelayedMessageRow",
     "RequestCommentRow",
     "ServiceRequestRow",
     "StaffRow",
+    "SurveyRow",
     "TransactionRow",
 ]

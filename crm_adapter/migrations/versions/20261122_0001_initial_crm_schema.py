@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:45:31.367754
+Create Date: 2026-11-22 19:47:25.895790
 """
 
 from collections.abc import Sequence
@@ -318,6 +318,21 @@ def upgrade() -> None:
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_holding_client_id'), ['client_id'], unique=False)
 
+    op.create_table('relayed_message',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('staff_chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_relayed_message_client_id_client')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_relayed_message_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_relayed_message'))
+    )
+    with op.batch_alter_table('relayed_message', schema=None) as batch_op:
+        batch_op.create_index('ix_relayed_message_chat_message', ['staff_chat_id', 'message_id'], unique=True)
+        batch_op.create_index(batch_op.f('ix_relayed_message_client_id'), ['client_id'], unique=False)
+
     op.create_table('service_request',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -341,6 +356,20 @@ def upgrade() -> None:
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_request_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_service_request_status_due', ['status', 'resolve_due_at'], unique=False)
+
+    op.create_table('survey',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('period', sa.String(length=16), nullable=False),
+    sa.Column('asked_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_survey_client_id_client')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_survey')),
+    sa.UniqueConstraint('client_id', 'kind', 'period', name=op.f('uq_survey_client_id'))
+    )
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_client_id'), ['client_id'], unique=False)
 
     op.create_table('request_comment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -366,11 +395,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_request_comment_request_id'))
 
     op.drop_table('request_comment')
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_client_id'))
+
+    op.drop_table('survey')
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.drop_index('ix_service_request_status_due')
         batch_op.drop_index(batch_op.f('ix_service_request_client_id'))
 
     op.drop_table('service_request')
+    with op.batch_alter_table('relayed_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_relayed_message_client_id'))
+        batch_op.drop_index('ix_relayed_message_chat_message')
+
+    op.drop_table('relayed_message')
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_holding_client_id'))
 
