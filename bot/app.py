@@ -25,6 +25,7 @@ from bot.middlewares import Throttle, UpdateContextMiddleware
 from bot.notifier import DirectNotifier
 from bot.outbound import InteractionLogRequestMiddleware
 from bot.settings import Settings
+from concierge.catalogue import load_catalogue
 from concierge.clock import Clock, SystemClock
 from concierge.identity import Identity
 from concierge.notify import Notifier
@@ -134,6 +135,8 @@ def build_app(
     bot = create_bot(settings, session=session)
     bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
     notifier = DirectNotifier(bot=bot, crm=crm)
+    # Validated here so a broken catalogue file stops start-up instead of a client's request.
+    services.setdefault("service_catalogue", load_catalogue())
     dispatcher = create_dispatcher(
         settings,
         crm=crm,

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "catalogue.yaml"
 # Services the bot itself creates (hand-over, data-subject requests); the file must have them.
-REQUIRED_INTERNAL = ("question", "data_export", "data_deletion")
+REQUIRED_INTERNAL = ("question", "emergency", "data_export", "data_deletion")
+# The red button's pseudo-service: its steps are built from the red-button section.
+SOS_CODE = "sos"
 # ISO 4217 codes a private bank plausibly handles; a typo like "USB" is caught, not booked.
 KNOWN_CURRENCIES = frozenset(
     {
@@ -148,6 +150,36 @@ class ServiceCatalogue(Model):
 
     def red_button_services(self) -> list[Service]:
         return [s for s in self.services if s.red_button and not s.internal]
+
+    def sos(self) -> Service:
+        """The red button as a two-step service: what happened (a choice), and where."""
+        rb = self.red_button
+        options = [
+            Option(value=s.code, ru=s.title.ru, en=s.title.en) for s in self.red_button_services()
+        ]
+        options.append(Option(value="emergency", ru=rb.other.ru, en=rb.other.en))
+        what = Step(
+            field="what",
+            kind=StepKind.CHOICE,
+            label=Localized(ru="Что случилось", en="What happened"),
+            prompt=rb.what_prompt,
+            options=tuple(options),
+        )
+        where = Step(
+            field="where",
+            kind=StepKind.TEXT,
+            label=Localized(ru="Где", en="Where"),
+            prompt=rb.where_prompt,
+            max_length=300,
+        )
+        return Service(
+            code=SOS_CODE,
+            title=Localized(ru="Срочная помощь", en="Emergency help"),
+            urgent=True,
+            internal=True,
+            sla=rb.sla,
+            steps=(what, where),
+        )
 
 
 def load_catalogue(path: Path = CATALOGUE_PATH) -> ServiceCatalogue:

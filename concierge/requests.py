@@ -31,6 +31,7 @@ class Refusal(StrEnum):
     CLOSED = "closed"
     NO_ACCESS = "no_access"
     ALREADY = "already"
+    NOT_RESOLVED = "not_resolved"
 
 
 class RequestRefused(Exception):
@@ -282,6 +283,7 @@ async def create_request(
     summary: str,
     answers: dict[str, Answer] | None = None,
     red_button: bool = False,
+    extra: dict[str, Any] | None = None,
     catalogue: ServiceCatalogue | None = None,
     texts: Catalog | None = None,
 ) -> Receipt:
@@ -305,6 +307,7 @@ async def create_request(
         details={
             "answers": {k: a.value for k, a in (answers or {}).items()},
             "red_button": red_button,
+            **(extra or {}),
         },
         assignee_id=handlers[0].id if handlers else None,
         created_at=now,
