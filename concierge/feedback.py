@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.callbacks import NpsCb
 from concierge.clock import Clock
 from concierge.notify import Notifier, Outgoing
-from concierge.requests import Desk, Refusal, RequestRefused, for_client
+from concierge.requests import Desk, Refusal, RequestRefused, for_client, refuse
 from crm_adapter.dto import Client, Feedback, RequestStatus
 from crm_adapter.port import UnitOfWork
 
@@ -50,10 +50,21 @@ async def rate_request(
     request = await for_client(
         uow, desk, client=client, request_id=request_id, action="rate", open_only=False
     )
+    reason: Refusal | None = None
     if request.status is not RequestStatus.RESOLVED or not 1 <= score <= 5:
-        raise RequestRefused(Refusal.NOT_RESOLVED, request_id)
-    if await uow.feedback.find(client_id=client.id, kind="request", subject_id=request_id):
-        raise RequestRefused(Refusal.ALREADY, request_id)
+        reason = Refusal.NOT_RESOLVED
+    elif await uow.feedback.find(client_id=client.id, kind="request", subject_id=request_id):
+        reason = Refusal.ALREADY
+    if reason is not None:
+        raise await refuse(
+            uow,
+            desk,
+            reason,
+            request_id,
+            action="rate",
+            client_id=client.id,
+            subject_client_id=client.id,
+        )
     feedback = await uow.feedback.add(
         client_id=client.id, kind="request", subject_id=request_id, score=score, now=clock.now()
     )

@@ -101,7 +101,7 @@ class Escalation:
 # --- access ----------------------------------------------------------------------------------
 
 
-async def _refuse(
+async def refuse(
     uow: UnitOfWork,
     desk: Desk,
     reason: Refusal,
@@ -152,7 +152,7 @@ async def for_client(
     elif open_only and request.closed:
         reason = Refusal.CLOSED
     if reason is not None or request is None:
-        raise await _refuse(
+        raise await refuse(
             uow,
             desk,
             reason or Refusal.NOT_FOUND,
@@ -176,7 +176,7 @@ async def for_staff(
     elif open_only and request.closed:
         reason = Refusal.CLOSED
     if reason is not None or request is None:
-        raise await _refuse(
+        raise await refuse(
             uow,
             desk,
             reason or Refusal.NOT_FOUND,
@@ -335,7 +335,7 @@ async def accept_request(
         uow, desk, staff=staff, request_id=request_id, action="accept", open_only=True
     )
     if request.status is not RequestStatus.NEW:
-        raise await _refuse(
+        raise await refuse(
             uow,
             desk,
             Refusal.ALREADY,
@@ -511,7 +511,7 @@ async def reassign_request(
     )
     target = await uow.staff.get(to_staff_id)
     if target is None or not target.active or not target.has_role(Role.MANAGER):
-        raise await _refuse(
+        raise await refuse(
             uow,
             desk,
             Refusal.NO_ACCESS,
