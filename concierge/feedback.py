@@ -124,6 +124,9 @@ async def ask_nps(uow: UnitOfWork, notifier: Notifier, clock: Clock, *, client: 
     ):
         return False
     t = Desk.of(notifier, clock).t(client.language)
+    # The claim is made durable before sending: a crash afterwards skips a quarter's question
+    # rather than asking twice (and on SQLite the notifier's log must not wait behind it).
+    await uow.commit()
     return await notifier.to_client(
         client.id,
         Outgoing(

@@ -112,6 +112,7 @@ async def refuse(
     staff_id: int | None = None,
     subject_client_id: int | None = None,
 ) -> RequestRefused:
+    """Audits the refused action; returns the exception for the caller to raise."""
     await uow.audit.record(
         now=desk.clock.now(),
         action=f"request_{action}",
@@ -231,29 +232,32 @@ async def staff_card(
     )
 
 
-async def _tell_client(
+async def client_notice(
     uow: UnitOfWork, desk: Desk, request: ServiceRequest, key: str, **params: Any
-) -> None:
+) -> Outgoing | None:
+    """A status message for the request's client, in their language."""
     client = await uow.clients.get(request.client_id)
     if client is None:
-        return
+        return None
     t = desk.t(client.language)
     keyboard = params.pop("keyboard", None)
     text = t(
-        key,
-        id=request.id,
-        service=desk.title(request.service_code, client.language),
-        **params,
+        key, id=request.id, service=desk.title(request.service_code, client.language), **params
     )
-    await desk.notifier.to_client(
-        client.id,
-        Outgoing(
-            text=text,
-            keyboard=keyboard,
-            kind="service_request",
-            payload={"request_id": request.id, "key": key},
-        ),
+    return Outgoing(
+        text=text,
+        keyboard=keyboard,
+        kind="service_request",
+        payload={"request_id": request.id, "key": key},
     )
+
+
+async def _tell_client(
+    uow: UnitOfWork, desk: Desk, request: ServiceRequest, key: str, **params: Any
+) -> None:
+    notice = await client_notice(uow, desk, request, key, **params)
+    if notice is not None:
+        await desk.notifier.to_client(request.client_id, notice)
 
 
 async def _client_tz(uow: UnitOfWork, client_id: int) -> str:
@@ -569,6 +573,7 @@ async def escalate_overdue(
     Manager -> backup -> duty desk; each move resets the acknowledgement deadline by the
     service's SLA, is logged as an interaction and audited, and the client is told. All state
     is in the request row, so a periodic job may call this at any rate and after any restart.
+    Commits the unit of work after each escalation (see below).
     """
     desk = Desk.of(notifier, clock, catalogue, texts)
     now = clock.now()
@@ -608,14 +613,30 @@ async def escalate_overdue(
             subject_client_id=client.id,
             details={"request_id": request.id, "level": level},
         )
-        for person in people:
-            header = desk.t(person.language)("requests.escalated_staff", level=level)
-            await notifier.to_staff(
-                person.id, await staff_card(uow, desk, moved_request, person, header=header)
+        alerts = [
+            (
+                person.id,
+                await staff_card(
+                    uow,
+                    desk,
+                    moved_request,
+                    person,
+                    header=desk.t(person.language)("requests.escalated_staff", level=level),
+                ),
             )
+            for person in people
+        ]
         names = ", ".join(p.full_name for p in people) or "—"
-        await _tell_client(
+        notice = await client_notice(
             uow, desk, moved_request, f"requests.escalated_client.{level}", staff=names
         )
+        # The new level is made durable before anyone is alerted: a crash in between leaves
+        # the alert to the next run's level rather than repeating this one, and on SQLite the
+        # notifier's own log writes must not wait behind this transaction.
+        await uow.commit()
+        for staff_id, alert in alerts:
+            await notifier.to_staff(staff_id, alert)
+        if notice is not None:
+            await notifier.to_client(client.id, notice)
         moved.append(Escalation(request.id, level, [p.id for p in people]))
     return moved
