@@ -18,8 +18,11 @@ CLIENT, MANAGER, BACKUP, DUTY = 7201, 8201, 8202, 8203
 async def _bank(harness: BotHarness) -> MiniBank:
     bank = await make_bank(harness.app.crm)
     await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, staff_id in ((MANAGER, bank.manager_id), (BACKUP, bank.backup_id),
-                              (DUTY, bank.duty_id)):
+    for user_id, staff_id in (
+        (MANAGER, bank.manager_id),
+        (BACKUP, bank.backup_id),
+        (DUTY, bank.duty_id),
+    ):
         await harness.link(harness.user(user_id), staff_id=staff_id)
     return bank
 
