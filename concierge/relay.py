@@ -24,9 +24,10 @@ QUESTION_LIMIT = 3000
 
 
 class Courier(Protocol):
-    """Sends in the messenger and returns the new message id (the relay needs the ids)."""
+    """Sends in the messenger and returns the new message ids (the relay maps replies by id);
+    a long text may become several messages."""
 
-    async def send_text(self, chat_id: int, text: str) -> int: ...
+    async def send_text(self, chat_id: int, text: str) -> list[int]: ...
     async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int: ...
 
 
@@ -66,14 +67,14 @@ async def relay_to_manager(
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
     if text and not has_media:
-        ids = [await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")]
+        ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
     else:
-        ids = [
-            await courier.send_text(link.chat_id, header),
+        ids = await courier.send_text(link.chat_id, header)
+        ids.append(
             await courier.copy(
                 to_chat_id=link.chat_id, from_chat_id=chat_id, message_id=message_id
-            ),
-        ]
+            )
+        )
     for relayed_id in ids:
         await uow.relay.add(
             staff_id=staff.id,
