@@ -167,3 +167,17 @@ async def record_nps(
             uow, Desk.of(notifier, clock), client, "feedback.low_nps", score=score
         )
     return feedback
+
+
+async def ask_nps_round(uow: UnitOfWork, notifier: Notifier, clock: Clock) -> int:
+    """The scheduler's daily NPS job: every consenting client not yet asked this quarter.
+
+    Returns how many were asked. `ask_nps` commits each claim, so the job may stop and
+    resume at any point without asking anyone twice.
+    """
+    asked = 0
+    for client in await uow.clients.all():
+        consent = await uow.consents.current(client.id)
+        if consent is not None and consent.active:
+            asked += await ask_nps(uow, notifier, clock, client=client)
+    return asked

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.outbound import begin_capture, end_capture
 from concierge.clock import ManualClock
-from concierge.feedback import ask_nps
+from concierge.feedback import ask_nps, ask_nps_round
 from concierge.relay import hand_over_question
 from crm_adapter import models as m
 from tests.factories import MiniBank, make_bank
@@ -194,3 +194,13 @@ async def test_nps_once_per_quarter_and_low_score_alerts(
     assert "NPS 4" in harness.last_text(MANAGER)
     await harness.press(harness.user(CLIENT), "nps:2026Q4:10")  # answering twice is refused
     assert harness.alerts()[-1] == "Это уже сделано."
+
+
+async def test_nps_round_skips_clients_without_consent(
+    harness: BotHarness, clock: ManualClock
+) -> None:
+    await _bank(harness)  # the other client never linked nor consented
+    async with harness.app.crm.unit_of_work() as uow:
+        assert await ask_nps_round(uow, harness.app.notifier, clock) == 1
+    async with harness.app.crm.unit_of_work() as uow:
+        assert await ask_nps_round(uow, harness.app.notifier, clock) == 0
