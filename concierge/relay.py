@@ -124,9 +124,8 @@ async def relay_to_client(
     consent = await uow.consents.current(mapping.client_id)
     if client is None or link is None or consent is None or not consent.active:
         return None
-    t = (texts or default_texts()).translator(
-        client.language if not link.language else link.language
-    )
+    # The language the client chose in the bot wins over the CRM's record.
+    t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
     if text and not has_media:
         await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiogram.methods import SendMessage
+from aiogram.methods import CopyMessage, SendMessage
 from sqlalchemy import select
 
 from concierge.clock import ManualClock
@@ -177,3 +177,37 @@ async def test_my_requests_lists_only_own_and_staff_queue_orders_overdue_first(
     other_view = await harness.send(harness.user(BACKUP), "/requests")
     assert "Волков" in [c for c in other_view if isinstance(c, SendMessage)][-1].text
     assert bank.client_id
+
+
+async def test_comments_documents_and_reassignment(harness: BotHarness) -> None:
+    bank = await _bank(harness)
+    client, manager = harness.user(CLIENT), harness.user(MANAGER)
+    admin = harness.user(8199)
+    await harness.link(admin, staff_id=bank.admin_id)
+    await harness.press_button(client, "Услуги")
+    await harness.press_button(client, "Справка или документ")
+    await harness.press_button(client, "Справка для визы")
+    await harness.send(client, "Для посольства Италии, на английском")
+    await harness.press_button(client, "Отправить")
+
+    await harness.press_button(client, "Мои заявки")
+    await harness.press_button(client, "#")
+    await harness.press_button(client, "Комментарий")
+    await harness.send_content(client, "document")
+    assert "Клиент Волков Иван Петрович по заявке" in harness.last_text(MANAGER)
+
+    await harness.press_button(manager, "Ответить")
+    calls = await harness.send_content(manager, "document")
+    assert [c.chat_id for c in calls if isinstance(c, CopyMessage)] == [CLIENT]
+    await harness.press_button(manager, "Передать")
+    await harness.press_button(manager, "Администратор")
+    assert "теперь ведёт Администратор" in harness.last_text(CLIENT)
+    assert "Вам передана заявка" in harness.last_text(8199)
+    await harness.press_button(admin, "Решено")
+    assert "выполнена (Администратор)" in harness.last_text(CLIENT)
+
+    async with harness.app.crm.unit_of_work() as uow:
+        request = (await uow.requests.for_client(bank.client_id))[0]
+        comments = await uow.requests.comments(request.id)
+    assert [(c.author_kind, c.file_id) for c in comments] == [("client", "d"), ("staff", "d")]
+    assert request.assignee_id == bank.admin_id and request.acknowledged_at is not None
