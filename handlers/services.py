@@ -110,10 +110,21 @@ async def service_chosen(
     callback_data: ServiceCb,
     state: FSMContext,
     t: Translator,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
     service_catalogue: ServiceCatalogue,
 ) -> None:
     service = service_catalogue.get(callback_data.code)
     if service is None or service.internal:
+        # Removed from the catalogue since the menu was sent, or an internal task forged.
+        await uow.audit.record(
+            now=clock.now(),
+            action="service_rejected",
+            outcome="denied",
+            actor_client_id=identity.client_id,
+            details={"code": callback_data.code[:48]},
+        )
         await query.answer(t("services.unknown_service"), show_alert=True)
         return
     await _start(query, state, t, service)

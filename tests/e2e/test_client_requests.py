@@ -134,6 +134,8 @@ async def test_forged_and_stale_request_buttons_are_refused_and_audited(
     assert harness.alerts()[-1].startswith("Заявка уже закрыта")
     await harness.press(client, f"rate:{request_id}:5")
     assert harness.alerts()[-1].startswith("Оценить можно только")
+    await harness.press(client, "svc:data_deletion")  # internal tasks are not on the menu
+    assert harness.alerts()[-1].startswith("Эта услуга больше недоступна")
 
     async with harness.app.crm.unit_of_work() as uow:
         denied = (
@@ -142,12 +144,14 @@ async def test_forged_and_stale_request_buttons_are_refused_and_audited(
             )
         ).all()
         reasons = [(a.action, (a.details or {}).get("reason")) for a in denied]
-        subjects = {a.subject_client_id for a in denied}
+        subjects = {a.subject_client_id for a in denied if a.action.startswith("request_")}
+        assert any(a.action == "service_rejected" for a in denied)
     assert ("request_cancel", "not_yours") in reasons
     assert ("request_view", "not_yours") in reasons
     assert ("request_accept", "no_access") in reasons
     assert ("request_cancel", "closed") in reasons
     assert ("request_resolve", "closed") in reasons
+    assert ("request_rate", "not_resolved") in reasons
     assert subjects == {bank.client_id}
 
 
