@@ -75,7 +75,9 @@ async def settings_screen(query: CallbackQuery, identity: Identity, t: Translato
     await reply(query, *_screen(t, identity.client))
 
 
-@router.callback_query(SettingsCb.filter(F.value == ""), IsClient(consent=True))
+@router.callback_query(
+    SettingsCb.filter(F.action.in_(set(_MAIN)) & (F.value == "")), IsClient(consent=True)
+)
 async def settings_choice(
     query: CallbackQuery,
     callback_data: SettingsCb,
