@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from aiogram.methods import CopyMessage
 from sqlalchemy import select
@@ -105,6 +105,25 @@ async def test_absent_manager_relay_goes_to_backup_and_client_is_told(
     )
     await harness.send(backup, "Завтра утром", reply_to_message=harness.last_message(BACKUP))
     assert "Орлова Марина" in harness.last_text(CLIENT)
+
+
+async def test_after_hours_relay_reaches_the_backup_on_a_late_shift(
+    harness: BotHarness, clock: ManualClock
+) -> None:
+    bank = await _bank(harness)
+    async with harness.app.crm.unit_of_work() as uow:
+        backup = await uow.session.get(m.StaffRow, bank.backup_id)
+        assert backup is not None
+        backup.work_end = time(22, 0)
+        await uow.commit()
+    clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=UTC))  # 20:30 in Moscow
+    await harness.press_button(harness.user(CLIENT), "Мой менеджер")
+    await harness.send(harness.user(CLIENT), "Успеете сегодня?")
+    assert "Успеете сегодня?" in harness.last_text(BACKUP)
+    assert "Орлова Марина" in harness.last_text(CLIENT)
+    clock.set(datetime(2026, 11, 23, 20, 0, tzinfo=UTC))  # 23:00: only the duty desk is on
+    await harness.send(harness.user(CLIENT), "А сейчас?")
+    assert "А сейчас?" in harness.last_text(DUTY)
 
 
 async def test_settings_are_persisted(harness: BotHarness) -> None:
