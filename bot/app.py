@@ -41,6 +41,7 @@ from bot.replica_state import (
     build_replica_state,
 )
 from bot.settings import Settings
+from concierge.catalogue import load_catalogue
 from concierge.clock import Clock, SystemClock
 from concierge.identity import Identity
 from concierge.notify import Notifier
@@ -173,6 +174,8 @@ def build_app(
     bot.session.middleware(ApiMetricsRequestMiddleware(metrics))
     bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
     notifier = DirectNotifier(bot=bot, crm=crm)
+    # Validated here so a broken catalogue file stops start-up instead of a client's request.
+    services.setdefault("service_catalogue", load_catalogue())
     dispatcher = create_dispatcher(
         settings,
         crm=crm,

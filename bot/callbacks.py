@@ -15,3 +15,54 @@ class LanguageCb(CallbackData, prefix="lang"):
 
 class MenuCb(CallbackData, prefix="menu"):
     section: str
+
+
+class ServiceCb(CallbackData, prefix="svc"):
+    code: str
+
+
+class WizardCb(CallbackData, prefix="wiz"):
+    # opt (value = option index) | back | cancel | confirm
+    action: str
+    value: int = 0
+
+
+class ClientRequestCb(CallbackData, prefix="creq"):
+    # open | cancel | comment
+    action: str
+    request_id: int
+
+
+class StaffRequestCb(CallbackData, prefix="sreq"):
+    # open | accept | resolve | reply | reassign
+    action: str
+    request_id: int
+
+
+class ReassignCb(CallbackData, prefix="reasg"):
+    request_id: int
+    staff_id: int
+
+
+class RateCb(CallbackData, prefix="rate"):
+    request_id: int
+    score: int
+
+
+class FeedbackCommentCb(CallbackData, prefix="fbc"):
+    feedback_id: int
+
+
+class NpsCb(CallbackData, prefix="nps"):
+    period: str
+    score: int
+
+
+class SettingsCb(CallbackData, prefix="set"):
+    action: str
+    value: str = ""
+
+
+class RelayCb(CallbackData, prefix="relay"):
+    # start | stop
+    action: str

@@ -236,3 +236,69 @@ class ContactDecisionRecord(Dto):
     reason: str
     not_before: datetime | None
     outbox_id: int | None
+
+
+# --- client desk: service requests, comments, feedback, relayed messages -------------------
+
+
+class RequestStatus(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class ServiceRequest(Dto):
+    id: int
+    client_id: int
+    service_code: str
+    status: RequestStatus
+    urgent: bool
+    summary: str
+    details: dict[str, Any] | None
+    assignee_id: int | None
+    created_at: datetime
+    ack_due_at: datetime
+    resolve_due_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    escalation_level: int
+
+    @property
+    def closed(self) -> bool:
+        return self.status in (RequestStatus.RESOLVED, RequestStatus.CANCELLED)
+
+    @property
+    def deadline(self) -> datetime:
+        """The next promise to keep: acknowledgement while new, resolution afterwards."""
+        return self.ack_due_at if self.status is RequestStatus.NEW else self.resolve_due_at
+
+
+class RequestComment(Dto):
+    id: int
+    request_id: int
+    author_kind: str
+    author_staff_id: int | None
+    text: str | None
+    file_id: str | None
+    created_at: datetime
+
+
+class Feedback(Dto):
+    id: int
+    client_id: int
+    kind: str
+    subject_id: int | None
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class RelayedMessage(Dto):
+    id: int
+    staff_id: int
+    staff_chat_id: int
+    message_id: int
+    client_id: int
+    created_at: datetime

@@ -10,7 +10,7 @@ from crm_adapter.dto import (
     AuditEntry,
     Client,
     Consent,
-    ContactDecisionRecord,
+    # Read-only members so that implementations may narrow the repository types.
     Interaction,
     LifeEvent,
     LinkCode,
@@ -19,7 +19,10 @@ from crm_adapter.dto import (
     Note,
     OutboxMessage,
     ProductHolding,
+    RelayedMessage,
+    RequestComment,
     Role,
+    ServiceRequest,
     Staff,
 )
 
@@ -163,55 +166,7 @@ class AuditRepository(Protocol):
     async def recent(self, *, limit: int = 50) -> list[AuditEntry]: ...
 
 
-class OutboxRepository(Protocol):
-    """The persistent outbox of proactive messages (see crm_adapter.repositories_delivery)."""
-
-    async def add(
-        self,
-        *,
-        idempotency_key: str,
-        chat_id: int,
-        client_id: int | None,
-        staff_id: int | None,
-        text: str,
-        keyboard: dict[str, Any] | None,
-        message_class: str,
-        kind: str,
-        occasion_key: str | None,
-        now: datetime,
-        not_before: datetime,
-        priority: int = 100,
-        document: tuple[str, bytes] | None = None,
-    ) -> OutboxMessage | None: ...
-    async def exists(self, idempotency_key: str) -> bool: ...
-    async def marketing_times(self, client_id: int, *, since: datetime) -> list[datetime]: ...
-
-
-class ContactDecisionRepository(Protocol):
-    async def record(
-        self,
-        *,
-        now: datetime,
-        client_id: int | None,
-        staff_id: int | None,
-        kind: str,
-        message_class: str,
-        occasion_key: str | None,
-        outcome: str,
-        reason: str,
-        not_before: datetime | None,
-        outbox_id: int | None,
-    ) -> int: ...
-    async def for_client(
-        self, client_id: int, *, limit: int = 50
-    ) -> list[ContactDecisionRecord]: ...
-
-
-class RuleFiringRepository(Protocol):
-    async def claim(
-        self, *, rule_id: str, client_id: int, occasion_key: str, now: datetime
-    ) -> bool:
-        """Records the firing; False when this occasion already fired."""
+    # Read-only members so that implementations may narrow the repository types.
         ...
 
 
@@ -236,11 +191,19 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditRepository: ...
     @property
+    # Read-only members so that implementations may narrow the repository types.
+    @property
     def outbox(self) -> OutboxRepository: ...
     @property
     def contact_decisions(self) -> ContactDecisionRepository: ...
     @property
     def rule_firings(self) -> RuleFiringRepository: ...
+    @property
+    def requests(self) -> ServiceRequestRepository: ...
+    @property
+    def relay(self) -> RelayRepository: ...
+    @property
+    def feedback(self) -> FeedbackRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -16,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from crm_adapter.client_desk import (
+    SqlFeedbackRepository,
+    SqlRelayRepository,
+    SqlServiceRequestRepository,
+)
 from crm_adapter.repositories import (
     SqlAuditRepository,
     SqlClientRepository,
@@ -87,6 +92,9 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.contact_decisions = SqlContactDecisionRepository(session)
         self.rule_firings = SqlRuleFiringRepository(session)
+        self.requests = SqlServiceRequestRepository(session)
+        self.relay = SqlRelayRepository(session)
+        self.feedback = SqlFeedbackRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import fallback, menu, start
+from handlers import (
+    client_settings,
+    fallback,
+    feedback,
+    menu,
+    my_requests,
+    relay,
+    services,
+    staff_requests,
+    start,
+)
 
 
 def get_routers() -> list[Router]:
@@ -17,6 +27,13 @@ def get_routers() -> list[Router]:
     routers = [
         start.router,
         menu.router,
+        # State-bound routers (wizard, relay, comments) before anything matching plain text.
+        services.router,
+        my_requests.router,
+        staff_requests.router,
+        feedback.router,
+        relay.router,
+        client_settings.router,
         fallback.router,
     ]
     for router in routers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import LanguageCb, MenuCb
@@ -18,7 +19,9 @@ router = Router(name="menu")
 
 
 @router.message(Command("menu"), IsClient(consent=True))
-async def client_menu_command(message: Message, t: Translator) -> None:
+async def client_menu_command(message: Message, state: FSMContext, t: Translator) -> None:
+    # The menu is the way out of any half-finished wizard or conversation.
+    await state.clear()
     await message.answer(t("menu.title"), reply_markup=client_menu(t))
 
 
@@ -70,30 +73,8 @@ async def language_chosen(
         )
 
 
-@router.callback_query(MenuCb.filter(F.section == "manager"), IsClient(consent=True))
-async def my_manager(
-    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, t: Translator
-) -> None:
-    assert identity.client is not None and query.bot is not None
-    manager = (
-        await uow.staff.get(identity.client.manager_id) if identity.client.manager_id else None
-    )
-    await query.answer()
-    text = t("menu.my_manager", manager=manager.full_name) if manager else t("menu.no_manager")
-    await query.bot.send_message(query.from_user.id, text)
-
-
 @router.callback_query(MenuCb.filter(F.section == "ask"), IsClient(consent=True))
 async def ask_prompt(query: CallbackQuery, t: Translator) -> None:
     assert query.bot is not None
     await query.answer()
     await query.bot.send_message(query.from_user.id, t("menu.ask_prompt"))
-
-
-@router.callback_query(MenuCb.filter(F.section == "settings"), IsClient(consent=True))
-async def settings_section(query: CallbackQuery, t: Translator) -> None:
-    assert query.bot is not None
-    await query.answer()
-    await query.bot.send_message(
-        query.from_user.id, t("menu.language_choose"), reply_markup=language_keyboard()
-    )

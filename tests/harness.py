@@ -150,6 +150,25 @@ class BotHarness:
         assert texts, f"nothing was sent to {chat_id}"
         return texts[-1]
 
+    def last_message(self, chat_id: int) -> Message:
+        """The newest message the bot put in the chat, as Telegram returned it (to reply to)."""
+        for call in reversed(self.session.calls):
+            if getattr(call.method, "chat_id", None) == chat_id and isinstance(
+                call.result, Message
+            ):
+                return call.result
+        raise AssertionError(f"no message was sent to {chat_id}")
+
+    def last_buttons(self, chat_id: int) -> list[str]:
+        """Labels of the newest inline keyboard sent to the chat."""
+        for call in reversed(self.session.calls):
+            markup = getattr(call.method, "reply_markup", None)
+            if getattr(call.method, "chat_id", None) == chat_id and isinstance(
+                markup, InlineKeyboardMarkup
+            ):
+                return [b.text for row in markup.inline_keyboard for b in row]
+        raise AssertionError(f"no keyboard was sent to {chat_id}")
+
     def alerts(self) -> list[str]:
         return [
             c.method.text or ""

@@ -16,6 +16,7 @@ from crm_adapter.models.delivery import (
     RuleFiringRow,
     SchedulerLeaseRow,
 )
+from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
 from crm_adapter.models.people import (
     ClientRow,
     ConsentRow,
@@ -52,10 +53,12 @@ __all__ = [
     "NoteRow",
     "OutboxMessageRow",
     "ProductHoldingRow",
+    "RelayedMessageRow",
     "RequestCommentRow",
     "RuleFiringRow",
     "SchedulerLeaseRow",
     "ServiceRequestRow",
     "StaffRow",
+    "SurveyRow",
     "TransactionRow",
 ]

@@ -1,0 +1,188 @@
+"""Talk to my manager: client messages relayed to staff and replies relayed back.
+
+A relayed message is remembered (staff chat, message id -> client) so the manager answers by
+simply replying to it. When the manager is absent or off work, the backup (then the duty
+desk) receives it and the client is told who will answer.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.i18n import Catalog
+from concierge.clock import Clock
+from concierge.notify import Notifier, Outgoing
+from concierge.requests import create_request, default_texts, local_time
+from concierge.staffing import answering_for
+from crm_adapter.dto import Client, ServiceRequest, Staff
+from crm_adapter.port import UnitOfWork
+
+# A question handed over to a person keeps at most this much of the client's text.
+QUESTION_LIMIT = 3000
+
+
+class Courier(Protocol):
+    """Sends in the messenger and returns the new message ids (the relay maps replies by id);
+    a long text may become several messages."""
+
+    async def send_text(self, chat_id: int, text: str) -> list[int]: ...
+    async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class RelayOutcome:
+    staff: Staff | None
+    stand_in: bool
+    manager: Staff | None
+
+
+async def relay_to_manager(
+    uow: UnitOfWork,
+    courier: Courier,
+    clock: Clock,
+    *,
+    client: Client,
+    chat_id: int,
+    message_id: int,
+    text: str | None,
+    has_media: bool,
+    texts: Catalog | None = None,
+) -> RelayOutcome:
+    """Passes the client's message to whoever answers for them now, with a one-line card."""
+    now = clock.now()
+    staff, stand_in = await answering_for(uow, client, now)
+    manager = await uow.staff.get(client.manager_id) if client.manager_id else None
+    link = await uow.links.for_staff(staff.id) if staff else None
+    if staff is None or link is None or link.blocked_at is not None:
+        return RelayOutcome(None, stand_in, manager)
+    t = (texts or default_texts()).translator(staff.language)
+    header = t(
+        "relay.to_staff",
+        client=client.full_name,
+        segment=client.financial_segment or "—",
+        open=await uow.requests.count_open(client.id),
+    )
+    if stand_in and manager is not None:
+        header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
+    if text and not has_media:
+        ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
+    else:
+        ids = await courier.send_text(link.chat_id, header)
+        ids.append(
+            await courier.copy(
+                to_chat_id=link.chat_id, from_chat_id=chat_id, message_id=message_id
+            )
+        )
+    for relayed_id in ids:
+        await uow.relay.add(
+            staff_id=staff.id,
+            staff_chat_id=link.chat_id,
+            message_id=relayed_id,
+            client_id=client.id,
+            now=now,
+        )
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="messenger",
+        direction="internal",
+        kind="relay",
+        actor="client",
+        client_id=client.id,
+        staff_id=staff.id,
+        text=text,
+        payload={
+            "to_staff": staff.id,
+            "stand_in": stand_in,
+            "relayed_ids": ids,
+            "media": has_media,
+        },
+    )
+    return RelayOutcome(staff, stand_in, manager)
+
+
+async def relay_to_client(
+    uow: UnitOfWork,
+    courier: Courier,
+    clock: Clock,
+    *,
+    staff: Staff,
+    staff_chat_id: int,
+    reply_to_message_id: int,
+    message_id: int,
+    text: str | None,
+    has_media: bool,
+    texts: Catalog | None = None,
+) -> Client | None:
+    """Delivers a staff reply to the client the replied-to message came from; None if none."""
+    mapping = await uow.relay.find(staff_chat_id=staff_chat_id, message_id=reply_to_message_id)
+    if mapping is None:
+        return None
+    client = await uow.clients.get(mapping.client_id)
+    link = await uow.links.for_client(mapping.client_id)
+    consent = await uow.consents.current(mapping.client_id)
+    if client is None or link is None or consent is None or not consent.active:
+        return None
+    # The language the client chose in the bot wins over the CRM's record.
+    t = (texts or default_texts()).translator(link.language or client.language)
+    header = t("relay.from_manager", staff=staff.full_name)
+    if text and not has_media:
+        await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")
+    else:
+        await courier.send_text(link.chat_id, header)
+        await courier.copy(
+            to_chat_id=link.chat_id, from_chat_id=staff_chat_id, message_id=message_id
+        )
+    await uow.interactions.record(
+        occurred_at=clock.now(),
+        channel="messenger",
+        direction="internal",
+        kind="relay",
+        actor="staff",
+        client_id=client.id,
+        staff_id=staff.id,
+        text=text,
+        payload={"reply_to": reply_to_message_id, "media": has_media},
+    )
+    return client
+
+
+async def hand_over_question(
+    uow: UnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    *,
+    client: Client,
+    question: str,
+    reason: str,
+) -> ServiceRequest:
+    """Makes the client's question a task for a person and tells the client who will answer.
+
+    `reason` says why a person is needed (e.g. "low_confidence", "asked_for_person"); it is
+    kept on the task and shown to the manager.
+    """
+    text = question.strip()[:QUESTION_LIMIT]
+    receipt = await create_request(
+        uow,
+        notifier,
+        clock,
+        client=client,
+        service_code="question",
+        summary=f"[{reason}] {text}",
+        extra={"question": text, "reason": reason},
+    )
+    t = default_texts().translator(client.language)
+    await notifier.to_client(
+        client.id,
+        Outgoing(
+            text=t(
+                "relay.handed_over",
+                staff=receipt.handler.full_name if receipt.handler else "—",
+                due=local_time(receipt.request.ack_due_at, client.timezone),
+            ),
+            kind="hand_over",
+            payload={"request_id": receipt.request.id},
+        ),
+    )
+    return receipt.request

@@ -1,0 +1,56 @@
+"""Who answers for a client right now: the manager, the backup, the duty desk, by working hours."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from crm_adapter.dto import Client, Role, Staff
+from crm_adapter.port import UnitOfWork
+
+# Escalation levels of an urgent request, in order.
+MANAGER_LEVEL, BACKUP_LEVEL, DUTY_LEVEL = 0, 1, 2
+
+
+def is_working(staff: Staff, now: datetime) -> bool:
+    """Present and inside working hours in the staff member's own time zone."""
+    if staff.absent or not staff.active:
+        return False
+    local = now.astimezone(ZoneInfo(staff.timezone)).time()
+    if staff.work_start <= staff.work_end:
+        return staff.work_start <= local < staff.work_end
+    # A night shift crosses midnight (e.g. 20:00-08:00).
+    return local >= staff.work_start or local < staff.work_end
+
+
+async def escalation_chain(uow: UnitOfWork, client: Client) -> list[list[Staff]]:
+    """Level by level: [manager], [backup], [every duty officer]; a missing level is empty."""
+    manager = await uow.staff.get(client.manager_id) if client.manager_id else None
+    backup = await uow.staff.get(manager.backup_id) if manager and manager.backup_id else None
+    duty = await uow.staff.with_role(Role.DUTY)
+    return [
+        [manager] if manager and manager.active else [],
+        [backup] if backup and backup.active else [],
+        duty,
+    ]
+
+
+def first_level(
+    chain: list[list[Staff]], now: datetime, *, start: int = 0, respect_hours: bool
+) -> int:
+    """The first level from `start` with someone reachable; the duty desk is always on call."""
+    for level in range(start, DUTY_LEVEL):
+        people = chain[level]
+        if people and all(is_working(p, now) if respect_hours else not p.absent for p in people):
+            return level
+    return DUTY_LEVEL
+
+
+async def answering_for(
+    uow: UnitOfWork, client: Client, now: datetime
+) -> tuple[Staff | None, bool]:
+    """(who takes the client's message now, whether it is a stand-in for the manager)."""
+    chain = await escalation_chain(uow, client)
+    level = first_level(chain, now, respect_hours=True)
+    people = chain[level]
+    return (people[0] if people else None), level != MANAGER_LEVEL

@@ -1,0 +1,203 @@
+"""The client's settings screen: language, quiet hours, do-not-disturb, marketing, channel,
+consent withdrawal and personal-data requests."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import MenuCb, SettingsCb
+from bot.filters import IsClient
+from bot.i18n import LANGUAGES, Catalog, Translator
+from concierge.clock import Clock
+from concierge.consent import withdraw_consent
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from concierge.preferences import (
+    CHANNELS,
+    DATA_TASKS,
+    QUIET_PRESETS,
+    change_preferences,
+    request_data_task,
+    set_quiet_hours,
+)
+from concierge.requests import local_time
+from crm_adapter.dto import Client
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
+
+router = Router(name="client_settings")
+_MAIN = ("language", "quiet", "dnd", "marketing", "channel", "export", "deletion", "withdraw")
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _screen(t: Translator, client: Client) -> tuple[str, InlineKeyboardMarkup]:
+    quiet = (
+        t("settings.quiet_off")
+        if client.quiet_start == client.quiet_end
+        else f"{_hhmm(client.quiet_start)}–{_hhmm(client.quiet_end)}"
+    )
+    text = t(
+        "settings.title",
+        language="Русский" if t.language == "ru" else "English",
+        quiet=quiet,
+        dnd=t("settings.switch_on" if client.do_not_disturb else "settings.switch_off"),
+        marketing=t(
+            "settings.marketing_off" if client.marketing_opt_out else "settings.marketing_on"
+        ),
+        channel=t(f"settings.channel.{client.preferred_channel}"),
+    )
+    kb = InlineKeyboardBuilder()
+    for action in _MAIN:
+        kb.button(text=t(f"settings.btn.{action}"), callback_data=SettingsCb(action=action))
+    kb.adjust(2)
+    return text, kb.as_markup()
+
+
+def _choices(t: Translator, action: str, values: dict[str, str]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for value, label in values.items():
+        kb.button(text=label, callback_data=SettingsCb(action=action, value=value))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+@router.callback_query(MenuCb.filter(F.section == "settings"), IsClient(consent=True))
+async def settings_screen(query: CallbackQuery, identity: Identity, t: Translator) -> None:
+    assert identity.client is not None
+    await query.answer()
+    await reply(query, *_screen(t, identity.client))
+
+
+@router.callback_query(
+    SettingsCb.filter(F.action.in_(set(_MAIN)) & (F.value == "")), IsClient(consent=True)
+)
+async def settings_choice(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    """First tap on a setting: a toggle applies at once, the others offer their choices."""
+    assert identity.client is not None
+    await query.answer()
+    client, action = identity.client, callback_data.action
+    if action in ("dnd", "marketing"):
+        field = "do_not_disturb" if action == "dnd" else "marketing_opt_out"
+        updated = await change_preferences(
+            uow, clock, client=client, **{field: not getattr(client, field)}
+        )
+        await reply(query, *_screen(t, updated))
+        return
+    choices: dict[str, tuple[str, dict[str, str]]] = {
+        "language": ("menu.language_choose", {"ru": "Русский", "en": "English"}),
+        "quiet": (
+            "settings.quiet_choose",
+            {
+                p: (t("settings.quiet_off") if p == "off" else p.replace("-", ":00–") + ":00")
+                for p in QUIET_PRESETS
+            },
+        ),
+        "channel": ("settings.channel_choose", {c: t(f"settings.channel.{c}") for c in CHANNELS}),
+        "withdraw": ("settings.withdraw_confirm", {"yes": t("settings.btn.confirm")}),
+        "export": ("settings.data_confirm_export", {"yes": t("settings.btn.confirm")}),
+        "deletion": ("settings.data_confirm_deletion", {"yes": t("settings.btn.confirm")}),
+    }
+    if action in choices:
+        key, values = choices[action]
+        await reply(query, t(key), reply_markup=_choices(t, action, values))
+
+
+@router.callback_query(
+    SettingsCb.filter((F.action == "language") & F.value.in_(LANGUAGES)), IsClient(consent=True)
+)
+async def set_language(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    catalog: Catalog,
+) -> None:
+    assert identity.client is not None
+    updated = await change_preferences(
+        uow, clock, client=identity.client, language=callback_data.value
+    )
+    t = catalog.translator(callback_data.value)
+    await query.answer(t("settings.saved"))
+    await reply(query, *_screen(t, updated))
+
+
+@router.callback_query(
+    SettingsCb.filter(
+        ((F.action == "quiet") & F.value.in_(set(QUIET_PRESETS)))
+        | ((F.action == "channel") & F.value.in_(set(CHANNELS)))
+    ),
+    IsClient(consent=True),
+)
+async def set_choice(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    if callback_data.action == "quiet":
+        updated = await set_quiet_hours(
+            uow, clock, client=identity.client, preset=callback_data.value
+        )
+    else:
+        updated = await change_preferences(
+            uow, clock, client=identity.client, preferred_channel=callback_data.value
+        )
+    await query.answer(t("settings.saved"))
+    await reply(query, *_screen(t, updated))
+
+
+@router.callback_query(
+    SettingsCb.filter((F.action == "withdraw") & (F.value == "yes")), IsClient(consent=True)
+)
+async def withdraw(
+    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, clock: Clock, t: Translator
+) -> None:
+    assert identity.client is not None
+    await withdraw_consent(uow, clock=clock, client_id=identity.client.id)
+    await query.answer()
+    await reply(query, t("settings.withdrawn"))
+
+
+@router.callback_query(
+    SettingsCb.filter(F.action.in_(set(DATA_TASKS)) & (F.value == "yes")), IsClient(consent=True)
+)
+async def data_task(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    request = await request_data_task(
+        uow, notifier, clock, client=identity.client, task=callback_data.action
+    )
+    await query.answer()
+    await reply(
+        query,
+        t(
+            "settings.data_requested",
+            id=request.id,
+            due=local_time(request.resolve_due_at, identity.client.timezone),
+        ),
+    )

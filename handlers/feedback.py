@@ -1,0 +1,123 @@
+"""Ratings of resolved requests, their optional comments, and NPS answers."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import FeedbackCommentCb, NpsCb, RateCb
+from bot.filters import IsClient
+from bot.i18n import Translator
+from concierge.clock import Clock
+from concierge.feedback import comment_feedback, rate_request, record_nps
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from concierge.requests import RequestRefused
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import refuse, reply
+
+router = Router(name="feedback")
+
+
+class FeedbackComment(StatesGroup):
+    text = State()
+
+
+@router.callback_query(RateCb.filter(), IsClient(consent=True))
+async def rate(
+    query: CallbackQuery,
+    callback_data: RateCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    try:
+        feedback = await rate_request(
+            uow,
+            notifier,
+            clock,
+            client=identity.client,
+            request_id=callback_data.request_id,
+            score=callback_data.score,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t("feedback.btn.comment"), callback_data=FeedbackCommentCb(feedback_id=feedback.id)
+    )
+    await query.answer(t("feedback.thanks"))
+    await reply(query, t("feedback.comment_offer"), reply_markup=kb.as_markup())
+
+
+@router.callback_query(FeedbackCommentCb.filter(), IsClient(consent=True))
+async def comment_prompt(
+    query: CallbackQuery, callback_data: FeedbackCommentCb, state: FSMContext, t: Translator
+) -> None:
+    # Ownership is checked when the comment is saved, against the stored feedback.
+    await state.set_state(FeedbackComment.text)
+    await state.set_data({"feedback_id": callback_data.feedback_id})
+    await query.answer()
+    await reply(query, t("feedback.comment_prompt"))
+
+
+@router.message(FeedbackComment.text, IsClient(consent=True), F.text, ~F.text.startswith("/"))
+async def comment_received(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    notifier: Notifier,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    feedback_id = int((await state.get_data())["feedback_id"])
+    await state.clear()
+    try:
+        await comment_feedback(
+            uow,
+            notifier,
+            clock,
+            client=identity.client,
+            feedback_id=feedback_id,
+            comment=(message.text or "")[:2000],
+        )
+    except RequestRefused as refused:
+        await message.answer(t(f"requests.refused.{refused.reason.value}"))
+        return
+    await message.answer(t("feedback.comment_thanks"))
+
+
+@router.callback_query(NpsCb.filter(), IsClient(consent=True))
+async def nps(
+    query: CallbackQuery,
+    callback_data: NpsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    try:
+        await record_nps(
+            uow,
+            notifier,
+            clock,
+            client=identity.client,
+            period=callback_data.period,
+            score=callback_data.score,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    await reply(query, t("feedback.nps_thanks"))

@@ -1,0 +1,192 @@
+"""The client's own requests: the list, one request, cancelling and commenting."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import ClientRequestCb, MenuCb
+from bot.filters import IsClient
+from bot.i18n import Translator
+from bot.keyboards import client_request_actions
+from concierge.catalogue import ServiceCatalogue
+from concierge.clock import Clock
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from concierge.requests import (
+    Desk,
+    RequestRefused,
+    cancel_request,
+    client_requests,
+    comment_request,
+    for_client,
+    local_time,
+)
+from crm_adapter.dto import Client, ServiceRequest
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import refuse, reply
+
+router = Router(name="my_requests")
+
+
+class ClientComment(StatesGroup):
+    text = State()
+
+
+def _line(t: Translator, r: ServiceRequest, client: Client, catalogue: ServiceCatalogue) -> str:
+    service = catalogue.get(r.service_code)
+    return t(
+        "requests.list_item",
+        id=r.id,
+        service=service.title(t.language) if service else r.service_code,
+        status=t(f"requests.status.{r.status.value}"),
+        due=local_time(r.deadline, client.timezone),
+    )
+
+
+@router.callback_query(MenuCb.filter(F.section == "requests"), IsClient(consent=True))
+async def my_requests(
+    query: CallbackQuery,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    service_catalogue: ServiceCatalogue,
+) -> None:
+    assert identity.client is not None
+    await query.answer()
+    open_, past = await client_requests(uow, client_id=identity.client.id)
+    if not open_ and not past:
+        await reply(query, t("requests.list_empty"))
+        return
+    lines = [t("requests.list_title")]
+    for title, group in (("requests.list_open", open_), ("requests.list_past", past)):
+        if group:
+            lines += ["", t(title)]
+            lines += [_line(t, r, identity.client, service_catalogue) for r in group]
+    kb = InlineKeyboardBuilder()
+    for r in open_:
+        kb.button(text=f"#{r.id}", callback_data=ClientRequestCb(action="open", request_id=r.id))
+    kb.adjust(4)
+    await reply(query, "\n".join(lines), reply_markup=kb.as_markup() if open_ else None)
+
+
+@router.callback_query(ClientRequestCb.filter(F.action == "open"), IsClient(consent=True))
+async def open_request(
+    query: CallbackQuery,
+    callback_data: ClientRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+    service_catalogue: ServiceCatalogue,
+) -> None:
+    assert identity.client is not None
+    desk = Desk.of(notifier, clock, service_catalogue)
+    try:
+        request = await for_client(
+            uow,
+            desk,
+            client=identity.client,
+            request_id=callback_data.request_id,
+            action="view",
+            open_only=False,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    text = t(
+        "requests.detail",
+        id=request.id,
+        service=desk.title(request.service_code, t.language),
+        status=t(f"requests.status.{request.status.value}"),
+        summary=request.summary,
+        due=local_time(request.deadline, identity.client.timezone),
+    )
+    keyboard = None if request.closed else client_request_actions(t, request.id)
+    await reply(query, text, reply_markup=keyboard)
+
+
+@router.callback_query(ClientRequestCb.filter(F.action == "cancel"), IsClient(consent=True))
+async def cancel(
+    query: CallbackQuery,
+    callback_data: ClientRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.client is not None
+    try:
+        request = await cancel_request(
+            uow, notifier, clock, client=identity.client, request_id=callback_data.request_id
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    await reply(query, t("requests.cancelled_client", id=request.id))
+
+
+@router.callback_query(ClientRequestCb.filter(F.action == "comment"), IsClient(consent=True))
+async def comment_prompt(
+    query: CallbackQuery,
+    callback_data: ClientRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.client is not None
+    try:
+        await for_client(
+            uow,
+            Desk.of(notifier, clock),
+            client=identity.client,
+            request_id=callback_data.request_id,
+            action="comment",
+            open_only=True,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    await state.set_state(ClientComment.text)
+    await state.set_data({"request_id": callback_data.request_id})
+    await reply(query, t("requests.comment_prompt"))
+
+
+@router.message(ClientComment.text, IsClient(consent=True), F.text | F.document)
+async def comment_received(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.client is not None
+    request_id = int((await state.get_data())["request_id"])
+    await state.clear()
+    try:
+        await comment_request(
+            uow,
+            notifier,
+            clock,
+            client=identity.client,
+            request_id=request_id,
+            text=message.text or message.caption,
+            file_id=message.document.file_id if message.document else None,
+        )
+    except RequestRefused as refused:
+        await message.answer(t(f"requests.refused.{refused.reason.value}"))
+        return
+    await message.answer(t("requests.comment_sent"))

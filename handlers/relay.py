@@ -1,0 +1,123 @@
+"""Talk to my manager: the client's relay mode and staff replies to relayed messages."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import MenuCb, RelayCb
+from bot.courier import BotCourier
+from bot.filters import IsClient, IsStaff
+from bot.i18n import Catalog, Translator
+from concierge.clock import Clock
+from concierge.identity import Identity
+from concierge.relay import relay_to_client, relay_to_manager
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
+
+router = Router(name="relay")
+
+_RELAYABLE = (F.text & ~F.text.startswith("/")) | F.photo | F.document
+
+
+class Relay(StatesGroup):
+    active = State()
+
+
+@router.callback_query(MenuCb.filter(F.section == "manager"), IsClient(consent=True))
+async def my_manager(
+    query: CallbackQuery,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    manager_id = identity.client.manager_id
+    manager = await uow.staff.get(manager_id) if manager_id else None
+    await query.answer()
+    await state.set_state(Relay.active)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("relay.btn.stop"), callback_data=RelayCb(action="stop"))
+    text = t("relay.intro", manager=manager.full_name) if manager else t("relay.no_manager")
+    await reply(query, text, reply_markup=kb.as_markup())
+
+
+@router.callback_query(RelayCb.filter(F.action == "stop"), IsClient(consent=True))
+async def stop(query: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await state.clear()
+    await query.answer()
+    await reply(query, t("relay.stopped"))
+
+
+@router.message(Relay.active, IsClient(consent=True), _RELAYABLE)
+async def client_message(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    catalog: Catalog,
+) -> None:
+    assert identity.client is not None and message.bot is not None
+    outcome = await relay_to_manager(
+        uow,
+        BotCourier(message.bot),
+        clock,
+        client=identity.client,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        text=message.text or message.caption,
+        has_media=message.text is None,
+        texts=catalog,
+    )
+    if outcome.staff is None:
+        await message.answer(t("relay.undelivered"))
+    elif outcome.stand_in and outcome.manager is not None:
+        await message.answer(
+            t(
+                "relay.delivered_stand_in",
+                manager=outcome.manager.full_name,
+                staff=outcome.staff.full_name,
+            )
+        )
+    else:
+        await message.answer(t("relay.delivered", staff=outcome.staff.full_name))
+
+
+@router.message(Relay.active, IsClient(consent=True), ~F.text.startswith("/"))
+async def client_unsupported(message: Message, t: Translator) -> None:
+    await message.answer(t("relay.unsupported"))
+
+
+@router.message(IsStaff(), F.reply_to_message, _RELAYABLE)
+async def staff_reply(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    catalog: Catalog,
+) -> None:
+    assert identity.staff is not None and message.bot is not None
+    assert message.reply_to_message is not None
+    client = await relay_to_client(
+        uow,
+        BotCourier(message.bot),
+        clock,
+        staff=identity.staff,
+        staff_chat_id=message.chat.id,
+        reply_to_message_id=message.reply_to_message.message_id,
+        message_id=message.message_id,
+        text=message.text or message.caption,
+        has_media=message.text is None,
+        texts=catalog,
+    )
+    if client is None:
+        # Not a reply to a relayed client message: another feature may claim it.
+        raise SkipHandler
+    await message.answer(t("relay.reply_sent", client=client.full_name))

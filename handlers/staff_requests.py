@@ -1,0 +1,268 @@
+"""Staff side of service requests: the /requests queue and the Accept / Resolve / Reply /
+Hand-over buttons under every request card."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import ReassignCb, StaffRequestCb
+from bot.filters import IsStaff
+from bot.i18n import Translator
+from bot.rendering import send_long
+from concierge.catalogue import ServiceCatalogue
+from concierge.clock import Clock
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from concierge.requests import (
+    Desk,
+    RequestRefused,
+    accept_request,
+    comment_request,
+    for_staff,
+    local_time,
+    manager_queue,
+    reassign_request,
+    resolve_request,
+    staff_card,
+)
+from crm_adapter.dto import Role
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import refuse, reply
+
+router = Router(name="staff_requests")
+
+
+class StaffReply(StatesGroup):
+    text = State()
+
+
+@router.message(Command("requests"), IsStaff())
+async def queue(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    clock: Clock,
+    service_catalogue: ServiceCatalogue,
+) -> None:
+    assert identity.staff is not None and message.bot is not None
+    items = await manager_queue(uow, clock, staff=identity.staff)
+    if not items:
+        await message.answer(t("requests.queue_empty"))
+        return
+    lines, kb = [t("requests.queue_title")], InlineKeyboardBuilder()
+    for item in items:
+        r, service = item.request, service_catalogue.get(item.request.service_code)
+        lines.append(
+            t(
+                "requests.queue_item",
+                mark="🔴 " if item.overdue else "",
+                id=r.id,
+                client=item.client.full_name,
+                service=service.title(t.language) if service else r.service_code,
+                status=t(f"requests.status.{r.status.value}"),
+                due=local_time(r.deadline, identity.staff.timezone),
+            )
+        )
+        kb.button(text=f"#{r.id}", callback_data=StaffRequestCb(action="open", request_id=r.id))
+    kb.adjust(4)
+    await send_long(message.bot, message.chat.id, "\n".join(lines), reply_markup=kb.as_markup())
+
+
+@router.callback_query(StaffRequestCb.filter(F.action == "open"), IsStaff())
+async def open_card(
+    query: CallbackQuery,
+    callback_data: StaffRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None
+    desk = Desk.of(notifier, clock)
+    try:
+        request = await for_staff(
+            uow,
+            desk,
+            staff=identity.staff,
+            request_id=callback_data.request_id,
+            action="view",
+            open_only=False,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    card = await staff_card(uow, desk, request, identity.staff)
+    await reply(query, card.text, reply_markup=card.keyboard)
+
+
+@router.callback_query(StaffRequestCb.filter(F.action.in_({"accept", "resolve"})), IsStaff())
+async def accept_or_resolve(
+    query: CallbackQuery,
+    callback_data: StaffRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None
+    use_case = accept_request if callback_data.action == "accept" else resolve_request
+    try:
+        request = await use_case(
+            uow, notifier, clock, staff=identity.staff, request_id=callback_data.request_id
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    key = (
+        "requests.accepted_staff"
+        if callback_data.action == "accept"
+        else "requests.resolved_staff"
+    )
+    await reply(query, t(key, id=request.id))
+
+
+@router.callback_query(StaffRequestCb.filter(F.action == "reply"), IsStaff())
+async def reply_prompt(
+    query: CallbackQuery,
+    callback_data: StaffRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None
+    try:
+        await for_staff(
+            uow,
+            Desk.of(notifier, clock),
+            staff=identity.staff,
+            request_id=callback_data.request_id,
+            action="reply",
+            open_only=True,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    await query.answer()
+    await state.set_state(StaffReply.text)
+    await state.set_data({"request_id": callback_data.request_id})
+    await reply(query, t("requests.reply_prompt", id=callback_data.request_id))
+
+
+@router.message(StaffReply.text, IsStaff(), F.text | F.document)
+async def reply_received(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    state: FSMContext,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None and message.bot is not None
+    request_id = int((await state.get_data())["request_id"])
+    await state.clear()
+    try:
+        request = await comment_request(
+            uow,
+            notifier,
+            clock,
+            staff=identity.staff,
+            request_id=request_id,
+            text=message.text or message.caption,
+            file_id=message.document.file_id if message.document else None,
+        )
+    except RequestRefused as refused:
+        await message.answer(t(f"requests.refused.{refused.reason.value}"))
+        return
+    link = await uow.links.for_client(request.client_id)
+    if message.document is not None and link is not None:
+        # The notifier carries text; the document itself is copied as it was sent.
+        await message.bot.copy_message(link.chat_id, message.chat.id, message.message_id)
+    await message.answer(t("requests.comment_sent"))
+
+
+@router.callback_query(StaffRequestCb.filter(F.action == "reassign"), IsStaff())
+async def reassign_choose(
+    query: CallbackQuery,
+    callback_data: StaffRequestCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None
+    try:
+        await for_staff(
+            uow,
+            Desk.of(notifier, clock),
+            staff=identity.staff,
+            request_id=callback_data.request_id,
+            action="reassign",
+            open_only=True,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    kb = InlineKeyboardBuilder()
+    for person in await uow.staff.with_role(Role.MANAGER):
+        if person.id != identity.staff.id:
+            kb.button(
+                text=person.full_name,
+                callback_data=ReassignCb(request_id=callback_data.request_id, staff_id=person.id),
+            )
+    kb.adjust(1)
+    await query.answer()
+    await reply(
+        query,
+        t("requests.reassign_choose", id=callback_data.request_id),
+        reply_markup=kb.as_markup(),
+    )
+
+
+@router.callback_query(ReassignCb.filter(), IsStaff())
+async def reassign(
+    query: CallbackQuery,
+    callback_data: ReassignCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    assert identity.staff is not None
+    try:
+        await reassign_request(
+            uow,
+            notifier,
+            clock,
+            staff=identity.staff,
+            request_id=callback_data.request_id,
+            to_staff_id=callback_data.staff_id,
+        )
+    except RequestRefused as refused:
+        await refuse(query, t, refused)
+        return
+    target = await uow.staff.get(callback_data.staff_id)
+    await query.answer()
+    await reply(
+        query,
+        t(
+            "requests.reassign_done",
+            id=callback_data.request_id,
+            staff=target.full_name if target else "—",
+        ),
+    )
