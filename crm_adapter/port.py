@@ -19,6 +19,7 @@ from crm_adapter.dto import (
     Role,
     Staff,
 )
+from crm_adapter.workspace import WorkspaceRepository
 
 
 class DuplicateUpdate(Exception):
@@ -167,6 +168,8 @@ class UnitOfWork(Protocol):
     def profiles(self) -> ProfileRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def workspace(self) -> WorkspaceRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -26,6 +26,7 @@ from crm_adapter.repositories import (
     SqlProfileRepository,
     SqlStaffRepository,
 )
+from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.interactions = SqlInteractionRepository(session)
         self.profiles = SqlProfileRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.workspace = SqlWorkspaceRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

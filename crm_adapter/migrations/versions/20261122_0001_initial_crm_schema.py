@@ -259,6 +259,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=300), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('briefing_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_meeting_client_id_client')),
     sa.ForeignKeyConstraint(['manager_id'], ['staff.id'], name=op.f('fk_meeting_manager_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting'))
