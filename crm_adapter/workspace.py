@@ -109,3 +109,7 @@ class WorkspaceRepository(Protocol):
     async def mark_briefing_sent(self, meeting_id: int, *, now: datetime) -> bool:
         """Records the briefing as sent; False when another run already did."""
         ...
+
+    async def release_briefing(self, meeting_id: int) -> None:
+        """Undoes `mark_briefing_sent` when delivery failed, so the next run retries."""
+        ...

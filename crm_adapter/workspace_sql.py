@@ -155,3 +155,8 @@ class SqlWorkspaceRepository:
             .values(briefing_sent_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_briefing(self, meeting_id: int) -> None:
+        await self._s.execute(
+            update(m.MeetingRow).where(m.MeetingRow.id == meeting_id).values(briefing_sent_at=None)
+        )

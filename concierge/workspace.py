@@ -1,0 +1,130 @@
+"""Manager workspace use cases: a client's 360 view, the portfolio, notes, with access checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+from concierge.access import open_client, visible_clients
+from concierge.clock import Clock
+from concierge.insights import Flag, InsightRules, Insights, Opportunity, analyse, default_rules
+from concierge.insights import flags as client_flags
+from concierge.profile import ClientProfile, load_profile
+from crm_adapter.dto import Client, Note, Staff
+from crm_adapter.port import UnitOfWork
+
+MAX_NOTE_LENGTH = 3000
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """A client's snapshot with the insights computed from it."""
+
+    profile: ClientProfile
+    insights: Insights
+
+    @property
+    def client(self) -> Client:
+        return self.profile.client
+
+
+async def view_client(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    staff: Staff,
+    client_id: int,
+    action: str = "view_card",
+    rules: InsightRules | None = None,
+) -> ClientView | None:
+    """The 360 view if `staff` may see the client (audited as `action`), else None."""
+    client = await open_client(uow, clock=clock, staff=staff, client_id=client_id, action=action)
+    if client is None:
+        return None
+    profile = await load_profile(uow, client=client, now=clock.now())
+    return ClientView(profile, analyse(profile, rules or default_rules()))
+
+
+@dataclass(frozen=True)
+class PortfolioEntry:
+    view: ClientView
+    flags: tuple[Flag, ...]
+
+
+async def portfolio(
+    uow: UnitOfWork, *, clock: Clock, staff: Staff, rules: InsightRules | None = None
+) -> list[PortfolioEntry]:
+    """Every client the staff member may see, with insights and flags (audited once)."""
+    rules = rules or default_rules()
+    clients = await visible_clients(uow, staff)
+    now = clock.now()
+    entries = []
+    for client in clients:
+        profile = await load_profile(uow, client=client, now=now)
+        insights = analyse(profile, rules)
+        entries.append(
+            PortfolioEntry(
+                ClientView(profile, insights), tuple(client_flags(profile, insights, rules))
+            )
+        )
+    await uow.audit.record(
+        now=now,
+        action="view_portfolio",
+        actor_staff_id=staff.id,
+        details={"clients": len(clients)},
+    )
+    return entries
+
+
+@dataclass(frozen=True)
+class PortfolioOverview:
+    clients: int
+    by_segment: dict[str, int]
+    by_risk: dict[str, int]
+    top_opportunities: tuple[tuple[Client, Opportunity], ...]
+    potential_rub: Decimal
+    assets_rub: Decimal
+
+
+def overview(entries: list[PortfolioEntry], *, top: int = 5) -> PortfolioOverview:
+    segments = Counter(e.view.insights.financial.segment.value for e in entries)
+    risks = Counter(e.view.insights.churn.level.value for e in entries)
+    offers = [(e.view.client, o) for e in entries for o in e.view.insights.value.opportunities]
+    offers.sort(key=lambda pair: pair[1].amount_rub, reverse=True)
+    return PortfolioOverview(
+        clients=len(entries),
+        by_segment=dict(segments.most_common()),
+        by_risk={level: risks.get(level, 0) for level in ("high", "medium", "low")},
+        top_opportunities=tuple(offers[:top]),
+        potential_rub=sum((e.view.insights.value.potential_rub for e in entries), Decimal(0)),
+        assets_rub=sum((e.view.insights.value.assets_rub for e in entries), Decimal(0)),
+    )
+
+
+async def add_note(
+    uow: UnitOfWork, *, clock: Clock, staff: Staff, client_id: int, text: str, kind: str = "note"
+) -> Note | None:
+    """Stores a manager's note and logs it as an internal interaction; None when refused."""
+    client = await open_client(
+        uow, clock=clock, staff=staff, client_id=client_id, action="add_note"
+    )
+    if client is None:
+        return None
+    body = text.strip()[:MAX_NOTE_LENGTH]
+    now = clock.now()
+    note = await uow.profiles.add_note(
+        client_id=client.id, author_id=staff.id, text=body, kind=kind, now=now
+    )
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="crm",
+        direction="internal",
+        kind="note",
+        actor="staff",
+        client_id=client.id,
+        staff_id=staff.id,
+        text=body,
+        payload={"note_id": note.id, "note_kind": kind},
+    )
+    return note
