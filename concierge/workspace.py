@@ -11,6 +11,7 @@ from concierge.clock import Clock
 from concierge.insights import Flag, InsightRules, Insights, Opportunity, analyse, default_rules
 from concierge.insights import flags as client_flags
 from concierge.profile import ClientProfile, load_profile
+from concierge.search import Match, find_clients
 from crm_adapter.dto import Client, Note, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -128,3 +129,53 @@ async def add_note(
         payload={"note_id": note.id, "note_kind": kind},
     )
     return note
+
+
+# A clear winner is taken without asking; closer scores mean the manager must choose.
+CLEAR_LEAD = 10.0
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a name in a command points to: one client, a choice, a refusal, or nothing."""
+
+    client_id: int | None = None
+    candidates: tuple[Match, ...] = ()
+    denied: bool = False
+
+
+async def search_visible(
+    uow: UnitOfWork, *, clock: Clock, staff: Staff, query: str, limit: int = 10
+) -> list[Match]:
+    """Fuzzy search limited to the clients the staff member may see; the search is audited."""
+    matches = find_clients(query, await visible_clients(uow, staff), limit=limit)
+    await uow.audit.record(
+        now=clock.now(),
+        action="search_clients",
+        actor_staff_id=staff.id,
+        details={"query": query[:100], "results": len(matches)},
+    )
+    return matches
+
+
+async def resolve_client(
+    uow: UnitOfWork, *, clock: Clock, staff: Staff, query: str, action: str
+) -> Resolution:
+    """Picks the client a command names; a name that only matches clients out of reach is
+    refused and audited as `action` (denied), so probing other portfolios leaves a trace."""
+    matches = await search_visible(uow, clock=clock, staff=staff, query=query)
+    if matches:
+        if len(matches) == 1 or matches[0].score - matches[1].score >= CLEAR_LEAD:
+            return Resolution(client_id=matches[0].client.id)
+        return Resolution(candidates=tuple(matches))
+    elsewhere = find_clients(query, await uow.clients.all(), limit=3)
+    for match in elsewhere:
+        await uow.audit.record(
+            now=clock.now(),
+            action=action,
+            outcome="denied",
+            actor_staff_id=staff.id,
+            subject_client_id=match.client.id,
+            details={"query": query[:100]},
+        )
+    return Resolution(denied=bool(elsewhere))

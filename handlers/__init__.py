@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import fallback, menu, start
+from handlers import fallback, manager, menu, start
 
 
 def get_routers() -> list[Router]:
@@ -17,6 +17,7 @@ def get_routers() -> list[Router]:
     routers = [
         start.router,
         menu.router,
+        manager.router,
         fallback.router,
     ]
     for router in routers:
