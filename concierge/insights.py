@@ -542,8 +542,8 @@ def _silent_after_manager_change(profile: ClientProfile, rules: InsightRules) ->
     since_change = (today - details.manager_since).days
     if not r.silence_after_change_days <= since_change <= r.manager_change_window_days:
         return None
-    changed_at = profile.as_of - timedelta(days=since_change)
-    if any(m >= changed_at for m in _client_contacts(profile)):
+    # The day of the change itself still belongs to the old relationship (the farewell call).
+    if any(m.date() > details.manager_since for m in _client_contacts(profile)):
         return None
     years = (today - profile.client.client_since).days // 365 if profile.client.client_since else 0
     return Reason(
