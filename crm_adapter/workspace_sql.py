@@ -97,7 +97,7 @@ class SqlWorkspaceRepository:
                 answered_at=inv.answered_at,
                 checked_in_at=inv.checked_in_at,
             )
-            for inv, event in rows.tuples()
+            for inv, event in rows
         ]
 
     async def open_requests(self, client_id: int) -> list[OpenRequest]:
