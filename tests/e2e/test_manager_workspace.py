@@ -198,9 +198,7 @@ async def test_note_by_command_and_by_button_reaches_the_next_brief(h: BotHarnes
         )
         logged_as = {(r.direction, r.actor, r.staff_id) for r in logged}
     assert [n.text for n in notes] == ["Супруга — <главный> советник", "любит встречи утром"]
-    assert logged_as == {
-        ("internal", "staff", bank.manager_id)
-    }
+    assert logged_as == {("internal", "staff", bank.manager_id)}
     await h.press_button(manager, "Брифинг")
     assert "любит встречи утром" in "\n".join(h.texts(MANAGER)[-3:])
     assert "Супруга — &lt;главный&gt; советник" in "\n".join(h.texts(MANAGER)[-3:])
