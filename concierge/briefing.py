@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from concierge.access import open_client
 from concierge.clock import Clock
@@ -25,6 +26,7 @@ from concierge.insights import (
     analyse,
     default_rules,
     explain,
+    label,
 )
 from concierge.notify import Notifier, Outgoing
 from concierge.profile import ClientProfile, load_profile
@@ -74,6 +76,14 @@ class Briefing:
     offers: tuple[Offer, ...]
     talking_points: tuple[Reason, ...]
     personal: tuple[Reason, ...]
+    timezone: str = "Europe/Moscow"  # of the reader: meeting times are shown in it
+
+    def local(self, moment: datetime) -> str:
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return f"{moment.astimezone(zone):%d.%m.%Y %H:%M} ({zone.key})"
 
     @property
     def file_name(self) -> str:
@@ -193,6 +203,7 @@ def build_briefing(
     facts: ProductFacts | None = None,
     rules: InsightRules | None = None,
     meeting: MeetingView | None = None,
+    timezone: str = "Europe/Moscow",
 ) -> Briefing:
     """Pure: assembles the brief from the snapshot; facts are fetched per product family."""
     rules = rules or default_rules()
@@ -217,6 +228,7 @@ def build_briefing(
         offers=tuple(offers),
         talking_points=tuple(_talking_points(profile, insights)),
         personal=tuple(_personal(profile)),
+        timezone=timezone,
     )
 
 
@@ -246,6 +258,7 @@ async def prepare_briefing(
         facts=facts,
         rules=rules,
         meeting=meeting,
+        timezone=staff.timezone,
     )
 
 
@@ -280,8 +293,8 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
     def why(reason: Reason) -> str:
         return explain(reason, texts, lang, escape=not markdown)
 
-    def label(group: str, code: str) -> str:
-        return texts.template(lang, f"manager.{group}.{code}")
+    def name_of(group: str, code: str) -> str:
+        return label(texts, lang, group, code)
 
     def say(prefix: str, reason: Reason) -> str:
         return explain(
@@ -297,7 +310,7 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
         lines.append(
             t(
                 "meeting",
-                when=m.starts_at.strftime("%d.%m.%Y %H:%M UTC"),
+                when=briefing.local(m.starts_at),
                 place=m.place or "—",
                 topic=m.topic or "—",
             )
@@ -312,7 +325,9 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
                 name=p.client.polite_name,
                 city=p.client.city or "—",
                 years=years,
-                occupation=(p.details.occupation if p.details else None) or "—",
+                occupation="; " + p.details.occupation
+                if p.details and p.details.occupation
+                else "",
             )
         )
     )
@@ -320,8 +335,8 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
         bullet(
             t(
                 "segments",
-                financial=label("segment", i.financial.segment.value),
-                values=label("segment", i.values.segment.value),
+                financial=name_of("segment", i.financial.segment.value),
+                values=name_of("segment", i.values.segment.value),
             )
         )
     )
@@ -348,7 +363,15 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
 
     lines.append(fmt.heading(t("open_issues")))
     lines += [
-        bullet(t("request", id=r.id, summary=r.summary, status=r.status)) for r in p.open_requests
+        bullet(
+            t(
+                "request",
+                id=r.id,
+                summary=r.summary,
+                status=label(texts, lang, "request_status", r.status),
+            )
+        )
+        for r in p.open_requests
     ] or [bullet(t("nothing"))]
 
     lines.append(fmt.heading(t("risks")))
@@ -356,7 +379,7 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
         bullet(
             t(
                 "churn",
-                level=label("risk", i.churn.level.value),
+                level=name_of("risk", i.churn.level.value),
                 score=f"{i.churn.score:.2f}",
             )
         )
@@ -369,7 +392,7 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
     for offer in briefing.offers:
         lines.append(
             bullet(
-                label("offer", offer.opportunity.code) + ": " + why(offer.opportunity.reasons[0])
+                name_of("offer", offer.opportunity.code) + ": " + why(offer.opportunity.reasons[0])
             )
         )
         lines += [
@@ -471,7 +494,7 @@ def briefing_message(briefing: Briefing, texts: Templates) -> Outgoing:
     document = render(briefing, texts, markdown=True).encode("utf-8")
     summary = texts.template(briefing.language, "manager.brief.auto_caption").format(
         name=html.escape(briefing.profile.client.full_name, quote=False),
-        when=briefing.meeting.starts_at.strftime("%d.%m %H:%M UTC") if briefing.meeting else "—",
+        when=briefing.local(briefing.meeting.starts_at) if briefing.meeting else "—",
         risk=texts.template(
             briefing.language, f"manager.risk.{briefing.insights.churn.level.value}"
         ),

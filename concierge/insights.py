@@ -135,14 +135,26 @@ class Templates(Protocol):
     """Where reason texts come from (bot.i18n.Catalog fits)."""
 
     def template(self, language: str, key: str) -> str: ...
+    def keys(self, language: str) -> set[str]: ...
+
+
+# Reason parameters holding CRM codes are shown by their localised label (param -> group).
+CODED_PARAMS = {"channel": "channel", "status": "rsvp", "kind": "feedback_kind"}
+
+
+def label(texts: Templates, language: str, group: str, code: str) -> str:
+    """The localised name of a CRM code; an unknown code is shown as it is."""
+    key = f"manager.{group}.{code}"
+    return texts.template(language, key) if key in texts.keys(language) else code
 
 
 def explain(reason: Reason, texts: Templates, language: str, *, escape: bool = True) -> str:
     """The reason in plain language; escaped for HTML unless rendering Markdown or a terminal."""
-    params = {
-        k: html.escape(v, quote=False) if escape and isinstance(v, str) else v
-        for k, v in reason.params.items()
-    }
+    params: dict[str, str | int | float] = {}
+    for k, v in reason.params.items():
+        group = CODED_PARAMS.get(k)
+        value = label(texts, language, group, v) if group and isinstance(v, str) else v
+        params[k] = html.escape(value, quote=False) if escape and isinstance(value, str) else value
     return texts.template(language, f"manager.reason.{reason.code}").format(**params)
 
 

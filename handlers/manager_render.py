@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Catalog, Raw, Translator
-from concierge.insights import Flag, Reason, explain
+from concierge.insights import Flag, Reason, explain, label
 from concierge.search import Match
 from concierge.workspace import ClientView, PortfolioEntry, PortfolioOverview
 from crm_adapter.dto import Client
@@ -74,6 +74,9 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
     lang = t.language
     none = t("manager.card.none")
 
+    def name_of(group: str, code: str) -> str:
+        return label(catalog, lang, group, code)
+
     def why(reason: Reason) -> str:
         return t("manager.card.reason", text=Raw(explain(reason, catalog, lang)))
 
@@ -88,7 +91,7 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
         ),
         t(
             "manager.card.contact",
-            channel=c.preferred_channel,
+            channel=name_of("channel", c.preferred_channel),
             quiet=f"{c.quiet_start:%H:%M}–{c.quiet_end:%H:%M}",
             tz=c.timezone,
             dnd=Raw(t("manager.card.dnd")) if c.do_not_disturb else "",
@@ -165,14 +168,19 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
         latest[contact.channel] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
-            t("manager.card.contact_item", channel=ch, date=day)
+            t("manager.card.contact_item", channel=name_of("channel", ch), date=day)
             for ch, day in sorted(latest.items(), key=lambda kv: kv[1], reverse=True)
         )
         lines.append(t("manager.card.contacts", items=Raw(items)))
     if p.open_requests:
         lines.append(t("manager.card.requests"))
         lines += [
-            t("manager.card.request", id=r.id, summary=r.summary, status=r.status)
+            t(
+                "manager.card.request",
+                id=r.id,
+                summary=r.summary,
+                status=name_of("request_status", r.status),
+            )
             for r in p.open_requests
         ]
     interests = [n for n in p.notes if n.kind == "interest"]
@@ -200,7 +208,7 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
                 "manager.card.event",
                 date=inv.event_starts_at.date().isoformat(),
                 title=inv.event_title,
-                status=inv.status,
+                status=name_of("rsvp", inv.status),
             )
             for inv in upcoming[:RECENT_ITEMS]
         ]
