@@ -508,6 +508,18 @@ def briefing_message(briefing: Briefing, texts: Templates) -> Outgoing:
     )
 
 
+async def _briefing_reader(uow: UnitOfWork, meeting: MeetingView) -> Staff | None:
+    """The meeting's manager, or their backup while the manager is away (the backup holds
+    the meeting then); None when neither can take it."""
+    manager = await uow.staff.get(meeting.manager_id)
+    if manager is None or not manager.active:
+        return None
+    if not manager.absent or manager.backup_id is None:
+        return manager
+    backup = await uow.staff.get(manager.backup_id)
+    return backup if backup is not None and backup.active and not backup.absent else manager
+
+
 async def send_due_briefings(
     crm: Crm,
     notifier: Notifier,
@@ -531,17 +543,17 @@ async def send_due_briefings(
     sent = 0
     for meeting in due:
         async with crm.unit_of_work() as uow:
-            manager = await uow.staff.get(meeting.manager_id)
-            if manager is None or not manager.active:
+            reader = await _briefing_reader(uow, meeting)
+            if reader is None:
                 continue
             if not await uow.workspace.mark_briefing_sent(meeting.id, now=now):
                 continue
             briefing = await prepare_briefing(
                 uow,
                 clock=clock,
-                staff=manager,
+                staff=reader,
                 client_id=meeting.client_id,
-                language=manager.language,
+                language=reader.language,
                 facts=facts,
                 rules=rules,
                 meeting=meeting,
@@ -550,7 +562,7 @@ async def send_due_briefings(
         if briefing is None:
             # Not this manager's client any more: the refusal is audited, nothing is sent.
             continue
-        if await notifier.to_staff(manager.id, briefing_message(briefing, texts)):
+        if await notifier.to_staff(reader.id, briefing_message(briefing, texts)):
             sent += 1
             continue
         log.warning("briefing for meeting %s not delivered; will retry", meeting.id)

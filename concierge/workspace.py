@@ -73,7 +73,8 @@ async def portfolio(
         now=now,
         action="view_portfolio",
         actor_staff_id=staff.id,
-        details={"clients": len(clients)},
+        # One entry for the whole list, naming whom it showed, instead of one row per client.
+        details={"client_ids": [c.id for c in clients]},
     )
     return entries
 
@@ -153,7 +154,7 @@ async def search_visible(
         now=clock.now(),
         action="search_clients",
         actor_staff_id=staff.id,
-        details={"query": query[:100], "results": len(matches)},
+        details={"query": query[:100], "client_ids": [m.client.id for m in matches]},
     )
     return matches
 

@@ -289,3 +289,25 @@ async def test_undelivered_briefing_is_retried(h: BotHarness) -> None:
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 0
     await h.link(h.user(MANAGER), staff_id=bank.manager_id)
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 1
+
+
+async def test_briefing_goes_to_the_backup_while_the_manager_is_away(h: BotHarness) -> None:
+    bank = await staffed_bank(h)
+    clock = h.clock
+    async with h.app.crm.unit_of_work() as uow:
+        await uow.staff.set_absent(bank.manager_id, absent=True)
+        uow.session.add(
+            m.MeetingRow(
+                client_id=bank.client_id,
+                manager_id=bank.manager_id,
+                starts_at=clock.now() + timedelta(minutes=90),
+                created_at=clock.now(),
+            )
+        )
+        await uow.commit()
+    before = len(h.session.calls)
+    assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 1
+    docs = [c.method for c in h.session.calls[before:] if isinstance(c.method, SendDocument)]
+    assert [d.chat_id for d in docs] == [BACKUP]
+    [entry] = await audit(h, "view_briefing")
+    assert (entry.actor_staff_id, entry.outcome) == (bank.backup_id, "ok")
