@@ -352,6 +352,8 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
     )
     if i.group is not None:
         lines.append(bullet(why(i.group.reasons[0])))
+    if i.popularity is not None:
+        lines.append(bullet(why(i.popularity.reason)))
 
     lines.append(fmt.heading(t("changes_since_meeting" if briefing.since_meeting else "changes")))
     lines.append(
@@ -458,6 +460,7 @@ def to_dict(briefing: Briefing) -> dict[str, Any]:
             if i.group
             else None
         ),
+        "popularity_index": i.popularity.index if i.popularity else None,
         "churn": {
             "score": i.churn.score,
             "level": i.churn.level.value,

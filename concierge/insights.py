@@ -230,12 +230,19 @@ class GroupAggregate:
 
 
 @dataclass(frozen=True)
+class Popularity:
+    index: float
+    reason: Reason
+
+
+@dataclass(frozen=True)
 class Insights:
     financial: SegmentResult[FinancialSegment]
     values: SegmentResult[ValuesSegment]
     churn: ChurnRisk
     value: ValueSummary
     group: GroupAggregate | None
+    popularity: Popularity | None = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -712,6 +719,38 @@ def popularity_index(
     return round(p.media_weight * media + p.search_weight * search, 3)
 
 
+def public_popularity(profile: ClientProfile, rules: InsightRules) -> Popularity | None:
+    """The index of a public person against all public persons with figures; None otherwise."""
+    d = profile.details
+    if (
+        d is None
+        or not d.is_public_person
+        or d.media_mentions_90d is None
+        or d.search_queries_90d is None
+        or not profile.public_peers
+    ):
+        return None
+    index = popularity_index(
+        d.media_mentions_90d,
+        d.search_queries_90d,
+        group_mentions=[m for m, _ in profile.public_peers],
+        group_searches=[s for _, s in profile.public_peers],
+        rules=rules,
+    )
+    return Popularity(
+        index,
+        Reason(
+            "popularity",
+            {
+                "index": index,
+                "mentions": d.media_mentions_90d,
+                "searches": d.search_queries_90d,
+                "peers": len(profile.public_peers),
+            },
+        ),
+    )
+
+
 # --- everything at once ---------------------------------------------------------------------
 def analyse(profile: ClientProfile, rules: InsightRules | None = None) -> Insights:
     rules = rules or default_rules()
@@ -722,6 +761,7 @@ def analyse(profile: ClientProfile, rules: InsightRules | None = None) -> Insigh
         churn=churn_risk(profile, rules),
         value=value,
         group=group_aggregate(profile),
+        popularity=public_popularity(profile, rules),
     )
 
 

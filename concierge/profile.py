@@ -40,6 +40,9 @@ class ClientProfile:
     life_events: tuple[LifeEvent, ...] = ()
     notes: tuple[Note, ...] = ()
     group: HoldingGroupView | None = None
+    # (media mentions, search queries) of every public person with figures, the client too:
+    # the reference group of the popularity index.
+    public_peers: tuple[tuple[int, int], ...] = ()
 
     @property
     def client_id(self) -> int:
@@ -59,10 +62,14 @@ async def load_profile(uow: UnitOfWork, *, client: Client, now: datetime) -> Cli
     since = now - HISTORY
     ws = uow.workspace
     group = await ws.holding_group(client.holding_group_id) if client.holding_group_id else None
+    details = await ws.details(client.id)
+    peers: tuple[tuple[int, int], ...] = ()
+    if details is not None and details.is_public_person:
+        peers = tuple((m, s) for _, m, s in await ws.public_person_metrics())
     return ClientProfile(
         client=client,
         as_of=now,
-        details=await ws.details(client.id),
+        details=details,
         manager=await uow.staff.get(client.manager_id) if client.manager_id else None,
         holdings=tuple(await uow.profiles.holdings(client.id)),
         transactions=tuple(await ws.transactions(client.id, since=since)),
@@ -74,4 +81,5 @@ async def load_profile(uow: UnitOfWork, *, client: Client, now: datetime) -> Cli
         life_events=tuple(await uow.profiles.life_events(client.id)),
         notes=tuple(await uow.profiles.notes(client.id, limit=30)),
         group=group,
+        public_peers=peers,
     )

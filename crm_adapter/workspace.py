@@ -20,6 +20,8 @@ class ClientDetails(Dto):
     what_matters: str | None
     previous_manager_id: int | None
     manager_since: date | None
+    media_mentions_90d: int | None = None
+    search_queries_90d: int | None = None
 
 
 class Transaction(Dto):
@@ -95,6 +97,10 @@ class WorkspaceRepository(Protocol):
     """Read-mostly queries behind the client card, insights and briefings."""
 
     async def details(self, client_id: int) -> ClientDetails | None: ...
+    async def public_person_metrics(self) -> list[tuple[int, int, int]]:
+        """(client id, media mentions, search queries) of every public person with figures."""
+        ...
+
     async def transactions(self, client_id: int, *, since: datetime) -> list[Transaction]: ...
     async def contacts(self, client_id: int, *, since: datetime) -> list[Contact]: ...
     async def feedback(self, client_id: int) -> list[Feedback]: ...

@@ -45,7 +45,21 @@ class SqlWorkspaceRepository:
             what_matters=row.what_matters,
             previous_manager_id=row.previous_manager_id,
             manager_since=row.manager_since,
+            media_mentions_90d=row.media_mentions_90d,
+            search_queries_90d=row.search_queries_90d,
         )
+
+    async def public_person_metrics(self) -> list[tuple[int, int, int]]:
+        rows = await self._s.execute(
+            select(
+                m.ClientRow.id, m.ClientRow.media_mentions_90d, m.ClientRow.search_queries_90d
+            ).where(
+                m.ClientRow.is_public_person.is_(True),
+                m.ClientRow.media_mentions_90d.is_not(None),
+                m.ClientRow.search_queries_90d.is_not(None),
+            )
+        )
+        return [(r[0], r[1] or 0, r[2] or 0) for r in rows]
 
     async def transactions(self, client_id: int, *, since: datetime) -> list[Transaction]:
         rows = await self._s.scalars(

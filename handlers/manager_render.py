@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from aiogram.filters.callback_data import CallbackData
@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Catalog, Raw, Translator
 from concierge.insights import Flag, Reason, explain, label
+from concierge.profile import ClientProfile
 from concierge.search import Match
 from concierge.workspace import ClientView, PortfolioEntry, PortfolioOverview
 from crm_adapter.dto import Client
@@ -105,6 +106,8 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
         ),
     ]
     lines += [why(r) for r in (*i.financial.reasons, *i.values.reasons)]
+    if i.popularity is not None:
+        lines.append(why(i.popularity.reason))
     v = i.value
     lines.append(
         t(
@@ -163,6 +166,37 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
             )
             for e in p.life_events[:RECENT_ITEMS]
         ]
+    lines += _activity_lines(p, t, name_of)
+    lines.append(
+        t(
+            "manager.card.churn",
+            level=t(f"manager.risk.{i.churn.level.value}"),
+            score=f"{i.churn.score:.2f}",
+        )
+    )
+    if i.churn.under_management_control:
+        lines.append(t("manager.card.under_control"))
+    lines += [why(r) for r in i.churn.reasons]
+    if v.opportunities:
+        lines.append(t("manager.card.opportunities"))
+        lines += [
+            t(
+                "manager.card.opportunity",
+                offer=t(f"manager.offer.{o.code}"),
+                amount=money(o.amount_rub),
+                why=Raw(explain(o.reasons[0], catalog, lang)),
+            )
+            for o in v.opportunities
+        ]
+    return "\n".join(lines)
+
+
+def _activity_lines(
+    p: ClientProfile, t: Translator, name_of: Callable[[str, str], str]
+) -> list[str]:
+    """Contacts, open requests, interests, ratings and events: the living part of the card."""
+    none = t("manager.card.none")
+    lines: list[str] = []
     latest: dict[str, str] = {}
     for contact in p.contacts:  # oldest first, so the last write per channel is the newest
         latest[contact.channel] = contact.occurred_at.date().isoformat()
@@ -212,28 +246,7 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
             )
             for inv in upcoming[:RECENT_ITEMS]
         ]
-    lines.append(
-        t(
-            "manager.card.churn",
-            level=t(f"manager.risk.{i.churn.level.value}"),
-            score=f"{i.churn.score:.2f}",
-        )
-    )
-    if i.churn.under_management_control:
-        lines.append(t("manager.card.under_control"))
-    lines += [why(r) for r in i.churn.reasons]
-    if v.opportunities:
-        lines.append(t("manager.card.opportunities"))
-        lines += [
-            t(
-                "manager.card.opportunity",
-                offer=t(f"manager.offer.{o.code}"),
-                amount=money(o.amount_rub),
-                why=Raw(explain(o.reasons[0], catalog, lang)),
-            )
-            for o in v.opportunities
-        ]
-    return "\n".join(lines)
+    return lines
 
 
 def overview_text(overview: PortfolioOverview, t: Translator) -> str:

@@ -309,6 +309,15 @@ def test_popularity_index_formula() -> None:
     assert popularity_index(5, 5, group_mentions=[], group_searches=[]) == 0
 
 
+def test_popularity_of_a_public_person_against_peers() -> None:
+    person = details(is_public_person=True, media_mentions_90d=30, search_queries_90d=100)
+    p = profile(details=person, public_peers=[(30, 100), (10, 300)])
+    popularity = analyse(p, RULES).popularity
+    assert popularity is not None and popularity.index == 1.25
+    assert popularity.reason.params["peers"] == 2
+    assert analyse(profile(details=details(is_public_person=True)), RULES).popularity is None
+
+
 # --- rules and texts -----------------------------------------------------------------------
 def test_thresholds_are_configurable_from_yaml(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
@@ -345,12 +354,17 @@ def test_every_reason_reads_as_plain_language(language: str) -> None:
             feedback=[feedback(200, 9, "nps"), feedback(10, 3, "nps")],
             life_events=[life_event("child_abroad", "дочь <учится> в Цюрихе")],
         ),
+        profile(
+            details=details(is_public_person=True, media_mentions_90d=3, search_queries_90d=9),
+            public_peers=[(3, 9), (5, 5)],
+        ),
     ]
     seen = 0
     for p in crafted:
         i = analyse(p, RULES)
         reasons = (*i.financial.reasons, *i.values.reasons, *i.churn.reasons)
         reasons += tuple(r for o in i.value.opportunities for r in o.reasons)
+        reasons += (i.popularity.reason,) if i.popularity else ()
         for reason in reasons:
             text = explain(reason, catalog, language)
             assert "manager.reason" not in text and "{" not in text

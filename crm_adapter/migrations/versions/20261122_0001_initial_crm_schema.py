@@ -67,6 +67,8 @@ def upgrade() -> None:
     sa.Column('occupation', sa.String(length=200), nullable=True),
     sa.Column('is_public_person', sa.Boolean(), nullable=False),
     sa.Column('opinion_leader', sa.Boolean(), nullable=False),
+    sa.Column('media_mentions_90d', sa.Integer(), nullable=True),
+    sa.Column('search_queries_90d', sa.Integer(), nullable=True),
     sa.Column('decision_influencer', sa.String(length=200), nullable=True),
     sa.Column('what_matters', sa.String(length=200), nullable=True),
     sa.Column('manager_id', sa.Integer(), nullable=True),
