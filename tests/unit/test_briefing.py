@@ -7,6 +7,8 @@ from decimal import Decimal
 from bot.i18n import Catalog
 from concierge.briefing import Fact, build_briefing, render, to_dict
 from concierge.insights import analyse, default_rules
+from concierge.profile import ClientProfile
+from crm_adapter.workspace import MeetingView
 from tests.unit.insight_fixtures import (
     details,
     holding,
@@ -40,7 +42,7 @@ class FakeFacts:
         ]
 
 
-def crafted():  # type: ignore[no-untyped-def]
+def crafted() -> tuple[ClientProfile, MeetingView]:
     last = meeting(-40, status="held")
     p = profile(
         client=make_client(birthday=tx(-5).occurred_at.date().replace(year=1970)),

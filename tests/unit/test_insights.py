@@ -145,7 +145,7 @@ def test_drop_in_transactions() -> None:
     history = [tx(d) for d in range(91, 360, 5)] + [tx(10)]
     risk = churn_risk(profile(transactions=history), RULES)
     assert codes(risk.reasons) == {"transaction_drop"}
-    assert risk.reasons[0].params["drop"] > 80
+    assert float(risk.reasons[0].params["drop"]) > 80
     assert risk.score > 0.3
 
 
