@@ -485,7 +485,7 @@ def to_dict(briefing: Briefing) -> dict[str, Any]:
 
 
 # --- automatic briefings before meetings --------------------------------------------------
-def _default_texts() -> Templates:
+def default_texts() -> Templates:
     # Deferred: the texts live with the bot's locale files; callers may pass their own.
     from bot.i18n import Catalog
 
@@ -539,7 +539,7 @@ async def send_due_briefings(
     send, and the notifier's own writes never wait on our transaction); a failed delivery
     releases the claim so the next run retries. Returns the number of briefs delivered.
     """
-    texts = texts or _default_texts()
+    texts = texts or default_texts()
     now = clock.now()
     async with crm.unit_of_work() as uow:
         due = await uow.workspace.due_meetings(start=now, end=now + lead)

@@ -8,7 +8,14 @@ from decimal import Decimal
 
 from concierge.access import open_client, visible_clients
 from concierge.clock import Clock
-from concierge.insights import Flag, InsightRules, Insights, Opportunity, analyse, default_rules
+from concierge.insights import (
+    Flag,
+    InsightRules,
+    Insights,
+    Opportunity,
+    analyse,
+    default_rules,
+)
 from concierge.insights import flags as client_flags
 from concierge.profile import ClientProfile, load_profile
 from concierge.search import Match, find_clients

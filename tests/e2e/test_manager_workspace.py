@@ -16,6 +16,7 @@ from bot.app import App, build_app
 from bot.settings import Settings
 from concierge.briefing import Fact, send_due_briefings
 from concierge.clock import ManualClock
+from concierge.watchlist import send_watchlist_digest
 from crm_adapter import models as m
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
@@ -311,3 +312,24 @@ async def test_briefing_goes_to_the_backup_while_the_manager_is_away(h: BotHarne
     assert [d.chat_id for d in docs] == [BACKUP]
     [entry] = await audit(h, "view_briefing")
     assert (entry.actor_staff_id, entry.outcome) == (bank.backup_id, "ok")
+
+
+async def test_silent_client_after_manager_change_reaches_the_admins_watchlist(
+    h: BotHarness,
+) -> None:
+    bank = await staffed_bank(h)
+    clock = h.clock
+    async with h.app.crm.unit_of_work() as uow:
+        row = await uow.session.get(m.ClientRow, bank.client_id)
+        assert row is not None
+        row.previous_manager_id = bank.backup_id
+        row.manager_since = (clock.now() - timedelta(days=100)).date()
+        await uow.commit()
+    before = len(h.session.calls)
+    assert await send_watchlist_digest(h.app.crm, h.app.notifier, clock) == 1
+    [digest] = [c.method for c in h.session.calls[before:] if isinstance(c.method, SendMessage)]
+    assert digest.chat_id == ADMIN
+    assert "На контроле руководства" in digest.text
+    assert "⚠️ Волков Иван Петрович (C-0001)" in digest.text
+    assert "смены менеджера" in digest.text
+    assert "Морозова" not in digest.text
