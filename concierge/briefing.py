@@ -273,10 +273,11 @@ class _Format:
         return value if self.markdown else html.escape(value, quote=False)
 
     def heading(self, text: str) -> str:
-        return f"\n## {text}" if self.markdown else f"\n<b>{html.escape(text, quote=False)}</b>"
+        # `text` is a rendered template whose values were escaped already.
+        return f"\n## {text}" if self.markdown else f"\n<b>{text}</b>"
 
     def title(self, text: str) -> str:
-        return f"# {text}" if self.markdown else f"<b>{html.escape(text, quote=False)}</b>"
+        return f"# {text}" if self.markdown else f"<b>{text}</b>"
 
 
 def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> str:

@@ -99,9 +99,12 @@ async def card_pressed(
 ) -> None:
     await query.answer()
     view = await view_client(
-        uow, clock=clock, staff=_staff(identity), client_id=callback_data.client_id,
+        uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
         rules=insight_rules,
-    )  # fmt: skip
+    )
     if view is None:
         await bot.send_message(query.from_user.id, t("manager.denied"))
         return
@@ -188,9 +191,17 @@ async def brief_command(
         return
     assert resolution.client_id is not None
     await _send_briefing(
-        bot, message.chat.id, uow=uow, clock=clock, staff=staff, client_id=resolution.client_id,
-        t=t, catalog=catalog, facts=product_facts, rules=insight_rules,
-    )  # fmt: skip
+        bot,
+        message.chat.id,
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        client_id=resolution.client_id,
+        t=t,
+        catalog=catalog,
+        facts=product_facts,
+        rules=insight_rules,
+    )
 
 
 @router.callback_query(ClientCb.filter(F.action == "brief"), WORKSPACE)
@@ -208,10 +219,17 @@ async def brief_pressed(
 ) -> None:
     await query.answer()
     await _send_briefing(
-        bot, query.from_user.id, uow=uow, clock=clock, staff=_staff(identity),
-        client_id=callback_data.client_id, t=t, catalog=catalog, facts=product_facts,
+        bot,
+        query.from_user.id,
+        uow=uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
+        t=t,
+        catalog=catalog,
+        facts=product_facts,
         rules=insight_rules,
-    )  # fmt: skip
+    )
 
 
 @router.message(Command("note"), WORKSPACE)
@@ -271,9 +289,12 @@ async def note_pressed(
 ) -> None:
     await query.answer()
     client = await open_client(
-        uow, clock=clock, staff=_staff(identity), client_id=callback_data.client_id,
+        uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
         action="note_prompt",
-    )  # fmt: skip
+    )
     if client is None:
         await bot.send_message(query.from_user.id, t("manager.denied"))
         return

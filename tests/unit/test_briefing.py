@@ -124,6 +124,12 @@ def test_brief_without_knowledge_base_still_works_in_russian() -> None:
     assert data["offers"][0]["facts"] == []
 
 
+def test_client_name_escaped_once_in_the_title() -> None:
+    p = profile(client=make_client(last_name="Смит & Co"), holdings=[holding("savings", 1)])
+    html_text = render(build_briefing(p, analyse(p), language="en"), Catalog.load())
+    assert html_text.startswith("<b>Briefing: Смит &amp; Co Иван Петрович</b>")
+
+
 def test_brief_without_previous_meeting_looks_back_90_days() -> None:
     p = profile(holdings=[holding("premium_card", 100_000)])
     brief = build_briefing(p, analyse(p), language="en")
