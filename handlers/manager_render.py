@@ -198,8 +198,10 @@ def _activity_lines(
     none = t("manager.card.none")
     lines: list[str] = []
     latest: dict[str, str] = {}
-    for contact in p.contacts:  # oldest first, so the last write per channel is the newest
-        latest[contact.channel] = contact.occurred_at.date().isoformat()
+    # People talking, not the bot's automatic notices; oldest first, so the newest wins.
+    for contact in p.contacts:
+        if contact.actor in ("client", "staff"):
+            latest[contact.channel] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
             t("manager.card.contact_item", channel=name_of("channel", ch), date=day)
