@@ -198,9 +198,9 @@ def _activity_lines(
     none = t("manager.card.none")
     lines: list[str] = []
     latest: dict[str, str] = {}
-    # People talking, not the bot's automatic notices; oldest first, so the newest wins.
+    # People talking (no bot notices, no internal notes); oldest first, so the newest wins.
     for contact in p.contacts:
-        if contact.actor in ("client", "staff"):
+        if contact.actor in ("client", "staff") and contact.direction != "internal":
             latest[contact.channel] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
