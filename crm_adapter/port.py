@@ -25,6 +25,7 @@ from crm_adapter.dto import (
     ServiceRequest,
     Staff,
 )
+from crm_adapter.workspace import WorkspaceRepository
 
 
 class DuplicateUpdate(Exception):
@@ -204,6 +205,8 @@ class UnitOfWork(Protocol):
     def relay(self) -> RelayRepository: ...
     @property
     def feedback(self) -> FeedbackRepository: ...
+    @property
+    def workspace(self) -> WorkspaceRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -437,7 +437,8 @@ class SqlProfileRepository:
         rows = await self._s.scalars(
             select(m.NoteRow)
             .where(m.NoteRow.client_id == client_id)
-            .order_by(m.NoteRow.created_at.desc())
+            # Notes written within one second still come newest first.
+            .order_by(m.NoteRow.created_at.desc(), m.NoteRow.id.desc())
             .limit(limit)
         )
         return [Note.model_validate(r) for r in rows]

@@ -36,6 +36,7 @@ from crm_adapter.repositories_delivery import (
     SqlOutboxRepository,
     SqlRuleFiringRepository,
 )
+from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -95,6 +96,7 @@ class SqlUnitOfWork:
         self.requests = SqlServiceRequestRepository(session)
         self.relay = SqlRelayRepository(session)
         self.feedback = SqlFeedbackRepository(session)
+        self.workspace = SqlWorkspaceRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     client_settings,
     fallback,
+    manager,
     feedback,
     menu,
     my_requests,
@@ -27,6 +28,7 @@ def get_routers() -> list[Router]:
     routers = [
         start.router,
         menu.router,
+        manager.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
         services.router,
         my_requests.router,

@@ -95,6 +95,10 @@ class ClientRow(Base):
     occupation: Mapped[str | None] = mapped_column(String(200))
     is_public_person: Mapped[bool] = mapped_column(Boolean, default=False)
     opinion_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Public persons only: media mentions and search queries over 90 days, for the popularity
+    # index (DOMAIN.md); empty when the bank's media monitoring has no figures.
+    media_mentions_90d: Mapped[int | None] = mapped_column(Integer)
+    search_queries_90d: Mapped[int | None] = mapped_column(Integer)
     decision_influencer: Mapped[str | None] = mapped_column(String(200))
     what_matters: Mapped[str | None] = mapped_column(String(200))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)

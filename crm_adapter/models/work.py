@@ -62,6 +62,8 @@ class MeetingRow(Base):
     topic: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default="planned")  # planned | held | ...
     created_at: Mapped[datetime] = mapped_column()
+    # Set when the automatic pre-meeting briefing went out, so it is sent once.
+    briefing_sent_at: Mapped[datetime | None] = mapped_column()
 
 
 class EventRow(Base):

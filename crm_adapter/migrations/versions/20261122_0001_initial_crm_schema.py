@@ -75,6 +75,8 @@ def upgrade() -> None:
     sa.Column('occupation', sa.String(length=200), nullable=True),
     sa.Column('is_public_person', sa.Boolean(), nullable=False),
     sa.Column('opinion_leader', sa.Boolean(), nullable=False),
+    sa.Column('media_mentions_90d', sa.Integer(), nullable=True),
+    sa.Column('search_queries_90d', sa.Integer(), nullable=True),
     sa.Column('decision_influencer', sa.String(length=200), nullable=True),
     sa.Column('what_matters', sa.String(length=200), nullable=True),
     sa.Column('manager_id', sa.Integer(), nullable=True),
@@ -267,6 +269,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=300), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('briefing_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_meeting_client_id_client')),
     sa.ForeignKeyConstraint(['manager_id'], ['staff.id'], name=op.f('fk_meeting_manager_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting'))

@@ -1,0 +1,68 @@
+"""Who may see which client: own portfolio, backed-up portfolios, everything for admins.
+
+Every look at a client's data, allowed or refused, leaves an audit entry (who, whom, what).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from concierge.clock import Clock
+from crm_adapter.dto import Client, Role, Staff
+from crm_adapter.port import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a staff member may see: everything, or the portfolios of these managers."""
+
+    everything: bool
+    manager_ids: frozenset[int]
+
+    def covers(self, client: Client) -> bool:
+        if client.erased_at_marker:
+            return False
+        return self.everything or (
+            client.manager_id is not None and client.manager_id in self.manager_ids
+        )
+
+
+async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
+    """Admins see all; managers their own and backed-up clients; coordinators no client card
+    (they reach invitations through the events feature, which shows only what events need)."""
+    if not staff.active:
+        return Scope(everything=False, manager_ids=frozenset())
+    if staff.has_role(Role.ADMIN):
+        return Scope(everything=True, manager_ids=frozenset())
+    if not staff.has_role(Role.MANAGER):
+        return Scope(everything=False, manager_ids=frozenset())
+    backed_up = await uow.staff.backed_up_by(staff.id)
+    return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
+
+
+async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
+    scope = await scope_of(uow, staff)
+    if scope.everything:
+        clients = await uow.clients.all()
+    elif scope.manager_ids:
+        clients = await uow.clients.for_managers(sorted(scope.manager_ids))
+    else:
+        return []
+    return [c for c in clients if scope.covers(c)]
+
+
+async def open_client(
+    uow: UnitOfWork, *, clock: Clock, staff: Staff, client_id: int, action: str
+) -> Client | None:
+    """The client if `staff` may see them, else None; the attempt is audited either way."""
+    client = await uow.clients.get(client_id)
+    allowed = client is not None and (await scope_of(uow, staff)).covers(client)
+    await uow.audit.record(
+        now=clock.now(),
+        action=action,
+        outcome="ok" if allowed else "denied",
+        actor_staff_id=staff.id,
+        subject_client_id=client.id if client is not None else None,
+        details=None if client is not None else {"missing_client_id": client_id},
+    )
+    return client if allowed else None

@@ -1,0 +1,396 @@
+"""The manager workspace in the chat: /clients, the client card, /brief, /note, /portfolio."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot.filters import IsStaff
+from bot.i18n import Catalog, Translator
+from bot.rendering import send_long
+from concierge.access import open_client
+from concierge.briefing import ProductFacts, prepare_briefing, render
+from concierge.clock import Clock
+from concierge.identity import Identity
+from concierge.insights import InsightRules
+from concierge.portfolio_chart import render_chart
+from concierge.workspace import (
+    Resolution,
+    add_note,
+    overview,
+    portfolio,
+    resolve_client,
+    search_visible,
+    view_client,
+)
+from crm_adapter.dto import Role, Staff
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.manager_render import (
+    ClientCb,
+    card_keyboard,
+    card_text,
+    matches_list,
+    overview_text,
+    portfolio_list,
+)
+
+router = Router(name="manager")
+WORKSPACE = IsStaff(Role.MANAGER, Role.ADMIN)
+COMMANDS = ("clients", "brief", "note", "portfolio")
+
+
+class NoteStates(StatesGroup):
+    text = State()
+
+
+def _staff(identity: Identity) -> Staff:
+    assert identity.staff is not None  # guaranteed by the IsStaff filter
+    return identity.staff
+
+
+@router.message(Command("clients"), WORKSPACE)
+async def clients_command(
+    message: Message,
+    command: CommandObject,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    insight_rules: InsightRules | None = None,
+) -> None:
+    query = (command.args or "").strip()
+    staff = _staff(identity)
+    if not query:
+        entries = await portfolio(uow, clock=clock, staff=staff, rules=insight_rules)
+        if not entries:
+            await message.answer(t("manager.portfolio_empty"))
+            return
+        await message.answer(
+            t("manager.clients_title", count=len(entries)) + "\n" + t("manager.flags_legend"),
+            reply_markup=portfolio_list(entries, t),
+        )
+        return
+    matches = await search_visible(uow, clock=clock, staff=staff, query=query)
+    if not matches:
+        await message.answer(t("manager.clients_none", query=query))
+        return
+    await message.answer(
+        t("manager.clients_found", query=query, count=len(matches)),
+        reply_markup=matches_list(matches, t),
+    )
+
+
+@router.callback_query(ClientCb.filter(F.action == "card"), WORKSPACE)
+async def card_pressed(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    catalog: Catalog,
+    bot: Bot,
+    insight_rules: InsightRules | None = None,
+) -> None:
+    await query.answer()
+    view = await view_client(
+        uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
+        rules=insight_rules,
+    )
+    if view is None:
+        await bot.send_message(query.from_user.id, t("manager.denied"))
+        return
+    await send_long(
+        bot,
+        query.from_user.id,
+        card_text(view, t, catalog),
+        reply_markup=card_keyboard(view.client.id, t),
+    )
+
+
+async def _unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
+    """Answers when the name did not lead to exactly one client; True if it did not."""
+    if resolution.client_id is not None:
+        return False
+    if resolution.candidates:
+        await message.answer(
+            t("manager.ambiguous", query=query),
+            reply_markup=matches_list(resolution.candidates, t),
+        )
+    elif resolution.denied:
+        await message.answer(t("manager.denied"))
+    else:
+        await message.answer(t("manager.clients_none", query=query))
+    return True
+
+
+async def _send_briefing(
+    bot: Bot,
+    chat_id: int,
+    *,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    staff: Staff,
+    client_id: int,
+    t: Translator,
+    catalog: Catalog,
+    facts: ProductFacts | None,
+    rules: InsightRules | None,
+) -> None:
+    briefing = await prepare_briefing(
+        uow,
+        clock=clock,
+        staff=staff,
+        client_id=client_id,
+        language=t.language,
+        facts=facts,
+        rules=rules,
+    )
+    if briefing is None:
+        await bot.send_message(chat_id, t("manager.denied"))
+        return
+    await send_long(bot, chat_id, render(briefing, catalog))
+    document = render(briefing, catalog, markdown=True).encode("utf-8")
+    await bot.send_document(
+        chat_id,
+        BufferedInputFile(document, filename=briefing.file_name),
+        caption=t("manager.brief_document_caption", name=briefing.profile.client.full_name),
+    )
+
+
+@router.message(Command("brief"), WORKSPACE)
+async def brief_command(
+    message: Message,
+    command: CommandObject,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    catalog: Catalog,
+    bot: Bot,
+    product_facts: ProductFacts | None = None,
+    insight_rules: InsightRules | None = None,
+) -> None:
+    query = (command.args or "").strip()
+    if not query:
+        await message.answer(t("manager.usage_brief"))
+        return
+    staff = _staff(identity)
+    resolution = await resolve_client(
+        uow, clock=clock, staff=staff, query=query, action="view_briefing"
+    )
+    if await _unresolved(message, resolution, query, t):
+        return
+    assert resolution.client_id is not None
+    await _send_briefing(
+        bot,
+        message.chat.id,
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        client_id=resolution.client_id,
+        t=t,
+        catalog=catalog,
+        facts=product_facts,
+        rules=insight_rules,
+    )
+
+
+@router.callback_query(ClientCb.filter(F.action == "brief"), WORKSPACE)
+async def brief_pressed(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    catalog: Catalog,
+    bot: Bot,
+    product_facts: ProductFacts | None = None,
+    insight_rules: InsightRules | None = None,
+) -> None:
+    await query.answer()
+    await _send_briefing(
+        bot,
+        query.from_user.id,
+        uow=uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
+        t=t,
+        catalog=catalog,
+        facts=product_facts,
+        rules=insight_rules,
+    )
+
+
+@router.message(Command("note"), WORKSPACE)
+async def note_command(
+    message: Message,
+    command: CommandObject,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    parts = (command.args or "").split(maxsplit=1)
+    if len(parts) < 2:
+        await message.answer(t("manager.usage_note"))
+        return
+    query, text = parts
+    staff = _staff(identity)
+    resolution = await resolve_client(
+        uow, clock=clock, staff=staff, query=query, action="add_note"
+    )
+    if await _unresolved(message, resolution, query, t):
+        return
+    assert resolution.client_id is not None
+    await _save_note(message, uow, clock, staff, resolution.client_id, text, t)
+
+
+async def _save_note(
+    message: Message,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    staff: Staff,
+    client_id: int,
+    text: str,
+    t: Translator,
+) -> None:
+    if not text.strip():
+        await message.answer(t("manager.note_empty"))
+        return
+    note = await add_note(uow, clock=clock, staff=staff, client_id=client_id, text=text)
+    if note is None:
+        await message.answer(t("manager.denied"))
+        return
+    client = await uow.clients.get(client_id)
+    await message.answer(t("manager.note_saved", name=client.full_name if client else ""))
+
+
+@router.callback_query(ClientCb.filter(F.action == "note"), WORKSPACE)
+async def note_pressed(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    await query.answer()
+    client = await open_client(
+        uow,
+        clock=clock,
+        staff=_staff(identity),
+        client_id=callback_data.client_id,
+        action="note_prompt",
+    )
+    if client is None:
+        await bot.send_message(query.from_user.id, t("manager.denied"))
+        return
+    await state.set_state(NoteStates.text)
+    await state.update_data(client_id=client.id)
+    await bot.send_message(query.from_user.id, t("manager.note_prompt", name=client.full_name))
+
+
+@router.message(Command("portfolio"), WORKSPACE)
+async def portfolio_command(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    bot: Bot,
+    insight_rules: InsightRules | None = None,
+) -> None:
+    entries = await portfolio(uow, clock=clock, staff=_staff(identity), rules=insight_rules)
+    if not entries:
+        await message.answer(t("manager.portfolio_empty"))
+        return
+    summary = overview(entries)
+    await message.answer(overview_text(summary, t))
+    # Drawing takes a noticeable fraction of a second: keep the event loop free meanwhile.
+    png = await asyncio.to_thread(
+        render_chart,
+        summary,
+        segment_labels={s: t(f"manager.segment.{s}") for s in summary.by_segment},
+        risk_labels={r: t(f"manager.risk.{r}") for r in summary.by_risk},
+        titles=(t("manager.chart_segments"), t("manager.chart_risk")),
+    )
+    await bot.send_photo(
+        message.chat.id,
+        BufferedInputFile(png, filename="portfolio.png"),
+        caption=t("manager.portfolio_chart_caption"),
+    )
+
+
+@router.message(NoteStates.text, Command("cancel"))
+async def note_cancelled(message: Message, state: FSMContext, t: Translator) -> None:
+    await state.clear()
+    await message.answer(t("manager.note_cancelled"))
+
+
+# After the commands on purpose: a command typed while a note is pending still works.
+@router.message(NoteStates.text, F.text, ~F.text.startswith("/"), WORKSPACE)
+async def note_text(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    client_id = data.get("client_id")
+    if not isinstance(client_id, int):
+        await message.answer(t("manager.usage_note"))
+        return
+    await _save_note(message, uow, clock, _staff(identity), client_id, message.text or "", t)
+
+
+# Coordinators and the duty desk reach clients through events and requests only.
+@router.message(Command(*COMMANDS), IsStaff())
+async def workspace_refused(
+    message: Message, identity: Identity, uow: SqlUnitOfWork, clock: Clock, t: Translator
+) -> None:
+    await uow.audit.record(
+        now=clock.now(),
+        action="workspace",
+        outcome="denied",
+        actor_staff_id=identity.staff_id,
+        details={"command": (message.text or "").split(maxsplit=1)[0][:32]},
+    )
+    await message.answer(t("manager.staff_only"))
+
+
+@router.callback_query(ClientCb.filter(), IsStaff())
+async def client_button_refused(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    # A forged id may name no client at all; the audit row must still be writable.
+    client = await uow.clients.get(callback_data.client_id)
+    await uow.audit.record(
+        now=clock.now(),
+        action=f"client_{callback_data.action}",
+        outcome="denied",
+        actor_staff_id=identity.staff_id,
+        subject_client_id=client.id if client else None,
+        details={"client_id": callback_data.client_id},
+    )
+    await query.answer(t("manager.staff_only"), show_alert=True)
