@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from crm_adapter.events_repository import SqlEventRepository
 from crm_adapter.repositories import (
     SqlAuditRepository,
     SqlClientRepository,
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.interactions = SqlInteractionRepository(session)
         self.profiles = SqlProfileRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.events = SqlEventRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -10,6 +10,7 @@ from crm_adapter.models.activity import (
     TransactionRow,
 )
 from crm_adapter.models.base import Base
+from crm_adapter.models.events import AudienceOverrideRow
 from crm_adapter.models.people import (
     ClientRow,
     ConsentRow,
@@ -28,6 +29,7 @@ from crm_adapter.models.work import (
 )
 
 __all__ = [
+    "AudienceOverrideRow",
     "AuditEntryRow",
     "Base",
     "ClientRow",

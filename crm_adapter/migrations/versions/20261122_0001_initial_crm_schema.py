@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:45:31.367754
+Create Date: 2026-11-22 19:46:01.470372
 """
 
 from collections.abc import Sequence
@@ -100,6 +100,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('coordinator_id', sa.Integer(), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reminder_delay_hours', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['coordinator_id'], ['staff.id'], name=op.f('fk_event_coordinator_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
     )
@@ -149,6 +153,22 @@ def upgrade() -> None:
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_consent_client_purpose', ['client_id', 'purpose'], unique=False)
+
+    op.create_table('event_audience_override',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('include', sa.Boolean(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('decided_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_event_audience_override_client_id_client')),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_event_audience_override_event_id_event')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_event_audience_override_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_audience_override')),
+    sa.UniqueConstraint('event_id', 'client_id', name=op.f('uq_event_audience_override_event_id'))
+    )
+    with op.batch_alter_table('event_audience_override', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_audience_override_event_id'), ['event_id'], unique=False)
 
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -214,12 +234,17 @@ def upgrade() -> None:
     sa.Column('checkin_code_hash', sa.String(length=64), nullable=True),
     sa.Column('checked_in_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('reminder_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('day_before_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('two_hours_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('thanks_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_invitation_client_id_client')),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_invitation_event_id_event')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation')),
     sa.UniqueConstraint('event_id', 'client_id', name=op.f('uq_invitation_event_id'))
     )
     with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitation_checkin_code_hash'), ['checkin_code_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitation_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitation_event_id'), ['event_id'], unique=False)
 
@@ -397,6 +422,7 @@ def downgrade() -> None:
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invitation_event_id'))
         batch_op.drop_index(batch_op.f('ix_invitation_client_id'))
+        batch_op.drop_index(batch_op.f('ix_invitation_checkin_code_hash'))
 
     op.drop_table('invitation')
     with op.batch_alter_table('interaction', schema=None) as batch_op:
@@ -412,6 +438,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_feedback_client_id'))
 
     op.drop_table('feedback')
+    with op.batch_alter_table('event_audience_override', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_audience_override_event_id'))
+
+    op.drop_table('event_audience_override')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index('ix_consent_client_purpose')
         batch_op.drop_index(batch_op.f('ix_consent_client_id'))
