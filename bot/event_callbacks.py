@@ -18,7 +18,7 @@ class EventRateCb(CallbackData, prefix="evrate"):
 
 class EventAdminCb(CallbackData, prefix="evadm"):
     event_id: int
-    action: str  # preview | send | csv | list | audience
+    action: str  # preview | send | csv | list
     status: str = ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import fallback, menu, start
+from handlers import event_rsvp, events, fallback, menu, start
 
 
 def get_routers() -> list[Router]:
@@ -17,6 +17,8 @@ def get_routers() -> list[Router]:
     routers = [
         start.router,
         menu.router,
+        events.router,
+        event_rsvp.router,
         fallback.router,
     ]
     for router in routers:
