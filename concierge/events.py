@@ -18,7 +18,9 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.i18n import Catalog
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.i18n import Catalog, Translator
 from concierge.clock import Clock
 from concierge.event_audience import (
     Audience,
@@ -630,56 +632,68 @@ THANKS_WINDOW = timedelta(days=3)
 async def send_event_reminders(
     uow: UnitOfWork, notifier: Notifier, clock: Clock, *, catalog: Catalog | None = None
 ) -> int:
-    """Sends each due reminder once; returns how many were handed to the notifier.
+    """Sends each due reminder once; returns how many the notifier accepted.
 
     Due: one nudge to those who have not answered (the event's delay after sending, before
     the deadline), the day before and two hours before to attending guests, and a thank-you
-    with a rating after the event to those who checked in. Each is recorded on the
-    invitation before it is handed over, so a crash between the two loses a reminder rather
-    than sending one twice (the outbox dedupes by occasion key as well).
+    with a rating after the event to those who checked in. The caller commits.
+
+    Reads first, hands the messages over, writes last: on SQLite a write lock held across the
+    hand-over would block the notifier's own transaction (outbox row, interaction log) until
+    it times out. A failure between hand-over and commit means the next run offers the same
+    reminder again, which the outbox drops by its occasion key.
     """
     catalog = catalog or default_catalog()
     now = clock.now()
-    handed = 0
+    due: list[tuple[int, str, int, Outgoing]] = []
+    finished: list[int] = []
     for event in await uow.events.list_events(statuses=(EventStatus.OPEN,)):
         if now >= event.ends_at + THANKS_WINDOW:
-            await uow.events.update(event.id, status=EventStatus.DONE)
+            finished.append(event.id)
             continue
         for invitation in await uow.events.invitations(event.id):
             kind = _due_reminder(event, invitation, now)
             if kind is None:
                 continue
-            column, message_class = _REMINDERS[kind]
-            await uow.events.update_invitation(invitation.id, **{column: now})
             client = await uow.clients.get(invitation.client_id)
-            if client is None or client.erased_at_marker:
+            if client is None:
                 continue
             t = await client_translator(uow, catalog, client)
-            if kind == "no_answer":
-                keyboard = rsvp_keyboard(t, event, invitation.id)
-            elif kind == "thanks":
-                keyboard = rating_keyboard(invitation.id)
-            else:
-                keyboard = None
-            text = t(
-                f"events.reminder.{kind}",
-                name=client.polite_name,
-                title=event.title,
-                when=when(t, event),
-                where=where(event),
-            )
-            handed += await notifier.to_client(
-                client.id,
-                Outgoing(
-                    text=text,
-                    keyboard=keyboard,
-                    message_class=message_class,
-                    occasion_key=f"event-{kind}:{event.id}:{client.id}",
-                    kind=f"event_{kind}",
-                    payload={"event_id": event.id, "invitation_id": invitation.id},
+            message = Outgoing(
+                text=t(
+                    f"events.reminder.{kind}",
+                    name=client.polite_name,
+                    title=event.title,
+                    when=when(t, event),
+                    where=where(event),
                 ),
+                keyboard=_reminder_keyboard(t, kind, event, invitation.id),
+                message_class=_REMINDERS[kind][1],
+                occasion_key=f"event-{kind}:{event.id}:{client.id}",
+                kind=f"event_{kind}",
+                payload={"event_id": event.id, "invitation_id": invitation.id},
             )
+            due.append((invitation.id, _REMINDERS[kind][0], client.id, message))
+    handed = 0
+    for _, _, client_id, message in due:
+        handed += await notifier.to_client(client_id, message)
+    # Recorded even when the notifier refused (no consent, blocked chat): "at most once" means
+    # the client is not offered the same reminder on every run.
+    for invitation_id, column, _, _ in due:
+        await uow.events.update_invitation(invitation_id, **{column: now})
+    for event_id in finished:
+        await uow.events.update(event_id, status=EventStatus.DONE)
     return handed
+
+
+def _reminder_keyboard(
+    t: Translator, kind: str, event: Event, invitation_id: int
+) -> InlineKeyboardMarkup | None:
+    if kind == "no_answer":
+        return rsvp_keyboard(t, event, invitation_id)
+    if kind == "thanks":
+        return rating_keyboard(invitation_id)
+    return None
 
 
 # Which column records a reminder, and its class: the nudge to answer is marketing (caps and

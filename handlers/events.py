@@ -189,8 +189,8 @@ async def wizard_capacity(message: Message, state: FSMContext, t: Translator) ->
     await state.update_data(capacity=int(raw))
     await state.set_state(NewEvent.plus_ones)
     kb = InlineKeyboardBuilder()
-    kb.button(text=t("events.btn.yes"), callback_data=WizardCb(choice="plus_yes"))
-    kb.button(text=t("events.btn.no"), callback_data=WizardCb(choice="plus_no"))
+    kb.button(text=t("events.btn.answer_yes"), callback_data=WizardCb(choice="plus_yes"))
+    kb.button(text=t("events.btn.answer_no"), callback_data=WizardCb(choice="plus_no"))
     await message.answer(t("events.wizard.plus_ones"), reply_markup=kb.as_markup())
 
 
@@ -276,7 +276,9 @@ def _draft_summary(t: Translator, draft: EventDraft, audience_text: str) -> str:
         ),
         where=", ".join(p for p in (draft.venue, draft.city) if p) or "—",
         capacity=draft.capacity,
-        plus_ones=t("events.btn.yes") if draft.plus_ones_allowed else t("events.btn.no"),
+        plus_ones=t("events.btn.answer_yes")
+        if draft.plus_ones_allowed
+        else t("events.btn.answer_no"),
         deadline=deadline.strftime("%d.%m.%Y %H:%M"),
         audience=t("events.wizard.everyone") if draft.audience.is_everyone else audience_text,
     )
