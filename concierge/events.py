@@ -407,6 +407,10 @@ async def answer_invitation(
         )
         return RsvpResult(outcome)
     event = await require_event(uow, invitation.event_id, for_update=True)
+    # Read again under the lock: a double tap delivered as two concurrent updates must see
+    # the first one's answer, not the state from before it.
+    invitation = await uow.events.invitation(invitation_id)
+    assert invitation is not None
     refusal = _refusal(event, invitation, answer, now)
     if refusal is not None:
         await uow.audit.record(

@@ -55,15 +55,18 @@ class SqlEventRepository:
         return Event.model_validate(row)
 
     async def invitations(self, event_id: int) -> list[Invitation]:
+        # populate_existing: read after the event row is locked, the rows must be the
+        # database's, not the copies this session loaded before it waited for the lock.
         rows = await self._s.scalars(
             select(m.InvitationRow)
             .where(m.InvitationRow.event_id == event_id)
             .order_by(m.InvitationRow.id)
+            .execution_options(populate_existing=True)
         )
         return [Invitation.model_validate(r) for r in rows]
 
     async def invitation(self, invitation_id: int) -> Invitation | None:
-        row = await self._s.get(m.InvitationRow, invitation_id)
+        row = await self._s.get(m.InvitationRow, invitation_id, populate_existing=True)
         return Invitation.model_validate(row) if row else None
 
     async def invitation_for(self, event_id: int, client_id: int) -> Invitation | None:
