@@ -27,7 +27,7 @@ from crm_adapter.sql import SqlUnitOfWork
 
 router = Router(name="event_rsvp")
 
-# More than this many open invitations at once is unusual; the newest ones are still shown.
+# More than this many open invitations at once is unusual; the soonest ones are shown.
 MAX_LISTED = 10
 # Outcomes that change nothing: answered with a pop-up only, the chat stays clean.
 _ALERTS = {
@@ -52,7 +52,7 @@ async def my_events(
         await query.bot.send_message(query.from_user.id, t("events.my.empty"))
         return
     await query.bot.send_message(query.from_user.id, t("events.my.title"))
-    for invitation, event in found[-MAX_LISTED:]:
+    for invitation, event in found[:MAX_LISTED]:
         answerable = event.status == EventStatus.OPEN and clock.now() < event.answers_close_at
         await query.bot.send_message(
             query.from_user.id,

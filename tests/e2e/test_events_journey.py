@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiogram.methods import SendDocument, SendPhoto
+from aiogram.methods import EditMessageText, SendDocument, SendPhoto
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 
@@ -213,6 +214,17 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
     forged = await harness.press(backup, f"evaud:{event.id}:{cast.pavel}:0")
     assert any("только для своих" in a for a in harness.alerts()), forged
 
+    # The personal manager takes Pavel out and puts him back before anything is sent.
+    await harness.send(manager, f"/eventaudience {event.id}")
+    assert "✅ Зайцев Павел Ильич" in harness.last_text(MANAGER)
+    assert "⛔ Белова Ольга Викторовна — отказ от рекламных сообщений" in harness.last_text(
+        MANAGER
+    )
+    await harness.press_button(manager, "➖ Зайцев")
+    edited = [c.method for c in harness.session.calls if isinstance(c.method, EditMessageText)]
+    assert "▫️ Зайцев Павел Ильич" in edited[-1].text
+    await harness.press_button(manager, "➕ Зайцев")
+
     # Preview: four invited, the opted-out and the unconsented shown with the reason.
     await harness.press_button(coordinator, "Аудитория")
     preview = harness.last_text(COORDINATOR)
@@ -338,6 +350,25 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
     assert by_name["Жуков Семён Аркадьевич"]["answered_at"] == ""
     await harness.press_button(coordinator, "ожидания")
     assert "Никого" in harness.last_text(COORDINATOR)
+    await harness.send(coordinator, "/events")
+    assert f"#{event.id} <b>Вечер с главным экономистом</b>" in harness.last_text(COORDINATOR)
+
+
+async def test_reminders_outside_an_update_do_not_wait_for_the_database_lock(
+    harness: BotHarness,
+) -> None:
+    # Regression: the reminders job held SQLite's write lock while the notifier sent, and the
+    # interaction log of each sent message waited 30 s for that lock.
+    cast = await _cast(harness)
+    event = await _event(harness, cast)
+    await harness.send(harness.user(COORDINATOR), f"/event {event.id}")
+    await harness.press_button(harness.user(COORDINATOR), "Разослать")
+    clock = harness.app.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(days=3))
+    started = time.monotonic()
+    assert await _reminders(harness) == 3  # Ivan, Pavel, Semyon: none answered
+    assert time.monotonic() - started < 10
 
 
 async def test_cancel_change_and_capacity(harness: BotHarness) -> None:
