@@ -964,6 +964,22 @@ async def event_summary(uow: UnitOfWork, *, event_id: int) -> EventSummary:
     return EventSummary(event, counts, seats_taken(invitations))
 
 
+async def events_overview(uow: UnitOfWork) -> list[EventSummary]:
+    """Every event with its counts, soonest first."""
+    return [
+        await event_summary(uow, event_id=event.id) for event in await uow.events.list_events()
+    ]
+
+
+async def staff_names(uow: UnitOfWork, staff_ids: set[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for staff_id in staff_ids:
+        staff = await uow.staff.get(staff_id)
+        if staff is not None:
+            names[staff_id] = staff.full_name
+    return names
+
+
 @dataclass(frozen=True)
 class Guest:
     client: Client
@@ -973,19 +989,15 @@ class Guest:
 
 async def guests(uow: UnitOfWork, *, event_id: int, status: str | None = None) -> list[Guest]:
     """Invited clients (optionally of one status) with their manager, sorted by name."""
-    staff_names: dict[int, str] = {}
-    found: list[Guest] = []
+    pairs: list[tuple[Client, Invitation]] = []
     for invitation in await uow.events.invitations(event_id):
         if status and invitation.status != status:
             continue
         client = await uow.clients.get(invitation.client_id)
-        if client is None:
-            continue
-        manager_id = client.manager_id
-        if manager_id is not None and manager_id not in staff_names:
-            manager = await uow.staff.get(manager_id)
-            staff_names[manager_id] = manager.full_name if manager else ""
-        found.append(Guest(client, invitation, staff_names.get(manager_id or 0, "")))
+        if client is not None:
+            pairs.append((client, invitation))
+    names = await staff_names(uow, {c.manager_id for c, _ in pairs if c.manager_id is not None})
+    found = [Guest(c, i, names.get(c.manager_id or 0, "")) for c, i in pairs]
     return sorted(found, key=lambda g: g.client.full_name)
 
 

@@ -1,4 +1,9 @@
-"""Staff side of events: the /newevent wizard, tracking, audience, sending, check-in, changes."""
+"""Staff side of events: the /newevent wizard, tracking, audience, sending, check-in, changes.
+
+Coordinators (and admins) run events; personal managers see and adjust their own clients in
+an event's audience. Texts and keyboards are built in `bot.event_views`, rules live in
+`concierge.events`.
+"""
 
 from __future__ import annotations
 
@@ -11,49 +16,49 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
+from bot import event_views as views
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.filters import IsStaff
-from bot.i18n import Catalog, Raw, Translator
+from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
 from concierge.clock import Clock
 from concierge.event_audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.event_chart import render_rsvp_chart
-from concierge.event_messages import status_label, when, where
 from concierge.events import (
-    SUMMARY_ORDER,
     CheckInOutcome,
     EventDraft,
     EventError,
-    EventStatus,
-    ManagerAudience,
     cancel_event,
     change_capacity,
     change_event,
     check_in,
     create_event,
     event_summary,
+    events_overview,
     export_guests_csv,
     guests,
     manager_audience,
     parse_local_time,
     preview_audience,
+    require_event,
     send_invitations,
     set_audience_choice,
+    staff_names,
     zone,
 )
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from crm_adapter.dto import Client, Role
+from crm_adapter.dto import Event, Role
 from crm_adapter.sql import SqlUnitOfWork
 
 router = Router(name="events")
 log = logging.getLogger(__name__)
 
 COORDINATION = (Role.COORDINATOR, Role.ADMIN)
-LIST_STATUSES = ("accepted", "declined", "maybe", "sent", "waitlisted", "checked_in")
+# Text steps never swallow a command: /events or /cancel typed mid-wizard stay commands.
+ANSWER = (F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
 
 
 class NewEvent(StatesGroup):
@@ -80,6 +85,40 @@ def _error(t: Translator, exc: EventError) -> str:
     return t(exc.key, **exc.details)
 
 
+def _optional(text: str | None) -> str | None:
+    cleaned = (text or "").strip()
+    return None if cleaned in {"", "-", "—"} else cleaned
+
+
+async def _say(query: CallbackQuery, text: str) -> None:
+    # A callback's message may be too old to answer to; the private chat id is the user id.
+    assert query.bot is not None
+    await send_long(query.bot, query.from_user.id, text)
+
+
+async def _audit_view(
+    uow: SqlUnitOfWork, clock: Clock, identity: Identity, event_id: int, action: str
+) -> None:
+    # Audience and guest lists show client data to staff: recorded like any other view of it.
+    await uow.audit.record(
+        now=clock.now(),
+        action=action,
+        actor_staff_id=identity.staff_id,
+        actor_user_id=identity.user_id,
+        details={"event": event_id},
+    )
+
+
+async def _event_or_say(
+    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event_id: int
+) -> Event | None:
+    try:
+        return await require_event(uow, event_id)
+    except EventError as exc:
+        await _say(query, _error(t, exc))
+        return None
+
+
 # --- the wizard ---------------------------------------------------------------------------
 
 
@@ -96,29 +135,19 @@ async def abort_wizard(message: Message, state: FSMContext, t: Translator) -> No
     await message.answer(t("events.wizard.aborted"))
 
 
-def _optional(text: str) -> str | None:
-    cleaned = text.strip()
-    return None if cleaned in {"", "-", "—"} else cleaned
-
-
-# Free-text steps: (state, field stored, next state, prompt of the next state).
+# Free-text steps: state -> (field stored, next state, prompt of the next state).
 _TEXT_STEPS = {
     NewEvent.title.state: ("title", NewEvent.description, "events.wizard.description"),
     NewEvent.description.state: ("description", NewEvent.timezone, "events.wizard.timezone"),
     NewEvent.venue.state: ("venue", NewEvent.city, "events.wizard.city"),
+    NewEvent.city.state: ("city", NewEvent.capacity, "events.wizard.capacity"),
 }
 
 
-@router.message(
-    StateFilter(NewEvent.title, NewEvent.description, NewEvent.venue),
-    F.text,
-    ~F.text.startswith("/"),
-    IsStaff(*COORDINATION),
-)
+@router.message(StateFilter(*_TEXT_STEPS), *ANSWER)
 async def wizard_text(message: Message, state: FSMContext, t: Translator) -> None:
-    current = await state.get_state()
-    name, next_state, prompt = _TEXT_STEPS[current or ""]
-    value = _optional(message.text or "")
+    name, next_state, prompt = _TEXT_STEPS[await state.get_state() or ""]
+    value = _optional(message.text)
     if name == "title" and value is None:
         await message.answer(t("events.err.no_title"))
         return
@@ -127,9 +156,9 @@ async def wizard_text(message: Message, state: FSMContext, t: Translator) -> Non
     await message.answer(t(prompt))
 
 
-@router.message(NewEvent.timezone, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.timezone, *ANSWER)
 async def wizard_timezone(message: Message, state: FSMContext, t: Translator) -> None:
-    name = _optional(message.text or "") or "Europe/Moscow"
+    name = _optional(message.text) or "Europe/Moscow"
     try:
         zone(name)
     except EventError as exc:
@@ -140,7 +169,7 @@ async def wizard_timezone(message: Message, state: FSMContext, t: Translator) ->
     await message.answer(t("events.wizard.start"))
 
 
-@router.message(NewEvent.start, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.start, *ANSWER)
 async def wizard_start(message: Message, state: FSMContext, t: Translator) -> None:
     data = await state.get_data()
     try:
@@ -153,7 +182,7 @@ async def wizard_start(message: Message, state: FSMContext, t: Translator) -> No
     await message.answer(t("events.wizard.end"))
 
 
-@router.message(NewEvent.end, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.end, *ANSWER)
 async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None:
     data = await state.get_data()
     starts = datetime.fromisoformat(data["starts_at"])
@@ -173,14 +202,7 @@ async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None
     await message.answer(t("events.wizard.venue"))
 
 
-@router.message(NewEvent.city, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
-async def wizard_city(message: Message, state: FSMContext, t: Translator) -> None:
-    await state.update_data(city=_optional(message.text or ""))
-    await state.set_state(NewEvent.capacity)
-    await message.answer(t("events.wizard.capacity"))
-
-
-@router.message(NewEvent.capacity, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.capacity, *ANSWER)
 async def wizard_capacity(message: Message, state: FSMContext, t: Translator) -> None:
     raw = (message.text or "").strip()
     if not raw.isdigit() or int(raw) < 1:
@@ -188,10 +210,10 @@ async def wizard_capacity(message: Message, state: FSMContext, t: Translator) ->
         return
     await state.update_data(capacity=int(raw))
     await state.set_state(NewEvent.plus_ones)
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t("events.btn.answer_yes"), callback_data=WizardCb(choice="plus_yes"))
-    kb.button(text=t("events.btn.answer_no"), callback_data=WizardCb(choice="plus_no"))
-    await message.answer(t("events.wizard.plus_ones"), reply_markup=kb.as_markup())
+    keyboard = views.choice_keyboard(
+        t, ("events.btn.answer_yes", "plus_yes"), ("events.btn.answer_no", "plus_no")
+    )
+    await message.answer(t("events.wizard.plus_ones"), reply_markup=keyboard)
 
 
 @router.callback_query(
@@ -202,17 +224,16 @@ async def wizard_capacity(message: Message, state: FSMContext, t: Translator) ->
 async def wizard_plus_ones(
     query: CallbackQuery, callback_data: WizardCb, state: FSMContext, t: Translator
 ) -> None:
-    assert query.bot is not None
     await query.answer()
     await state.update_data(plus_ones=callback_data.choice == "plus_yes")
     await state.set_state(NewEvent.deadline)
-    await query.bot.send_message(query.from_user.id, t("events.wizard.deadline"))
+    await _say(query, t("events.wizard.deadline"))
 
 
-@router.message(NewEvent.deadline, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.deadline, *ANSWER)
 async def wizard_deadline(message: Message, state: FSMContext, t: Translator) -> None:
     data = await state.get_data()
-    raw = _optional(message.text or "")
+    raw = _optional(message.text)
     try:
         deadline = parse_local_time(raw, data["timezone"]).isoformat() if raw else None
     except EventError as exc:
@@ -223,7 +244,7 @@ async def wizard_deadline(message: Message, state: FSMContext, t: Translator) ->
     await message.answer(t("events.wizard.audience"))
 
 
-@router.message(NewEvent.audience, F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
+@router.message(NewEvent.audience, *ANSWER)
 async def wizard_audience(
     message: Message, state: FSMContext, uow: SqlUnitOfWork, t: Translator
 ) -> None:
@@ -233,13 +254,13 @@ async def wizard_audience(
     except CriteriaError as exc:
         await message.answer(t("events.err.bad_criteria", value=str(exc)))
         return
-    await state.update_data(audience=criteria.to_json(), audience_text=message.text)
+    await state.update_data(audience=criteria.to_json())
     await state.set_state(NewEvent.confirm)
-    draft = _draft(await state.get_data())
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t("events.btn.create"), callback_data=WizardCb(choice="create"))
-    kb.button(text=t("events.btn.abort"), callback_data=WizardCb(choice="abort"))
-    await message.answer(_draft_summary(t, draft, message.text or ""), reply_markup=kb.as_markup())
+    summary = views.draft_summary(t, _draft(await state.get_data()), message.text or "")
+    keyboard = views.choice_keyboard(
+        t, ("events.btn.create", "create"), ("events.btn.abort", "abort")
+    )
+    await message.answer(summary, reply_markup=keyboard)
 
 
 def _draft(data: dict[str, Any]) -> EventDraft:
@@ -259,31 +280,6 @@ def _draft(data: dict[str, Any]) -> EventDraft:
     )
 
 
-def _draft_summary(t: Translator, draft: EventDraft, audience_text: str) -> str:
-    tz = zone(draft.timezone)
-    start, end = draft.starts_at.astimezone(tz), draft.ends_at.astimezone(tz)
-    deadline = (draft.rsvp_deadline or draft.starts_at).astimezone(tz)
-    return t(
-        "events.wizard.confirm",
-        title=draft.title,
-        description=draft.description or "",
-        when=t(
-            "events.when",
-            date=start.strftime("%d.%m.%Y"),
-            start=start.strftime("%H:%M"),
-            end=end.strftime("%H:%M"),
-            tz=draft.timezone,
-        ),
-        where=", ".join(p for p in (draft.venue, draft.city) if p) or "—",
-        capacity=draft.capacity,
-        plus_ones=t("events.btn.answer_yes")
-        if draft.plus_ones_allowed
-        else t("events.btn.answer_no"),
-        deadline=deadline.strftime("%d.%m.%Y %H:%M"),
-        audience=t("events.wizard.everyone") if draft.audience.is_everyone else audience_text,
-    )
-
-
 @router.callback_query(
     NewEvent.confirm, WizardCb.filter(F.choice.in_(["create", "abort"])), IsStaff(*COORDINATION)
 )
@@ -296,21 +292,20 @@ async def wizard_confirm(
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert query.bot is not None
     await query.answer()
     data = await state.get_data()
     await state.clear()
     if callback_data.choice == "abort":
-        await query.bot.send_message(query.from_user.id, t("events.wizard.aborted"))
+        await _say(query, t("events.wizard.aborted"))
         return
     try:
         event = await create_event(
             uow, clock=clock, draft=_draft(data), coordinator_id=identity.staff_id
         )
     except EventError as exc:
-        await query.bot.send_message(query.from_user.id, _error(t, exc))
+        await _say(query, _error(t, exc))
         return
-    await query.bot.send_message(query.from_user.id, t("events.wizard.created", id=event.id))
+    await _say(query, t("events.wizard.created", id=event.id))
 
 
 # --- listing and tracking -------------------------------------------------------------------
@@ -318,49 +313,8 @@ async def wizard_confirm(
 
 @router.message(Command("events"), IsStaff(*COORDINATION))
 async def list_events(message: Message, uow: SqlUnitOfWork, t: Translator) -> None:
-    events = await uow.events.list_events()
-    if not events:
-        await message.answer(t("events.list.empty"))
-        return
-    lines = [t("events.list.title")]
-    for event in events:
-        summary = await event_summary(uow, event_id=event.id)
-        local = event.starts_at.astimezone(zone(event.timezone))
-        lines.append(
-            t(
-                "events.list.item",
-                id=event.id,
-                title=event.title,
-                date=local.strftime("%d.%m.%Y %H:%M"),
-                status_name=t(f"events.event_status.{event.status}"),
-                accepted=summary.seats_taken,
-                capacity=event.capacity,
-            )
-        )
     assert message.bot is not None
-    await send_long(message.bot, message.chat.id, "\n".join(lines))
-
-
-def _card_keyboard(t: Translator, event_id: int, status: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(
-        text=t("events.btn.preview"),
-        callback_data=EventAdminCb(event_id=event_id, action="preview"),
-    )
-    if status in {EventStatus.DRAFT, EventStatus.OPEN}:
-        kb.button(
-            text=t("events.btn.send"), callback_data=EventAdminCb(event_id=event_id, action="send")
-        )
-    kb.button(
-        text=t("events.btn.csv"), callback_data=EventAdminCb(event_id=event_id, action="csv")
-    )
-    for name in LIST_STATUSES:
-        kb.button(
-            text=t(f"events.status.{name}"),
-            callback_data=EventAdminCb(event_id=event_id, action="list", status=name),
-        )
-    kb.adjust(1, 2, 3, 3)
-    return kb.as_markup()
+    await send_long(message.bot, message.chat.id, views.events_list(t, await events_overview(uow)))
 
 
 @router.message(Command("event"), IsStaff())
@@ -372,100 +326,46 @@ async def event_card(
     clock: Clock,
     t: Translator,
 ) -> None:
+    """Coordinators get the card and chart; managers their clients in the audience; admins both."""
     event_id = _event_id(command)
-    if event_id is None:
-        await message.answer(t("events.usage.event"))
-        return
     coordinator, manager = identity.has_role(*COORDINATION), identity.has_role(Role.MANAGER)
-    if not coordinator and not manager:
-        await message.answer(t("errors.forbidden"))
+    if event_id is None or not (coordinator or manager):
+        await message.answer(t("events.usage.event" if event_id is None else "errors.forbidden"))
         return
     try:
         if coordinator:
             await _send_card(message, uow, t, event_id)
         if manager:
-            assert identity.staff_id is not None
-            view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
-            await _audit_view(uow, clock, identity, event_id, "event_manager_audience_viewed")
-            text, kb = _manager_view(t, view)
-            await message.answer(text, reply_markup=kb)
+            await _send_manager_view(message, uow, clock, identity, t, event_id)
     except EventError as exc:
         await message.answer(_error(t, exc))
 
 
 async def _send_card(message: Message, uow: SqlUnitOfWork, t: Translator, event_id: int) -> None:
     summary = await event_summary(uow, event_id=event_id)
-    event = summary.event
-    await message.answer(
-        t(
-            "events.card",
-            id=event.id,
-            title=event.title,
-            status_name=t(f"events.event_status.{event.status}"),
-            when=when(t, event),
-            where=where(event),
-            taken=summary.seats_taken,
-            capacity=event.capacity,
-            **{k: v for k, v in summary.counts.items() if k in SUMMARY_ORDER},
-        ),
-        reply_markup=_card_keyboard(t, event.id, event.status),
-    )
-    counts = [(t(f"events.status.{k}"), summary.counts[k]) for k in SUMMARY_ORDER]
+    text, keyboard = views.card(t, summary)
+    await message.answer(text, reply_markup=keyboard)
     # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(render_rsvp_chart, event.title, counts)
-    await message.answer_photo(
-        BufferedInputFile(png, filename=f"event-{event.id}.png"), caption=t("events.chart_title")
+    png = await asyncio.to_thread(
+        render_rsvp_chart, summary.event.title, views.chart_counts(t, summary)
     )
+    photo = BufferedInputFile(png, filename=f"event-{event_id}.png")
+    await message.answer_photo(photo, caption=t("events.chart_title"))
 
 
-async def _audit_view(
-    uow: SqlUnitOfWork, clock: Clock, identity: Identity, event_id: int, action: str
+async def _send_manager_view(
+    message: Message,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    identity: Identity,
+    t: Translator,
+    event_id: int,
 ) -> None:
-    # Audience lists show client data to staff: recorded like any other view of it.
-    await uow.audit.record(
-        now=clock.now(),
-        action=action,
-        actor_staff_id=identity.staff_id,
-        actor_user_id=identity.user_id,
-        details={"event": event_id},
-    )
-
-
-def _manager_view(t: Translator, view: ManagerAudience) -> tuple[str, InlineKeyboardMarkup | None]:
-    lines = [t("events.audience.title", title=view.event.title)]
-    kb = InlineKeyboardBuilder()
-    mark = t("events.audience.invited_mark")
-    for client in view.included:
-        invited = Raw(mark) if client.id in view.invited_ids else ""
-        lines.append(t("events.audience.in", name=client.full_name, invited=invited))
-        if client.id not in view.invited_ids:
-            kb.button(
-                text=t("events.btn.remove", name=client.full_name),
-                callback_data=AudienceCb(
-                    event_id=view.event.id, client_id=client.id, include=False
-                ),
-            )
-    for client, reason in view.excluded:
-        lines.append(
-            t(
-                "events.audience.blocked",
-                name=client.full_name,
-                reason=t(f"events.reason.{reason}"),
-            )
-        )
-    for client in view.available:
-        lines.append(t("events.audience.out", name=client.full_name))
-        kb.button(
-            text=t("events.btn.add", name=client.full_name),
-            callback_data=AudienceCb(event_id=view.event.id, client_id=client.id, include=True),
-        )
-    if len(lines) == 1:
-        lines.append(t("events.audience.none"))
-    else:
-        lines.append(t("events.audience.hint"))
-    kb.adjust(1)
-    markup = kb.as_markup()
-    return "\n".join(lines), markup if markup.inline_keyboard else None
+    assert identity.staff_id is not None
+    view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
+    await _audit_view(uow, clock, identity, event_id, "event_manager_audience_viewed")
+    text, keyboard = views.manager_view(t, view)
+    await message.answer(text, reply_markup=keyboard)
 
 
 @router.message(Command("eventaudience"), IsStaff(Role.MANAGER))
@@ -478,17 +378,13 @@ async def event_audience(
     t: Translator,
 ) -> None:
     event_id = _event_id(command)
-    if event_id is None or identity.staff_id is None:
+    if event_id is None:
         await message.answer(t("events.usage.event"))
         return
     try:
-        view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
+        await _send_manager_view(message, uow, clock, identity, t, event_id)
     except EventError as exc:
         await message.answer(_error(t, exc))
-        return
-    await _audit_view(uow, clock, identity, event_id, "event_manager_audience_viewed")
-    text, kb = _manager_view(t, view)
-    await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(AudienceCb.filter(), IsStaff(Role.MANAGER))
@@ -501,24 +397,22 @@ async def audience_choice(
     t: Translator,
 ) -> None:
     assert identity.staff_id is not None
-    allowed = await set_audience_choice(
+    event_id, include = callback_data.event_id, callback_data.include
+    if not await set_audience_choice(
         uow,
         clock=clock,
-        event_id=callback_data.event_id,
+        event_id=event_id,
         staff_id=identity.staff_id,
         client_id=callback_data.client_id,
-        include=callback_data.include,
-    )
-    if not allowed:
+        include=include,
+    ):
         await query.answer(t("events.audience.not_yours"), show_alert=True)
         return
-    await query.answer(
-        t("events.audience.added" if callback_data.include else "events.audience.removed")
-    )
-    view = await manager_audience(uow, event_id=callback_data.event_id, staff_id=identity.staff_id)
-    text, kb = _manager_view(t, view)
+    await query.answer(t("events.audience.added" if include else "events.audience.removed"))
+    view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
+    text, keyboard = views.manager_view(t, view)
     if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=kb)
+        await query.message.edit_text(text, reply_markup=keyboard)
 
 
 @router.callback_query(EventAdminCb.filter(F.action == "preview"), IsStaff(*COORDINATION))
@@ -530,44 +424,14 @@ async def audience_preview(
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert query.bot is not None
     await query.answer()
-    event = await uow.events.get(callback_data.event_id)
+    event = await _event_or_say(query, uow, t, callback_data.event_id)
     if event is None:
         return
     audience = await preview_audience(uow, event_id=event.id)
     await _audit_view(uow, clock, identity, event.id, "event_audience_previewed")
-    names = await _manager_names(uow, [m.client for m in audience.included])
-    members = [
-        t("events.preview_member", name=m.client.full_name, manager=names.get(m.client.id, "—"))
-        for m in audience.included
-    ]
-    excluded = [
-        t("events.preview_excluded", name=c.full_name, reason=t(f"events.reason.{r}"))
-        for c, r in audience.excluded
-    ]
-    text = t(
-        "events.preview",
-        title=event.title,
-        count=len(members),
-        members=Raw("\n".join(members) or t("events.none")),
-        excluded_count=len(excluded),
-        excluded=Raw("\n".join(excluded) or t("events.none")),
-    )
-    await send_long(query.bot, query.from_user.id, text)
-
-
-async def _manager_names(uow: SqlUnitOfWork, clients: list[Client]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    cache: dict[int, str] = {}
-    for client in clients:
-        if client.manager_id is None:
-            continue
-        if client.manager_id not in cache:
-            staff = await uow.staff.get(client.manager_id)
-            cache[client.manager_id] = staff.full_name if staff else "—"
-        names[client.id] = cache[client.manager_id]
-    return names
+    names = await staff_names(uow, {m.client.manager_id or 0 for m in audience.included})
+    await _say(query, views.audience_preview(t, event, audience, names))
 
 
 @router.callback_query(EventAdminCb.filter(F.action == "send"), IsStaff(*COORDINATION))
@@ -581,7 +445,6 @@ async def send(
     catalog: Catalog,
     t: Translator,
 ) -> None:
-    assert query.bot is not None
     await query.answer()
     try:
         report = await send_invitations(
@@ -593,10 +456,10 @@ async def send(
             catalog=catalog,
         )
     except EventError as exc:
-        await query.bot.send_message(query.from_user.id, _error(t, exc))
+        await _say(query, _error(t, exc))
         return
-    await query.bot.send_message(
-        query.from_user.id,
+    await _say(
+        query,
         t(
             "events.sent",
             queued=report.queued,
@@ -617,20 +480,20 @@ async def export_csv(
 ) -> None:
     assert query.bot is not None
     await query.answer()
-    event = await uow.events.get(callback_data.event_id)
+    event = await _event_or_say(query, uow, t, callback_data.event_id)
     if event is None:
         return
     content = await export_guests_csv(uow, event_id=event.id)
     await _audit_view(uow, clock, identity, event.id, "event_guests_exported")
+    document = BufferedInputFile(content, filename=f"event-{event.id}-guests.csv")
     await query.bot.send_document(
-        query.from_user.id,
-        BufferedInputFile(content, filename=f"event-{event.id}-guests.csv"),
-        caption=t("events.csv_caption", title=event.title),
+        query.from_user.id, document, caption=t("events.csv_caption", title=event.title)
     )
 
 
 @router.callback_query(
-    EventAdminCb.filter((F.action == "list") & F.status.in_(LIST_STATUSES)), IsStaff(*COORDINATION)
+    EventAdminCb.filter((F.action == "list") & F.status.in_(views.LIST_STATUSES)),
+    IsStaff(*COORDINATION),
 )
 async def guests_by_status(
     query: CallbackQuery,
@@ -640,30 +503,13 @@ async def guests_by_status(
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert query.bot is not None
     await query.answer()
-    event = await uow.events.get(callback_data.event_id)
+    event = await _event_or_say(query, uow, t, callback_data.event_id)
     if event is None:
         return
     found = await guests(uow, event_id=event.id, status=callback_data.status)
     await _audit_view(uow, clock, identity, event.id, "event_guests_viewed")
-    lines = [
-        t(
-            "events.guests.title",
-            title=event.title,
-            status=t(f"events.status.{callback_data.status}"),
-        )
-    ]
-    lines += [
-        t(
-            "events.guests.item",
-            name=g.client.full_name,
-            plus=" +1" if g.invitation.plus_one else "",
-            manager=g.manager_name or "—",
-        )
-        for g in found
-    ] or [t("events.guests.empty")]
-    await send_long(query.bot, query.from_user.id, "\n".join(lines))
+    await _say(query, views.guest_list(t, event, callback_data.status, found))
 
 
 # --- at the venue, and changes ----------------------------------------------------------------
@@ -683,23 +529,9 @@ async def checkin(
         await message.answer(t("events.usage.checkin"))
         return
     result = await check_in(uow, clock=clock, staff_id=identity.staff_id, code=code)
-    if result.outcome is CheckInOutcome.WRONG:
-        log.info("wrong check-in code from staff %s", identity.staff_id)
-    name = result.client.full_name if result.client else ""
-    inv, event = result.invitation, result.event
-    tz = zone(event.timezone) if event else None
-    await message.answer(
-        t(
-            f"events.checkin.{result.outcome.value}",
-            name=name,
-            plus=" +1" if inv and inv.plus_one else "",
-            title=event.title if event else "",
-            time=inv.checked_in_at.astimezone(tz).strftime("%H:%M")
-            if inv and inv.checked_in_at and tz
-            else "",
-            status=status_label(t, inv) if inv else "",
-        )
-    )
+    if result.outcome is not CheckInOutcome.CHECKED_IN:
+        log.info("check-in refused (%s) for staff %s", result.outcome.value, identity.staff_id)
+    await message.answer(views.checkin_reply(t, result))
 
 
 @router.message(Command("cancelevent"), IsStaff(*COORDINATION))
@@ -743,6 +575,7 @@ async def edit(
     catalog: Catalog,
     t: Translator,
 ) -> None:
+    """`/eventedit ID start|venue|capacity VALUE`: one change at a time, each explained."""
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in {"start", "venue", "capacity"}:
         await message.answer(t("events.usage.eventedit"))
@@ -760,20 +593,23 @@ async def edit(
             if not value.isdigit():
                 raise EventError("events.err.bad_number")
             promoted = await change_capacity(uow, capacity=int(value), **common)
-            await message.answer(
-                t("events.edit.capacity_done", id=event_id, capacity=value, promoted=len(promoted))
+            reply = t(
+                "events.edit.capacity_done", id=event_id, capacity=value, promoted=len(promoted)
             )
-            return
-        if what == "start":
-            event = await uow.events.get(event_id)
-            if event is None:
-                raise EventError("events.err.not_found", id=event_id)
-            informed = await change_event(
-                uow, starts_at=parse_local_time(value, event.timezone), **common
+        elif what == "start":
+            event = await require_event(uow, event_id)
+            starts_at = parse_local_time(value, event.timezone)
+            reply = t(
+                "events.edit.done",
+                id=event_id,
+                informed=await change_event(uow, starts_at=starts_at, **common),
             )
         else:
-            informed = await change_event(uow, venue=value, **common)
+            reply = t(
+                "events.edit.done",
+                id=event_id,
+                informed=await change_event(uow, venue=value, **common),
+            )
     except EventError as exc:
-        await message.answer(_error(t, exc))
-        return
-    await message.answer(t("events.edit.done", id=event_id, informed=informed))
+        reply = _error(t, exc)
+    await message.answer(reply)
