@@ -30,6 +30,7 @@ CSV_COLUMNS = (
     "plus_ones",
     "rsvp_deadline",
     "audience",
+    "reminder_delay_hours",
 )
 _TRUE = {"1", "yes", "true", "да", "y"}
 
@@ -49,6 +50,7 @@ class EventFields:
     plus_ones: bool | str = False
     rsvp_deadline: str = ""
     audience: str = ""
+    reminder_delay_hours: int | str = 72
 
 
 async def _manager_codes(uow: UnitOfWork) -> dict[str, int]:
@@ -65,6 +67,9 @@ def to_draft(fields: EventFields, *, manager_ids_by_code: dict[str, int]) -> Eve
     if isinstance(plus_ones, str):
         plus_ones = plus_ones.strip().lower() in _TRUE
     deadline = (fields.rsvp_deadline or "").strip()
+    delay = str(fields.reminder_delay_hours).strip() or "72"
+    if not delay.isdigit():
+        raise EventError("events.err.bad_number")
     return EventDraft(
         title=fields.title.strip(),
         description=fields.description.strip() or None,
@@ -77,6 +82,7 @@ def to_draft(fields: EventFields, *, manager_ids_by_code: dict[str, int]) -> Eve
         plus_ones_allowed=plus_ones,
         rsvp_deadline=parse_local_time(deadline, tz) if deadline else None,
         audience=parse_criteria(fields.audience, manager_ids_by_code=manager_ids_by_code),
+        reminder_delay_hours=int(delay),
     )
 
 
@@ -173,6 +179,9 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="e.g. 'segments=stable_keeper; min=10000000; city=Москва'")
         ] = "",
         coordinator: Annotated[str | None, typer.Option(help="Coordinator's staff code")] = None,
+        reminder_delay_hours: Annotated[
+            int, typer.Option(help="Hours after sending before one reminder to non-answerers")
+        ] = 72,
     ) -> None:
         """Creates a draft event; invitations are sent from the bot (/event ID)."""
         fields = EventFields(
@@ -187,6 +196,7 @@ def register(app: typer.Typer) -> None:
             plus_ones=plus_ones,
             rsvp_deadline=deadline,
             audience=audience,
+            reminder_delay_hours=reminder_delay_hours,
         )
 
         async def run() -> Event:
@@ -211,7 +221,8 @@ def register(app: typer.Typer) -> None:
         coordinator: Annotated[str | None, typer.Option(help="Coordinator's staff code")] = None,
     ) -> None:
         """Imports events from CSV with columns: title, description, timezone, starts_at,
-        ends_at, venue, city, capacity, plus_ones, rsvp_deadline, audience."""
+        ends_at, venue, city, capacity, plus_ones, rsvp_deadline, audience and optionally
+        reminder_delay_hours."""
         text = file.read_text(encoding="utf-8")
 
         async def run() -> list[Event]:

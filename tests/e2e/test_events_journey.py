@@ -304,7 +304,7 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
     assert await _reminders(harness) == 0
     clock.set(STARTS - timedelta(hours=1, minutes=30))
     assert await _reminders(harness) == 2
-    assert "через два часа" in harness.last_text(ELENA)
+    assert "совсем скоро начинается" in harness.last_text(ELENA)
     assert await _reminders(harness) == 0
 
     # At the door: right code, the same code twice, a wrong code.

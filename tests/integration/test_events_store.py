@@ -186,6 +186,42 @@ async def test_reminders_are_recorded_even_when_nobody_is_due_twice(
             await uow.commit()
 
 
+async def test_invitation_speaks_the_client_language(crm: SqlCrm, clock: ManualClock) -> None:
+    bank = await make_bank(crm)
+    async with crm.unit_of_work() as uow:
+        await uow.clients.update_preferences(bank.other_client_id, language="en")
+        await uow.commit()
+    notifier = RecordingNotifier()
+    async with crm.unit_of_work() as uow:
+        for client_id in (bank.client_id, bank.other_client_id):
+            await uow.consents.record(
+                client_id=client_id,
+                granted=True,
+                document_version="v",
+                channel="t",
+                now=clock.now(),
+            )
+        event = await create_event(
+            uow,
+            clock=clock,
+            draft=EventDraft(
+                title="Art tour",
+                starts_at=STARTS,
+                ends_at=STARTS + timedelta(hours=2),
+                capacity=5,
+                plus_ones_allowed=True,
+            ),
+            coordinator_id=None,
+        )
+        await send_invitations(uow, notifier, clock, event.id)
+        await uow.commit()
+    texts = {client_id: message.text for client_id, message in notifier.to_clients}
+    assert texts[bank.other_client_id].startswith("<b>Елена Сергеевна, you are invited")
+    assert "Орлова Марина" in texts[bank.other_client_id]
+    assert "05.12.2026, 19:00–21:00 (Europe/Moscow)" in texts[bank.other_client_id]
+    assert texts[bank.client_id].startswith("<b>Иван Петрович, приглашаем вас")
+
+
 CSV_OK = (
     "title,description,timezone,starts_at,ends_at,venue,city,capacity,plus_ones,rsvp_deadline,audience\n"
     "Лекция о рынках,,Europe/Moscow,2026-12-10 19:00,2026-12-10 21:00,Пречистенка,Москва,30,да,,"
