@@ -267,8 +267,8 @@ class SendReport:
     excluded: int
 
 
-# The scheduler and the lead's wiring call the two entry points below positionally; both
-# orders of call work, the later arguments stay optional for the catalog only.
+# Unlike the other use cases, send_invitations and send_event_reminders take their ports
+# positionally as well: the scheduler's job runner calls them as (uow, notifier, clock, ...).
 async def send_invitations(
     uow: UnitOfWork,
     notifier: Notifier,
@@ -435,6 +435,14 @@ async def answer_invitation(
         )
         if was_attending and not fits:
             # Already coming, asking to bring a guest there is no room for: keep their seat.
+            await uow.audit.record(
+                now=now,
+                action="event_rsvp",
+                outcome="denied",
+                actor_client_id=client_id,
+                subject_client_id=client_id,
+                details={"invitation": invitation.id, "reason": "no_room_for_guest"},
+            )
             return RsvpResult(RsvpOutcome.NO_ROOM_FOR_GUEST, event, invitation)
         if was_attending or (fits and not queue):
             changes: dict[str, object] = {
