@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram.types import InlineKeyboardMarkup
@@ -45,6 +46,38 @@ from crm_adapter.dto import Client, Event, Invitation
 from crm_adapter.port import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class EnqueuesInTransaction(Protocol):
+    """A notifier that can queue inside the caller's unit of work (the scheduler's outbox).
+
+    Not part of the `Notifier` port, so it is detected rather than required: the direct
+    notifier of the tests and the console has no such method and is used as before.
+    """
+
+    async def enqueue_for_client(self, uow: Any, client_id: int, message: Outgoing) -> Any: ...
+    async def enqueue_for_staff(self, uow: Any, staff_id: int, message: Outgoing) -> Any: ...
+
+
+async def _to_client(
+    uow: UnitOfWork, notifier: Notifier, client_id: int, message: Outgoing
+) -> bool:
+    # Queuing in our own transaction makes "invitation recorded" and "invitation queued" one
+    # fact, and on SQLite it avoids a second writer waiting for the lock this one holds.
+    if isinstance(notifier, EnqueuesInTransaction):
+        return bool(
+            getattr(await notifier.enqueue_for_client(uow, client_id, message), "queued", True)
+        )
+    return await notifier.to_client(client_id, message)
+
+
+async def _to_staff(uow: UnitOfWork, notifier: Notifier, staff_id: int, message: Outgoing) -> bool:
+    if isinstance(notifier, EnqueuesInTransaction):
+        return bool(
+            getattr(await notifier.enqueue_for_staff(uow, staff_id, message), "queued", True)
+        )
+    return await notifier.to_staff(staff_id, message)
 
 
 class EventStatus(StrEnum):
@@ -302,7 +335,9 @@ async def send_invitations(
         )
         t = await client_translator(uow, catalog, client)
         manager = await uow.staff.get(client.manager_id) if client.manager_id else None
-        await notifier.to_client(
+        await _to_client(
+            uow,
+            notifier,
             client.id,
             Outgoing(
                 text=invitation_text(t, event, client, manager),
@@ -539,7 +574,9 @@ async def promote_waitlist(
         if client is None:
             continue
         t = await client_translator(uow, catalog, client)
-        await notifier.to_client(
+        await _to_client(
+            uow,
+            notifier,
             client.id,
             Outgoing(
                 text=t(
@@ -576,7 +613,9 @@ async def _tell_manager(
         return
     t = await staff_translator(uow, catalog, manager)
     answer = t(f"events.status.{outcome.value}") + (" +1" if plus_one else "")
-    await notifier.to_staff(
+    await _to_staff(
+        uow,
+        notifier,
         manager.id,
         Outgoing(
             text=t(
@@ -650,10 +689,11 @@ async def send_event_reminders(
     the deadline), the day before and two hours before to attending guests, and a thank-you
     with a rating after the event to those who checked in. The caller commits.
 
-    Reads first, hands the messages over, writes last: on SQLite a write lock held across the
-    hand-over would block the notifier's own transaction (outbox row, interaction log) until
-    it times out. A failure between hand-over and commit means the next run offers the same
-    reminder again, which the outbox drops by its occasion key.
+    A notifier that queues in our transaction (the outbox) makes the reminder and its record
+    one fact. For any other notifier: reads first, hands the messages over, writes last, since
+    on SQLite a write lock held across the hand-over would block the notifier's own
+    transaction (interaction log) until it times out; a failure between hand-over and commit
+    then offers the same reminder again, which an outbox would drop by its occasion key.
     """
     catalog = catalog or default_catalog()
     now = clock.now()
@@ -688,7 +728,7 @@ async def send_event_reminders(
             due.append((invitation.id, _REMINDERS[kind][0], client.id, message))
     handed = 0
     for _, _, client_id, message in due:
-        handed += await notifier.to_client(client_id, message)
+        handed += await _to_client(uow, notifier, client_id, message)
     # Recorded even when the notifier refused (no consent, blocked chat): "at most once" means
     # the client is not offered the same reminder on every run.
     for invitation_id, column, _, _ in due:
@@ -807,7 +847,9 @@ async def _notify_guests(
         if client is None:
             continue
         t = await client_translator(uow, catalog, client)
-        informed += await notifier.to_client(
+        informed += await _to_client(
+            uow,
+            notifier,
             client.id,
             Outgoing(
                 text=t(

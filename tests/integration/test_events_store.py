@@ -48,6 +48,49 @@ class RecordingNotifier:
         return True
 
 
+@dataclass
+class OutboxLikeNotifier(RecordingNotifier):
+    """Like the scheduler's outbox: can queue inside the caller's unit of work."""
+
+    in_transaction: list[tuple[object, int]] = field(default_factory=list)
+
+    async def enqueue_for_client(self, uow: object, client_id: int, message: Outgoing) -> object:
+        self.in_transaction.append((uow, client_id))
+        return type("Enqueued", (), {"queued": True})()
+
+    async def enqueue_for_staff(self, uow: object, staff_id: int, message: Outgoing) -> object:
+        self.in_transaction.append((uow, staff_id))
+        return type("Enqueued", (), {"queued": True})()
+
+
+async def test_an_outbox_notifier_queues_in_the_same_transaction(
+    crm: SqlCrm, clock: ManualClock
+) -> None:
+    notifier = OutboxLikeNotifier()
+    bank = await make_bank(crm)
+    async with crm.unit_of_work() as uow:
+        await uow.consents.record(
+            client_id=bank.client_id,
+            granted=True,
+            document_version="v",
+            channel="t",
+            now=clock.now(),
+        )
+        event = await create_event(
+            uow,
+            clock=clock,
+            draft=EventDraft(
+                title="Сомелье", starts_at=STARTS, ends_at=STARTS + timedelta(hours=2), capacity=5
+            ),
+            coordinator_id=None,
+        )
+        await send_invitations(uow, notifier, clock, event.id)
+        clock.advance(timedelta(days=3))
+        assert await send_event_reminders(uow, notifier, clock) == 1
+    assert notifier.to_clients == []
+    assert notifier.in_transaction == [(uow, bank.client_id), (uow, bank.client_id)]
+
+
 async def _invited(
     crm: SqlCrm, clock: ManualClock, notifier: RecordingNotifier
 ) -> tuple[MiniBank, int]:
