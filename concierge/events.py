@@ -638,9 +638,25 @@ async def client_invitations(
     return [(i, e) for i, e in await uow.events.for_client(client_id) if e.ends_at > now]
 
 
-async def unanswered_invitations(uow: UnitOfWork, client_id: int, *, since: datetime) -> int:
-    """Invitations sent since `since` the client never answered: a churn signal for insights."""
-    return await uow.events.unanswered_count(client_id, since=since)
+async def unanswered_invitations(
+    uow: UnitOfWork, client_id: int, *, since: datetime, as_of: datetime | None = None
+) -> int:
+    """Invitations sent since `since` the client never answered: a churn signal for insights.
+
+    Pass `as_of` (the clock's now) to count only invitations whose answer window has closed:
+    an invitation sent yesterday with a deadline next week is not yet a sign of anything.
+    Cancelled events never count.
+    """
+    return await uow.events.unanswered_count(client_id, since=since, closed_by=as_of)
+
+
+async def attended_events(uow: UnitOfWork, client_id: int, *, since: datetime) -> int:
+    """Events since `since` the client came to (checked in): a sign of the socially active."""
+    return sum(
+        1
+        for invitation, event in await uow.events.for_client(client_id)
+        if invitation.status == InvitationStatus.CHECKED_IN and event.starts_at >= since
+    )
 
 
 class RateOutcome(StrEnum):

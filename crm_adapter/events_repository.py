@@ -111,8 +111,10 @@ class SqlEventRepository:
         )
         return [(Invitation.model_validate(i), Event.model_validate(e)) for i, e in rows]
 
-    async def unanswered_count(self, client_id: int, *, since: datetime) -> int:
-        count = await self._s.scalar(
+    async def unanswered_count(
+        self, client_id: int, *, since: datetime, closed_by: datetime | None = None
+    ) -> int:
+        query = (
             select(func.count(m.InvitationRow.id))
             .join(m.EventRow, m.EventRow.id == m.InvitationRow.event_id)
             .where(
@@ -122,7 +124,10 @@ class SqlEventRepository:
                 m.EventRow.status != "cancelled",
             )
         )
-        return int(count or 0)
+        if closed_by is not None:
+            closes_at = func.coalesce(m.EventRow.rsvp_deadline, m.EventRow.starts_at)
+            query = query.where(closes_at <= closed_by)
+        return int(await self._s.scalar(query) or 0)
 
     async def overrides(self, event_id: int) -> list[AudienceOverride]:
         rows = await self._s.scalars(

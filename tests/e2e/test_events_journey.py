@@ -18,6 +18,7 @@ from concierge.clock import ManualClock
 from concierge.event_audience import AudienceCriteria
 from concierge.events import (
     EventDraft,
+    attended_events,
     create_event,
     send_event_reminders,
     unanswered_invitations,
@@ -292,6 +293,10 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
         since = clock.now() - timedelta(days=30)
         assert await unanswered_invitations(uow, cast.semyon, since=since) == 1
         assert await unanswered_invitations(uow, cast.pavel, since=since) == 0
+        # Before the deadline, silence is not yet a signal.
+        assert await unanswered_invitations(uow, cast.semyon, since=since, as_of=clock.now()) == 0
+        later = STARTS - timedelta(days=1)
+        assert await unanswered_invitations(uow, cast.semyon, since=since, as_of=later) == 1
 
     # After the deadline Semyon's answer is refused politely.
     clock.set(STARTS - timedelta(hours=23))
@@ -332,6 +337,10 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
             )
         ).all()
     assert [tuple(r) for r in ratings] == [("event", event.id, 5)]
+    async with harness.app.crm.unit_of_work() as uow:
+        since = STARTS - timedelta(days=30)
+        assert await attended_events(uow, cast.pavel, since=since) == 1
+        assert await attended_events(uow, cast.bank.other_client_id, since=since) == 0
 
     # Tracking: the card and the CSV tell the same story.
     await harness.send(coordinator, f"/event {event.id}")
