@@ -420,3 +420,50 @@ async def test_cancel_change_and_capacity(harness: BotHarness) -> None:
     # Nothing here may be driven by a client.
     await harness.send(harness.user(IVAN), f"/cancelevent {event.id}")
     assert "Такой команды нет" in harness.last_text(IVAN)
+
+
+async def test_wizard_can_be_stopped_and_staff_without_the_role_are_refused(
+    harness: BotHarness,
+) -> None:
+    bank = await make_bank(harness.app.crm)
+    coordinator, duty = harness.user(COORDINATOR), harness.user(9100)
+    await harness.link(coordinator, staff_id=bank.coordinator_id)
+    await harness.link(duty, staff_id=bank.duty_id)
+    await harness.send(coordinator, "/newevent")
+    await harness.send(coordinator, "Турнир по теннису")
+    await harness.send(coordinator, "/cancel")
+    assert "прервано" in harness.last_text(COORDINATOR)
+    # The wizard is over: the next text is an ordinary message, not a description.
+    await harness.send(coordinator, "Описание")
+    assert "Команды сотрудника" in harness.last_text(COORDINATOR)
+    async with harness.app.crm.unit_of_work() as uow:
+        assert await uow.events.list_events() == []
+
+    await harness.send(duty, "/event 1")
+    assert harness.last_text(9100) == "Это действие вам недоступно."
+    await harness.send(coordinator, "/event 99")
+    assert "Мероприятие #99 не найдено" in harness.last_text(COORDINATOR)
+    await harness.send(coordinator, "/checkin")
+    assert "Укажите код" in harness.last_text(COORDINATOR)
+
+
+async def test_rsvp_button_from_a_client_without_consent_is_refused_and_audited(
+    harness: BotHarness,
+) -> None:
+    cast = await _cast(harness)
+    event = await _event(harness, cast)
+    await harness.send(harness.user(COORDINATOR), f"/event {event.id}")
+    await harness.press_button(harness.user(COORDINATOR), "Разослать")
+    pavel_invitation = await _invitation_id(harness, event.id, cast.pavel)
+    # Nina (no consent) replays Pavel's button: no router of events takes it.
+    await harness.press(
+        harness.user(NINA), RsvpCb(invitation_id=pavel_invitation, answer="accept").pack()
+    )
+    assert "устарела или недоступна" in harness.alerts()[-1]
+    async with harness.app.crm.unit_of_work() as uow:
+        invitation = await uow.events.invitation(pavel_invitation)
+        rejected = await uow.session.scalar(
+            select(m.AuditEntryRow.outcome).where(m.AuditEntryRow.action == "callback_rejected")
+        )
+    assert invitation is not None and invitation.status == "sent"
+    assert rejected == "denied"
