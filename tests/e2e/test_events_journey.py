@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiogram.methods import EditMessageText, SendDocument, SendPhoto
 from aiogram.types import BufferedInputFile
@@ -100,8 +101,8 @@ async def _cast(harness: BotHarness) -> Cast:
     return cast
 
 
-async def _event(harness: BotHarness, cast: Cast, **changes: object) -> Event:
-    fields: dict[str, object] = {
+async def _event(harness: BotHarness, cast: Cast, **changes: Any) -> Event:
+    fields: dict[str, Any] = {
         "title": "Вечер с главным экономистом",
         "description": "Закрытая встреча о рынках 2027 года",
         "starts_at": STARTS,
@@ -118,7 +119,7 @@ async def _event(harness: BotHarness, cast: Cast, **changes: object) -> Event:
         event = await create_event(
             uow,
             clock=harness.app.clock,
-            draft=EventDraft(**fields),  # type: ignore[arg-type]
+            draft=EventDraft(**fields),
             coordinator_id=cast.bank.coordinator_id,
         )
         await uow.commit()
