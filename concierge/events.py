@@ -954,6 +954,13 @@ async def change_event(
     if event.rsvp_deadline and event.rsvp_deadline > new_start:
         # An earlier start pulls the deadline with it; answers after the start make no sense.
         changes["rsvp_deadline"] = new_start
+    if "starts_at" in changes:
+        # "Tomorrow" and "in two hours" were about the old time; they are due again.
+        for invitation in await uow.events.invitations(event_id):
+            if invitation.day_before_sent_at or invitation.two_hours_sent_at:
+                await uow.events.update_invitation(
+                    invitation.id, day_before_sent_at=None, two_hours_sent_at=None
+                )
     event = await uow.events.update(event_id, sequence=event.sequence + 1, **changes)
     informed = 0
     if event.status == EventStatus.OPEN:

@@ -198,6 +198,9 @@ async def test_moving_the_event_informs_attending_guests_with_a_new_calendar_fil
             invitation_id=invitation.id,
             answer=Rsvp.ACCEPT,
         )
+        clock.set(STARTS - timedelta(hours=20))
+        # The day before for Ivan, and the one nudge to the other client who never answered.
+        assert await send_event_reminders(uow, notifier, clock) == 2
         before = len(notifier.to_clients)
         informed = await change_event(
             uow,
@@ -210,6 +213,12 @@ async def test_moving_the_event_informs_attending_guests_with_a_new_calendar_fil
         event = await uow.events.get(event_id)
         await uow.commit()
     assert informed == 1 and len(notifier.to_clients) == before + 1
+    # The day-before reminder is due again for the new date, and only then.
+    async with crm.unit_of_work() as uow:
+        assert await send_event_reminders(uow, notifier, clock) == 0
+        clock.set(STARTS + timedelta(hours=4))
+        assert await send_event_reminders(uow, notifier, clock) == 1
+        await uow.commit()
     assert event is not None and event.ends_at == STARTS + timedelta(days=1, hours=5)
     document = notifier.to_clients[-1][1].document
     assert (
