@@ -220,7 +220,7 @@ async def test_moving_the_event_informs_attending_guests_with_a_new_calendar_fil
         assert await send_event_reminders(uow, notifier, clock) == 1
         await uow.commit()
     assert event is not None and event.ends_at == STARTS + timedelta(days=1, hours=5)
-    document = notifier.to_clients[-1][1].document
+    document = notifier.to_clients[before][1].document
     assert (
         document is not None and b"20261206T190000" in document[1] and b"SEQUENCE:1" in document[1]
     )
