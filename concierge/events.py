@@ -317,7 +317,8 @@ async def send_invitations(
     invitation row is the record that someone was invited, and its unique key the dedupe.
     """
     catalog = catalog or default_catalog()
-    event = await require_event(uow, event_id)
+    # Locked: two coordinators pressing Send together must not invite anyone twice.
+    event = await require_event(uow, event_id, for_update=True)
     if event.status not in {EventStatus.DRAFT, EventStatus.OPEN}:
         raise EventError("events.err.not_open", id=event_id)
     now = clock.now()
