@@ -302,3 +302,61 @@ class RelayedMessage(Dto):
     message_id: int
     client_id: int
     created_at: datetime
+
+
+class Event(Dto):
+    id: int
+    title: str
+    description: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    venue: str | None
+    city: str | None
+    capacity: int
+    plus_ones_allowed: bool
+    rsvp_deadline: datetime | None
+    audience: dict[str, Any] | None
+    status: str
+    coordinator_id: int | None
+    created_at: datetime
+    reminder_delay_hours: int
+    sequence: int
+    sent_at: datetime | None
+    cancelled_at: datetime | None
+
+    @property
+    def answers_close_at(self) -> datetime:
+        """Answers are taken until the RSVP deadline, or until the start when there is none."""
+        return self.rsvp_deadline or self.starts_at
+
+
+class Invitation(Dto):
+    id: int
+    event_id: int
+    client_id: int
+    status: str
+    plus_one: bool
+    sent_at: datetime | None
+    answered_at: datetime | None
+    waitlisted_at: datetime | None
+    checkin_code_hash: str | None
+    checked_in_at: datetime | None
+    reminder_sent_at: datetime | None
+    day_before_sent_at: datetime | None
+    two_hours_sent_at: datetime | None
+    thanks_sent_at: datetime | None
+
+    @property
+    def seats(self) -> int:
+        """Seats the guest takes when attending: themselves and, if allowed, a companion."""
+        return 2 if self.plus_one else 1
+
+
+class AudienceOverride(Dto):
+    id: int
+    event_id: int
+    client_id: int
+    include: bool
+    staff_id: int
+    decided_at: datetime

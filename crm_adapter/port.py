@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from crm_adapter.dto import (
+    AudienceOverride,
     AuditEntry,
     Client,
     Consent,
     # Read-only members so that implementations may narrow the repository types.
     Interaction,
+    Invitation,
     LifeEvent,
     LinkCode,
     LinkedAccount,
@@ -207,6 +210,8 @@ class UnitOfWork(Protocol):
     def feedback(self) -> FeedbackRepository: ...
     @property
     def workspace(self) -> WorkspaceRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -21,6 +21,7 @@ from crm_adapter.client_desk import (
     SqlRelayRepository,
     SqlServiceRequestRepository,
 )
+from crm_adapter.events_repository import SqlEventRepository
 from crm_adapter.repositories import (
     SqlAuditRepository,
     SqlClientRepository,
@@ -97,6 +98,7 @@ class SqlUnitOfWork:
         self.relay = SqlRelayRepository(session)
         self.feedback = SqlFeedbackRepository(session)
         self.workspace = SqlWorkspaceRepository(session)
+        self.events = SqlEventRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

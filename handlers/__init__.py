@@ -6,6 +6,8 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    event_rsvp,
+    events,
     fallback,
     manager,
     feedback,
@@ -29,6 +31,8 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         manager.router,
+        events.router,
+        event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
         services.router,
         my_requests.router,

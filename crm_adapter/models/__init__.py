@@ -17,6 +17,7 @@ from crm_adapter.models.delivery import (
     SchedulerLeaseRow,
 )
 from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
+from crm_adapter.models.events import AudienceOverrideRow
 from crm_adapter.models.people import (
     ClientRow,
     ConsentRow,
@@ -35,6 +36,7 @@ from crm_adapter.models.work import (
 )
 
 __all__ = [
+    "AudienceOverrideRow",
     "AuditEntryRow",
     "Base",
     "ClientRow",

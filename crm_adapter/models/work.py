@@ -87,6 +87,12 @@ class EventRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|open|cancelled|done
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column()
+    # Hours after sending before one reminder goes to those who have not answered.
+    reminder_delay_hours: Mapped[int] = mapped_column(Integer, default=72)
+    # Bumped on every time or venue change: calendars replace an event only with a higher one.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()
 
 
 class InvitationRow(Base):
@@ -103,7 +109,12 @@ class InvitationRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
     waitlisted_at: Mapped[datetime | None] = mapped_column()
-    checkin_code_hash: Mapped[str | None] = mapped_column(String(64))
+    checkin_code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     checked_in_at: Mapped[datetime | None] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
+    # Each reminder goes at most once; these record that it went.
+    reminder_sent_at: Mapped[datetime | None] = mapped_column()
+    day_before_sent_at: Mapped[datetime | None] = mapped_column()
+    two_hours_sent_at: Mapped[datetime | None] = mapped_column()
+    thanks_sent_at: Mapped[datetime | None] = mapped_column()
     __table_args__ = (UniqueConstraint("event_id", "client_id"),)

@@ -1,0 +1,32 @@
+"""The RSVP chart of an event as a PNG image, drawn off-screen with matplotlib."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+# Agg draws into memory; the bot has no display, and the default backend could try one.
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402 - the backend must be chosen first
+
+COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#dd8452", "#8c8c8c", "#8172b3", "#2f8f8f")
+
+
+def render_rsvp_chart(title: str, counts: list[tuple[str, int]]) -> bytes:
+    """A horizontal bar per status; blocking (CPU-bound), so call it via asyncio.to_thread."""
+    # A Figure without pyplot keeps no global state, so concurrent renders do not interfere.
+    figure = Figure(figsize=(6, 3.2), dpi=100)
+    axes = figure.subplots()
+    labels = [label for label, _ in counts][::-1]
+    values = [value for _, value in counts][::-1]
+    bars = axes.barh(labels, values, color=COLOURS[: len(values)][::-1])
+    axes.bar_label(bars, padding=3)
+    axes.set_title(title[:60])
+    axes.set_xlim(0, max([*values, 1]) * 1.2)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

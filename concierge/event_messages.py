@@ -1,0 +1,111 @@
+"""Rendering of the events feature's messages to clients and staff, each in their language."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.event_callbacks import EventRateCb, RsvpCb
+from bot.i18n import Catalog, Translator
+from crm_adapter.dto import Client, Event, Invitation, Staff
+from crm_adapter.port import UnitOfWork
+
+RATING_SCORES = (1, 2, 3, 4, 5)
+
+
+@lru_cache(maxsize=1)
+def default_catalog() -> Catalog:
+    """The texts, loaded once per process for use cases called outside the bot (scheduler)."""
+    return Catalog.load()
+
+
+async def client_translator(uow: UnitOfWork, catalog: Catalog, client: Client) -> Translator:
+    # The language chosen in the messenger wins over the CRM's default for the client.
+    link = await uow.links.for_client(client.id)
+    return catalog.translator((link.language if link else None) or client.language)
+
+
+async def staff_translator(uow: UnitOfWork, catalog: Catalog, staff: Staff) -> Translator:
+    link = await uow.links.for_staff(staff.id)
+    return catalog.translator((link.language if link else None) or staff.language)
+
+
+def when(t: Translator, event: Event) -> str:
+    """Date and time at the venue, with the zone named: guests travel, the venue does not."""
+    zone = ZoneInfo(event.timezone)
+    start = event.starts_at.astimezone(zone)
+    end = event.ends_at.astimezone(zone)
+    return t(
+        "events.when",
+        date=start.strftime("%d.%m.%Y"),
+        start=start.strftime("%H:%M"),
+        end=end.strftime("%H:%M"),
+        tz=event.timezone,
+    )
+
+
+def where(event: Event) -> str:
+    return ", ".join(p for p in (event.venue, event.city) if p) or "—"
+
+
+def deadline(t: Translator, event: Event) -> str:
+    zone = ZoneInfo(event.timezone)
+    return event.answers_close_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def rsvp_keyboard(t: Translator, event: Event, invitation_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t("events.btn.accept"),
+        callback_data=RsvpCb(invitation_id=invitation_id, answer="accept"),
+    )
+    if event.plus_ones_allowed:
+        kb.button(
+            text=t("events.btn.accept_plus_one"),
+            callback_data=RsvpCb(invitation_id=invitation_id, answer="accept1"),
+        )
+    kb.button(
+        text=t("events.btn.maybe"),
+        callback_data=RsvpCb(invitation_id=invitation_id, answer="maybe"),
+    )
+    kb.button(
+        text=t("events.btn.decline"),
+        callback_data=RsvpCb(invitation_id=invitation_id, answer="decline"),
+    )
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def rating_keyboard(invitation_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for score in RATING_SCORES:
+        kb.button(
+            text="★" * score, callback_data=EventRateCb(invitation_id=invitation_id, score=score)
+        )
+    kb.adjust(5)
+    return kb.as_markup()
+
+
+def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:
+    return t(
+        "events.invitation",
+        name=client.polite_name,
+        title=event.title,
+        description=event.description or "",
+        when=when(t, event),
+        where=where(event),
+        deadline=deadline(t, event),
+        manager=manager.full_name if manager else t("events.no_manager"),
+    )
+
+
+def status_label(t: Translator, invitation: Invitation) -> str:
+    label = t(f"events.status.{invitation.status}")
+    return (
+        f"{label} +1"
+        if invitation.plus_one and invitation.status in {"accepted", "waitlisted", "checked_in"}
+        else label
+    )

@@ -1,0 +1,145 @@
+"""The client's side of events: the Events menu section, RSVP buttons and the one-tap rating."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import BufferedInputFile, CallbackQuery
+
+from bot.callbacks import MenuCb
+from bot.event_callbacks import EventRateCb, RsvpCb
+from bot.filters import IsClient
+from bot.i18n import Catalog, Translator
+from concierge.clock import Clock
+from concierge.event_calendar import event_ics, ics_filename
+from concierge.event_messages import deadline, rsvp_keyboard, status_label, when, where
+from concierge.events import (
+    EventStatus,
+    RateOutcome,
+    Rsvp,
+    RsvpOutcome,
+    answer_invitation,
+    client_invitations,
+    rate_event,
+)
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from crm_adapter.sql import SqlUnitOfWork
+
+router = Router(name="event_rsvp")
+
+# More than this many open invitations at once is unusual; the soonest ones are shown.
+MAX_LISTED = 10
+# Outcomes that change nothing: answered with a pop-up only, the chat stays clean.
+_ALERTS = {
+    RsvpOutcome.ALREADY: "events.rsvp.already",
+    RsvpOutcome.CLOSED: "events.rsvp.closed",
+    RsvpOutcome.CANCELLED: "events.rsvp.cancelled",
+    RsvpOutcome.NOT_YOURS: "events.rsvp.not_yours",
+    RsvpOutcome.NOT_FOUND: "events.rsvp.not_found",
+    RsvpOutcome.NO_PLUS_ONE: "events.rsvp.no_plus_one",
+    RsvpOutcome.NO_ROOM_FOR_GUEST: "events.rsvp.no_room_for_guest",
+}
+
+
+@router.callback_query(MenuCb.filter(F.section == "events"), IsClient(consent=True))
+async def my_events(
+    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, clock: Clock, t: Translator
+) -> None:
+    assert identity.client is not None and query.bot is not None
+    await query.answer()
+    found = await client_invitations(uow, clock=clock, client_id=identity.client.id)
+    if not found:
+        await query.bot.send_message(query.from_user.id, t("events.my.empty"))
+        return
+    await query.bot.send_message(query.from_user.id, t("events.my.title"))
+    for invitation, event in found[:MAX_LISTED]:
+        answerable = event.status == EventStatus.OPEN and clock.now() < event.answers_close_at
+        await query.bot.send_message(
+            query.from_user.id,
+            t(
+                "events.my.item",
+                title=event.title,
+                when=when(t, event),
+                where=where(event),
+                status=t("events.status.cancelled")
+                if event.status == EventStatus.CANCELLED
+                else status_label(t, invitation),
+            ),
+            reply_markup=rsvp_keyboard(t, event, invitation.id) if answerable else None,
+        )
+
+
+@router.callback_query(
+    RsvpCb.filter(F.answer.in_([r.value for r in Rsvp])), IsClient(consent=True)
+)
+async def rsvp(
+    query: CallbackQuery,
+    callback_data: RsvpCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    notifier: Notifier,
+    catalog: Catalog,
+    t: Translator,
+) -> None:
+    assert identity.client is not None and query.bot is not None
+    result = await answer_invitation(
+        uow,
+        notifier=notifier,
+        clock=clock,
+        client_id=identity.client.id,
+        invitation_id=callback_data.invitation_id,
+        answer=Rsvp(callback_data.answer),
+        catalog=catalog,
+    )
+    if result.outcome in _ALERTS:
+        await query.answer(t(_ALERTS[result.outcome]), show_alert=True)
+        return
+    await query.answer()
+    event, name = result.event, identity.client.polite_name
+    assert event is not None and result.invitation is not None
+    chat = query.from_user.id
+    if result.outcome is RsvpOutcome.ACCEPTED and result.code is None:
+        status = status_label(t, result.invitation)
+        await query.bot.send_message(
+            chat, t("events.rsvp.accepted_update", name=name, status=status)
+        )
+    elif result.outcome is RsvpOutcome.ACCEPTED:
+        text = t(
+            "events.rsvp.accepted",
+            name=name,
+            title=event.title,
+            code=result.code,
+            when=when(t, event),
+            where=where(event),
+        )
+        await query.bot.send_message(chat, text)
+        ics = BufferedInputFile(event_ics(event), filename=ics_filename(event))
+        await query.bot.send_document(chat, ics, caption=t("events.ics_caption"))
+    else:
+        key = f"events.rsvp.{result.outcome.value}"
+        await query.bot.send_message(
+            chat, t(key, name=name, title=event.title, deadline=deadline(t, event))
+        )
+
+
+@router.callback_query(EventRateCb.filter(), IsClient(consent=True))
+async def rate(
+    query: CallbackQuery,
+    callback_data: EventRateCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    outcome = await rate_event(
+        uow,
+        clock=clock,
+        client_id=identity.client.id,
+        invitation_id=callback_data.invitation_id,
+        score=callback_data.score,
+    )
+    await query.answer(
+        t(f"events.rate.{outcome.value}"), show_alert=outcome is not RateOutcome.RECORDED
+    )
