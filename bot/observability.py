@@ -197,17 +197,13 @@ def add_routes(web_app: web.Application, *, health: Health, metrics: Metrics) ->
         return web.json_response(body, status=200 if healthy else 503)
 
     async def prometheus(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", prometheus)
 
 
-async def start_server(
-    *, health: Health, metrics: Metrics, host: str, port: int
-) -> web.AppRunner:
+async def start_server(*, health: Health, metrics: Metrics, host: str, port: int) -> web.AppRunner:
     """The standalone server for polling and console modes; the caller cleans the runner up."""
     web_app = web.Application()
     add_routes(web_app, health=health, metrics=metrics)

@@ -12,7 +12,9 @@ from crm_adapter.dto import (
     AuditEntry,
     Client,
     Consent,
-    # Read-only members so that implementations may narrow the repository types.
+    ContactDecisionRecord,
+    Event,
+    Feedback,
     Interaction,
     Invitation,
     LifeEvent,
@@ -28,7 +30,9 @@ from crm_adapter.dto import (
     ServiceRequest,
     Staff,
 )
-from crm_adapter.workspace import WorkspaceRepository
+from crm_adapter.workspace import (
+    WorkspaceRepository,
+)
 
 
 class DuplicateUpdate(Exception):
@@ -170,7 +174,164 @@ class AuditRepository(Protocol):
     async def recent(self, *, limit: int = 50) -> list[AuditEntry]: ...
 
 
-    # Read-only members so that implementations may narrow the repository types.
+class OutboxRepository(Protocol):
+    """The persistent outbox of proactive messages (see crm_adapter.repositories_delivery)."""
+
+    async def add(
+        self,
+        *,
+        idempotency_key: str,
+        chat_id: int,
+        client_id: int | None,
+        staff_id: int | None,
+        text: str,
+        keyboard: dict[str, Any] | None,
+        message_class: str,
+        kind: str,
+        occasion_key: str | None,
+        now: datetime,
+        not_before: datetime,
+        priority: int = 100,
+        document: tuple[str, bytes] | None = None,
+    ) -> OutboxMessage | None: ...
+    async def exists(self, idempotency_key: str) -> bool: ...
+    async def marketing_times(self, client_id: int, *, since: datetime) -> list[datetime]: ...
+
+
+class ContactDecisionRepository(Protocol):
+    async def record(
+        self,
+        *,
+        now: datetime,
+        client_id: int | None,
+        staff_id: int | None,
+        kind: str,
+        message_class: str,
+        occasion_key: str | None,
+        outcome: str,
+        reason: str,
+        not_before: datetime | None,
+        outbox_id: int | None,
+    ) -> int: ...
+    async def for_client(
+        self, client_id: int, *, limit: int = 50
+    ) -> list[ContactDecisionRecord]: ...
+
+
+class RuleFiringRepository(Protocol):
+    async def claim(
+        self, *, rule_id: str, client_id: int, occasion_key: str, now: datetime
+    ) -> bool:
+        """Records the firing; False when this occasion already fired."""
+        ...
+
+
+class ServiceRequestRepository(Protocol):
+    async def add(self, **fields: Any) -> ServiceRequest: ...
+    async def get(self, request_id: int) -> ServiceRequest | None: ...
+    async def update(self, request_id: int, **changes: Any) -> ServiceRequest: ...
+    async def for_client(self, client_id: int, *, limit: int = 30) -> list[ServiceRequest]: ...
+    async def open_queue(
+        self, *, client_ids: list[int], assignee_id: int | None
+    ) -> list[ServiceRequest]:
+        """Open requests of these clients or assigned to this staff member."""
+        ...
+
+    async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:
+        """Urgent requests still waiting for acknowledgement past their deadline."""
+        ...
+
+    async def count_open(self, client_id: int) -> int: ...
+    async def add_comment(
+        self,
+        *,
+        request_id: int,
+        author_kind: str,
+        author_staff_id: int | None,
+        text: str | None,
+        file_id: str | None,
+        now: datetime,
+    ) -> RequestComment: ...
+    async def comments(self, request_id: int) -> list[RequestComment]: ...
+
+
+class RelayRepository(Protocol):
+    async def add(
+        self, *, staff_id: int, staff_chat_id: int, message_id: int, client_id: int, now: datetime
+    ) -> RelayedMessage: ...
+    async def find(self, *, staff_chat_id: int, message_id: int) -> RelayedMessage | None: ...
+
+
+class FeedbackRepository(Protocol):
+    async def add(
+        self,
+        *,
+        client_id: int,
+        kind: str,
+        subject_id: int | None,
+        score: int,
+        now: datetime,
+        comment: str | None = None,
+    ) -> Feedback: ...
+    async def find(
+        self, *, client_id: int, kind: str, subject_id: int | None
+    ) -> Feedback | None: ...
+    async def get(self, feedback_id: int) -> Feedback | None: ...
+    async def set_comment(self, feedback_id: int, comment: str) -> None: ...
+    async def claim_survey(self, *, client_id: int, kind: str, period: str, now: datetime) -> bool:
+        """Records that a survey was put for the period; False when it already was."""
+        ...
+
+    async def answer_survey(
+        self, *, client_id: int, kind: str, period: str, now: datetime
+    ) -> bool:
+        """Marks the survey answered; False when it was never asked or is already answered."""
+        ...
+
+
+class EventRepository(Protocol):
+    """Closed events, their invitations, audience overrides and event ratings."""
+
+    async def add(self, **fields: Any) -> Event: ...
+    async def get(self, event_id: int, *, for_update: bool = False) -> Event | None:
+        """With `for_update`, locks the event row so concurrent answers see one seat count."""
+        ...
+
+    async def list_events(self, *, statuses: tuple[str, ...] | None = None) -> list[Event]: ...
+    async def update(self, event_id: int, **changes: Any) -> Event: ...
+    async def invitations(self, event_id: int) -> list[Invitation]: ...
+    async def invitation(self, invitation_id: int) -> Invitation | None: ...
+    async def invitation_for(self, event_id: int, client_id: int) -> Invitation | None: ...
+    async def add_invitation(
+        self, *, event_id: int, client_id: int, status: str, sent_at: datetime | None
+    ) -> Invitation: ...
+    async def update_invitation(self, invitation_id: int, **changes: Any) -> Invitation: ...
+    async def by_checkin_hash(self, code_hash: str) -> Invitation | None: ...
+    async def for_client(self, client_id: int) -> list[tuple[Invitation, Event]]: ...
+    async def unanswered_count(
+        self, client_id: int, *, since: datetime, closed_by: datetime | None = None
+    ) -> int:
+        """Invitations sent since `since` still without an answer; with `closed_by`, only
+        those whose answer window had closed by then."""
+        ...
+
+    async def overrides(self, event_id: int) -> list[AudienceOverride]: ...
+    async def set_override(
+        self, *, event_id: int, client_id: int, include: bool, staff_id: int, now: datetime
+    ) -> AudienceOverride: ...
+    async def client_values(self) -> dict[int, Decimal]:
+        """Total balances per client in roubles (credit lines excluded)."""
+        ...
+
+    async def interest_texts(self) -> dict[int, list[str]]:
+        """Per client: interest notes and life-event texts, for keyword matching."""
+        ...
+
+    async def clients_with_consent(self) -> set[int]: ...
+    async def record_rating(
+        self, *, client_id: int, event_id: int, score: int, now: datetime
+    ) -> bool:
+        """Stores the client's rating of an event; False when one was already given."""
         ...
 
 
@@ -194,8 +355,6 @@ class UnitOfWork(Protocol):
     def profiles(self) -> ProfileRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
-    @property
-    # Read-only members so that implementations may narrow the repository types.
     @property
     def outbox(self) -> OutboxRepository: ...
     @property

@@ -10,13 +10,13 @@ from crm_adapter.models.activity import (
     TransactionRow,
 )
 from crm_adapter.models.base import Base
+from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
 from crm_adapter.models.delivery import (
     ContactDecisionRow,
     OutboxMessageRow,
     RuleFiringRow,
     SchedulerLeaseRow,
 )
-from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
 from crm_adapter.models.events import AudienceOverrideRow
 from crm_adapter.models.people import (
     ClientRow,

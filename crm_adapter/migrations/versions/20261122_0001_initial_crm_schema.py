@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:30:15.714496
+Create Date: 2026-11-22 20:32:02.542801
 """
 
 from collections.abc import Sequence
@@ -110,6 +110,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('coordinator_id', sa.Integer(), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reminder_delay_hours', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['coordinator_id'], ['staff.id'], name=op.f('fk_event_coordinator_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
     )
@@ -159,6 +163,22 @@ def upgrade() -> None:
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_consent_client_purpose', ['client_id', 'purpose'], unique=False)
+
+    op.create_table('event_audience_override',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('include', sa.Boolean(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('decided_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_event_audience_override_client_id_client')),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_event_audience_override_event_id_event')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_event_audience_override_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_audience_override')),
+    sa.UniqueConstraint('event_id', 'client_id', name=op.f('uq_event_audience_override_event_id'))
+    )
+    with op.batch_alter_table('event_audience_override', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_audience_override_event_id'), ['event_id'], unique=False)
 
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -224,12 +244,17 @@ def upgrade() -> None:
     sa.Column('checkin_code_hash', sa.String(length=64), nullable=True),
     sa.Column('checked_in_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('reminder_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('day_before_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('two_hours_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('thanks_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_invitation_client_id_client')),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_invitation_event_id_event')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation')),
     sa.UniqueConstraint('event_id', 'client_id', name=op.f('uq_invitation_event_id'))
     )
     with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitation_checkin_code_hash'), ['checkin_code_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitation_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitation_event_id'), ['event_id'], unique=False)
 
@@ -363,6 +388,21 @@ def upgrade() -> None:
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_holding_client_id'), ['client_id'], unique=False)
 
+    op.create_table('relayed_message',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('staff_chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_relayed_message_client_id_client')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_relayed_message_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_relayed_message'))
+    )
+    with op.batch_alter_table('relayed_message', schema=None) as batch_op:
+        batch_op.create_index('ix_relayed_message_chat_message', ['staff_chat_id', 'message_id'], unique=True)
+        batch_op.create_index(batch_op.f('ix_relayed_message_client_id'), ['client_id'], unique=False)
+
     op.create_table('rule_firing',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('rule_id', sa.String(length=64), nullable=False),
@@ -399,6 +439,20 @@ def upgrade() -> None:
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_request_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_service_request_status_due', ['status', 'resolve_due_at'], unique=False)
+
+    op.create_table('survey',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('period', sa.String(length=16), nullable=False),
+    sa.Column('asked_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_survey_client_id_client')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_survey')),
+    sa.UniqueConstraint('client_id', 'kind', 'period', name=op.f('uq_survey_client_id'))
+    )
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_client_id'), ['client_id'], unique=False)
 
     op.create_table('contact_decision',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -450,6 +504,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_contact_decision_client_id'))
 
     op.drop_table('contact_decision')
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_client_id'))
+
+    op.drop_table('survey')
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.drop_index('ix_service_request_status_due')
         batch_op.drop_index(batch_op.f('ix_service_request_client_id'))
@@ -459,6 +517,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_rule_firing_client_id'))
 
     op.drop_table('rule_firing')
+    with op.batch_alter_table('relayed_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_relayed_message_client_id'))
+        batch_op.drop_index('ix_relayed_message_chat_message')
+
+    op.drop_table('relayed_message')
     with op.batch_alter_table('product_holding', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_holding_client_id'))
 
@@ -491,6 +554,7 @@ def downgrade() -> None:
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invitation_event_id'))
         batch_op.drop_index(batch_op.f('ix_invitation_client_id'))
+        batch_op.drop_index(batch_op.f('ix_invitation_checkin_code_hash'))
 
     op.drop_table('invitation')
     with op.batch_alter_table('interaction', schema=None) as batch_op:
@@ -506,6 +570,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_feedback_client_id'))
 
     op.drop_table('feedback')
+    with op.batch_alter_table('event_audience_override', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_audience_override_event_id'))
+
+    op.drop_table('event_audience_override')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index('ix_consent_client_purpose')
         batch_op.drop_index(batch_op.f('ix_consent_client_id'))
