@@ -26,6 +26,7 @@ SCRIPT = """\
 :as client C-0001
 :press Даю согласие
 :press Мой менеджер
+:press Завершить
 /language
 :press English
 /help
@@ -48,7 +49,8 @@ async def test_console_session_link_consent_menu(
     assert "ссылку-приглашение" in text  # the stranger got linking instructions only
     assert "Здравствуйте, Иван Петрович! Ваш аккаунт подключён" in text
     assert "[1] Даю согласие  [2] Не сейчас" in text
-    assert "Ваш персональный менеджер: *Соколов Андрей*" in text
+    assert "Ваш персональный менеджер — *Соколов Андрей*" in text
+    assert "Диалог с менеджером завершён" in text
     assert "Language switched to English." in text
     assert "What I can do" in text
     assert "I understand text and buttons only" in text
@@ -63,8 +65,8 @@ async def test_console_session_link_consent_menu(
                 m.InteractionRow.update_id.is_not(None)
             )
         )
-    # One logged update per line that reached the bot: 8 script lines and 2 /start codes.
-    assert inbound == 10
+    # One logged update per line that reached the bot: 9 script lines and 2 /start codes.
+    assert inbound == 11
     assert duplicates == 0
 
 
@@ -91,4 +93,4 @@ async def test_concierge_console_command_runs_a_script(
     )
     assert result.returncode == 0, result.stderr
     assert "Главное меню" in result.stdout
-    assert "[1] 🛎 Услуги" in result.stdout
+    assert "[2] 🛎 Услуги" in result.stdout
