@@ -7,6 +7,7 @@ Production, the local console and the tests all call `build_app`; only the messe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +161,7 @@ def build_app(
     storage: BaseStorage | None = None,
     replica_state: ReplicaState | None = None,
     health_checks: dict[str, HealthCheck] | None = None,
+    notifier_factory: Callable[[Bot], Notifier] | None = None,
     **services: Any,
 ) -> App:
     """Everything a process needs; `health_checks` come from other components (e.g. "chroma",
@@ -173,7 +175,9 @@ def build_app(
     bot = create_bot(settings, session=session)
     bot.session.middleware(ApiMetricsRequestMiddleware(metrics))
     bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
-    notifier = DirectNotifier(bot=bot, crm=crm)
+    # Production queues through the outbox (contact policy, rate limits); the tests and a
+    # console without the scheduler send directly.
+    notifier = notifier_factory(bot) if notifier_factory else DirectNotifier(bot=bot, crm=crm)
     # Validated here so a broken catalogue file stops start-up instead of a client's request.
     services.setdefault("service_catalogue", load_catalogue())
     dispatcher = create_dispatcher(

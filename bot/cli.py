@@ -165,6 +165,42 @@ def purge_interactions_command(
     typer.echo(f"purged {asyncio.run(_go())} interactions older than {days} days")
 
 
+@app.command("demo-data")
+def demo_data() -> None:
+    """Load the fictional demo bank (idempotent: a second run adds nothing)."""
+    from concierge.clock import SystemClock
+    from crm_adapter.demo_data import load_demo_data
+    from crm_adapter.sql import SqlCrm
+
+    async def _go() -> str:
+        crm = SqlCrm.from_url(_settings().database.url)
+        try:
+            summary = await load_demo_data(crm, clock=SystemClock())
+        finally:
+            await crm.close()
+        return (
+            f"demo bank: {summary.clients} clients, {summary.staff} staff, "
+            f"{summary.created} rows added"
+        )
+
+    typer.echo(asyncio.run(_go()))
+
+
+def _register_features() -> None:
+    # Each feature owns its commands; they are added here, in one place.
+    from concierge import events_cli, manager_cli
+    from knowledge import cli as knowledge_cli
+    from scheduler import cli as scheduler_cli
+
+    knowledge_cli.register(app)
+    scheduler_cli.register(app)
+    manager_cli.register(app)
+    events_cli.register(app)
+
+
+_register_features()
+
+
 def main() -> None:
     try:
         app()

@@ -55,6 +55,7 @@ HELP = """Console commands (everything else is sent to the bot as a message):
   :reply <text>            reply to the last message the bot sent you (used by managers)
   :send <photo|document|sticker|voice>   send a non-text message
   :clock +<minutes>m|+<hours>h           move the console clock forward (with --clock)
+  :jobs                    run the scheduler's jobs now (escalations, briefings, reminders...)
   :who                     show the current persona
   :help                    this help
   :quit                    leave"""
@@ -291,14 +292,13 @@ class ConsoleMessenger:
             await self.become(
                 "client" if kind == "client" else kind if kind == "new" else "staff", ref.strip()
             )
-        elif command == "press":
-            await self.press(rest)
-        elif command == "reply":
-            await self.reply(rest)
-        elif command == "send":
-            await self.send_content(rest)
+        elif command in {"press", "reply", "send"}:
+            act = {"press": self.press, "reply": self.reply, "send": self.send_content}[command]
+            await act(rest)
         elif command == "clock":
             self._move_clock(rest)
+        elif command == "jobs":
+            await self._run_jobs()
         elif command == "who":
             self.t.write(f"(you are {self.persona.label})")
         elif command == "help":
@@ -307,6 +307,14 @@ class ConsoleMessenger:
             self.running = False
         else:
             self.t.write("(unknown console command; :help lists them)")
+
+    async def _run_jobs(self) -> None:
+        run = self.app.extras.get("run_jobs")
+        if run is None:
+            self.t.write("(the scheduler is off in this console)")
+            return
+        results = await run()
+        self.t.write("(jobs: " + ", ".join(f"{k}={v}" for k, v in results.items()) + ")")
 
     def _move_clock(self, spec: str) -> None:
         clock = self.app.clock

@@ -15,6 +15,7 @@ from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
 from concierge.identity import resolve_identity
+from concierge.notify import bind_unit_of_work, release_unit_of_work
 from crm_adapter.port import Crm, DuplicateUpdate, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                     await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
                 return None
             token = begin_capture()
+            bound = bind_unit_of_work(uow)
             try:
                 result = await handler(event, data)
                 await uow.commit()
@@ -129,6 +131,8 @@ class UpdateContextMiddleware(BaseMiddleware):
                 await uow.rollback()
                 await self._write_outbound(end_capture(token), chat.id if chat else None)
                 raise
+            finally:
+                release_unit_of_work(bound)
             # The replies are logged in the same session, in a transaction of their own: a
             # lost log line must never undo what the handler committed.
             owners = None

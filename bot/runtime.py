@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.app import build_app
 from bot.console import ConsoleSession, Transcript, run_console
 from bot.logging_setup import configure_logging
 from bot.observability import start_server
+from bot.services import assemble
 from bot.settings import Settings
 from bot.transports import run_polling, run_webhook
 from concierge.clock import Clock, ManualClock, SystemClock
@@ -16,14 +16,14 @@ from concierge.clock import Clock, ManualClock, SystemClock
 
 async def run_messenger(settings: Settings) -> None:
     configure_logging(settings)
-    app = build_app(settings)
+    assistant = await assemble(settings, session=None, clock=SystemClock())
     try:
         if settings.telegram.mode == "webhook":
-            await run_webhook(app)
+            await run_webhook(assistant.app)
         else:
-            await run_polling(app)
+            await run_polling(assistant.app)
     finally:
-        await app.close()
+        await assistant.close()
 
 
 async def run_console_app(
@@ -33,7 +33,9 @@ async def run_console_app(
     configure_logging(settings, to_file=settings.var_dir / "console.log")
     transcript = Transcript(out=sys.stdout)
     clock: Clock = ManualClock(SystemClock().now()) if manual_clock else SystemClock()
-    app = build_app(settings, session=ConsoleSession(transcript), clock=clock)
+    assistant = await assemble(settings, session=ConsoleSession(transcript), clock=clock)
+    app = assistant.app
+    app.extras["run_jobs"] = assistant.run_jobs_now
     observability = settings.observability
     runner = None
     if observability.port is not None:
@@ -52,4 +54,4 @@ async def run_console_app(
     finally:
         if runner is not None:
             await runner.cleanup()
-        await app.close()
+        await assistant.close()

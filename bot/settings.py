@@ -133,6 +133,8 @@ class SchedulerSettings(BaseSettings):
     per_chat_interval_seconds: float = 1.0
     marketing_per_week: int = 2
     briefing_lead_minutes: int = 120
+    # Interaction logs older than this are purged daily (data minimisation).
+    interaction_retention_days: int = 1095
 
 
 class Settings(BaseSettings):

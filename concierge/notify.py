@@ -6,6 +6,7 @@ or through the persistent outbox under the contact policy is the wiring's choice
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -41,3 +42,22 @@ class Notifier(Protocol):
     async def to_client(self, client_id: int, message: Outgoing) -> bool:
         """Delivers to a client, subject to consent and the contact policy."""
         ...
+
+
+# The unit of work of the update being handled. A notifier that queues messages (the outbox)
+# writes into it, so "request created" and "manager notified" commit together, and on SQLite
+# no second writer waits for the lock the handler holds.
+_current_uow: ContextVar[Any] = ContextVar("current_unit_of_work", default=None)
+
+
+def bind_unit_of_work(uow: Any) -> Token[Any]:
+    return _current_uow.set(uow)
+
+
+def release_unit_of_work(token: Token[Any]) -> None:
+    _current_uow.reset(token)
+
+
+def current_unit_of_work() -> Any:
+    """The handler's unit of work while an update is handled, else None."""
+    return _current_uow.get()

@@ -13,6 +13,7 @@ from handlers import (
     manager,
     menu,
     my_requests,
+    questions,
     relay,
     services,
     staff_requests,
@@ -40,6 +41,8 @@ def get_routers() -> list[Router]:
         feedback.router,
         relay.router,
         client_settings.router,
+        # Any other text from a client is a question for the knowledge base.
+        questions.router,
         fallback.router,
     ]
     for router in routers:

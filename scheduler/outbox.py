@@ -15,7 +15,7 @@ from concierge.contact_policy import (
     ContactPolicy,
     Outcome,
 )
-from concierge.notify import MessageClass, Outgoing
+from concierge.notify import MessageClass, Outgoing, current_unit_of_work
 from crm_adapter.dto import Actor, Direction
 from crm_adapter.sql import SqlCrm, SqlUnitOfWork
 
@@ -46,12 +46,18 @@ class OutboxNotifier:
         self._policy = policy
 
     async def to_client(self, client_id: int, message: Outgoing) -> bool:
+        handling = current_unit_of_work()
+        if handling is not None:
+            return (await self.enqueue_for_client(handling, client_id, message)).queued
         async with self._crm.unit_of_work() as uow:
             result = await self.enqueue_for_client(uow, client_id, message)
             await uow.commit()
         return result.queued
 
     async def to_staff(self, staff_id: int, message: Outgoing) -> bool:
+        handling = current_unit_of_work()
+        if handling is not None:
+            return (await self.enqueue_for_staff(handling, staff_id, message)).queued
         async with self._crm.unit_of_work() as uow:
             result = await self.enqueue_for_staff(uow, staff_id, message)
             await uow.commit()

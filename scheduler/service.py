@@ -93,11 +93,23 @@ class SchedulerService:
         self._scheduler: AsyncIOScheduler | None = None
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, Callable[[], Awaitable[object]]] = {}
+        self._periodic: dict[str, timedelta] = {}
         self.became_leader = asyncio.Event()
         if rules is not None:
             self._jobs["rules.evaluate"] = rules.evaluate
         if delivery is not None:
             self._jobs["outbox.reconcile"] = delivery.reconcile
+
+    def add_periodic(
+        self, name: str, job: Callable[[], Awaitable[object]], *, every: timedelta
+    ) -> None:
+        """Registers a feature's job (escalations, briefings, reminders) to run on the leader.
+
+        Call before `start`. Every job is idempotent by design (each use case records what it
+        did), so missed runs are coalesced into one and may run up to one period late.
+        """
+        self._jobs[name] = job
+        self._periodic[name] = every
 
     @property
     def is_leader(self) -> bool:
@@ -191,6 +203,20 @@ class SchedulerService:
                 # Idempotent housekeeping: one late run replaces any number of missed ones.
                 coalesce=True,
                 misfire_grace_time=300,
+            )
+
+        for name, every in self._periodic.items():
+            self._ensure_job(
+                scheduler,
+                name,
+                name=name,
+                trigger=IntervalTrigger(
+                    seconds=int(every.total_seconds()),
+                    start_date=anchor,
+                    timezone=self._settings.timezone,
+                ),
+                coalesce=True,
+                misfire_grace_time=int(every.total_seconds()),
             )
 
     def _ensure_job(

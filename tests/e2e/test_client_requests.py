@@ -213,5 +213,8 @@ async def test_comments_documents_and_reassignment(harness: BotHarness) -> None:
     async with harness.app.crm.unit_of_work() as uow:
         request = (await uow.requests.for_client(bank.client_id))[0]
         comments = await uow.requests.comments(request.id)
-    assert [(c.author_kind, c.file_id) for c in comments] == [("client", "document"), ("staff", "document")]
+    assert [(c.author_kind, c.file_id) for c in comments] == [
+        ("client", "document"),
+        ("staff", "document"),
+    ]
     assert request.assignee_id == bank.admin_id and request.acknowledged_at is not None

@@ -1,0 +1,147 @@
+"""Assembles a running assistant: the app, the knowledge base, the scheduler and its jobs.
+
+`concierge run` and `concierge console` use this; the tests build the parts they need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+
+from bot.app import App, build_app
+from bot.settings import Settings
+from concierge.briefing import send_due_briefings
+from concierge.clock import Clock
+from concierge.events import send_event_reminders
+from concierge.feedback import ask_nps_round
+from concierge.notify import Notifier
+from concierge.requests import escalate_overdue
+from concierge.retention import purge_interactions
+from concierge.watchlist import send_watchlist_digest
+from crm_adapter.sql import SqlCrm
+from knowledge.answers import KnowledgeBase
+from knowledge.facts import KnowledgeProductFacts
+from scheduler.bootstrap import Proactive, build_proactive
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Assistant:
+    app: App
+    knowledge: KnowledgeBase
+    proactive: Proactive | None
+    jobs: dict[str, Job] = field(default_factory=dict)
+
+    async def run_jobs_now(self) -> dict[str, object]:
+        """Runs every feature job once (the console's `:jobs`, for demos with a moved clock)."""
+        results: dict[str, object] = {}
+        for name, job in self.jobs.items():
+            results[name] = await job()
+        if self.proactive is not None and self.proactive.delivery is not None:
+            await self.proactive.delivery.drain()
+        return results
+
+    async def close(self) -> None:
+        if self.proactive is not None:
+            await self.proactive.stop()
+        await self.app.close()
+
+
+def feature_jobs(
+    settings: Settings, *, crm: SqlCrm, notifier: Notifier, clock: Clock, facts: object
+) -> dict[str, tuple[Job, timedelta]]:
+    """The periodic work of each feature; every use case records what it did (idempotent)."""
+
+    async def escalations() -> object:
+        async with crm.unit_of_work() as uow:
+            done = await escalate_overdue(uow, notifier, clock)
+            await uow.commit()
+        return len(done)
+
+    async def reminders() -> object:
+        async with crm.unit_of_work() as uow:
+            sent = await send_event_reminders(uow, notifier, clock)
+            await uow.commit()
+        return sent
+
+    async def nps() -> object:
+        async with crm.unit_of_work() as uow:
+            asked = await ask_nps_round(uow, notifier, clock)
+            await uow.commit()
+        return asked
+
+    async def retention() -> object:
+        async with crm.unit_of_work() as uow:
+            purged = await purge_interactions(
+                uow, clock, timedelta(days=settings.scheduler.interaction_retention_days)
+            )
+            await uow.commit()
+        return purged
+
+    async def briefings() -> object:
+        lead = timedelta(minutes=settings.scheduler.briefing_lead_minutes)
+        return await send_due_briefings(crm, notifier, clock, lead=lead, facts=facts)  # type: ignore[arg-type]
+
+    async def watchlist() -> object:
+        return await send_watchlist_digest(crm, notifier, clock)
+
+    return {
+        "requests.escalate": (escalations, timedelta(minutes=1)),
+        "briefings.before_meetings": (briefings, timedelta(minutes=5)),
+        "events.reminders": (reminders, timedelta(minutes=10)),
+        "feedback.nps": (nps, timedelta(days=1)),
+        "insights.watchlist": (watchlist, timedelta(days=1)),
+        "retention.purge": (retention, timedelta(days=1)),
+    }
+
+
+async def assemble(settings: Settings, *, session: BaseSession | None, clock: Clock) -> Assistant:
+    """Builds and starts everything a process runs; the knowledge model loads off the loop."""
+    crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    knowledge = KnowledgeBase.from_settings(settings)
+    await asyncio.to_thread(knowledge.warm_up)
+    facts = KnowledgeProductFacts(knowledge)
+    built: dict[str, Proactive] = {}
+
+    def outbox_notifier(bot: Bot) -> Notifier:
+        built["proactive"] = build_proactive(settings, crm=crm, clock=clock, bot=bot)
+        return built["proactive"].notifier
+
+    async def chroma_check() -> object:
+        return {"documents_indexed": not await asyncio.to_thread(knowledge.is_empty)}
+
+    app = build_app(
+        settings,
+        session=session,
+        clock=clock,
+        crm=crm,
+        notifier_factory=outbox_notifier if settings.scheduler.enabled else None,
+        health_checks={"chroma": chroma_check},
+        knowledge=knowledge,
+        product_facts=facts,
+    )
+    proactive = built.get("proactive")
+    jobs: dict[str, Job] = {}
+    if proactive is not None:
+        for name, (job, every) in feature_jobs(
+            settings, crm=crm, notifier=app.notifier, clock=clock, facts=facts
+        ).items():
+            proactive.service.add_periodic(name, job, every=every)
+            jobs[name] = job
+        jobs["rules.evaluate"] = proactive.rules.evaluate
+
+        async def leader_check() -> object:
+            return {"leader": proactive.service.is_leader}
+
+        app.health.register("scheduler_leader", leader_check)
+        await proactive.start()
+    return Assistant(app=app, knowledge=knowledge, proactive=proactive, jobs=jobs)

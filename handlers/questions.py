@@ -1,0 +1,72 @@
+"""Free-text questions from clients, answered from the bank's documents with citations."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.types import Message
+
+from bot.filters import IsClient
+from bot.i18n import Catalog, Translator
+from bot.rendering import send_long
+from bot.settings import Settings
+from concierge.clock import Clock
+from concierge.identity import Identity
+from concierge.notify import Notifier
+from concierge.questions import answer_client_question
+from crm_adapter.sql import SqlUnitOfWork
+from handlers.fallback import plain_text
+from knowledge.answers import KnowledgeBase
+
+router = Router(name="questions")
+
+
+@router.message(IsClient(consent=True), F.text, ~F.text.startswith("/"))
+async def client_question(
+    message: Message,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    t: Translator,
+    catalog: Catalog,
+    clock: Clock,
+    notifier: Notifier,
+    settings: Settings,
+    knowledge: KnowledgeBase | None = None,
+) -> None:
+    text = message.text or ""
+    client = identity.client
+    assert client is not None
+    if knowledge is None or len(text) > settings.behaviour.max_text_length:
+        # Too long or no index: the catch-all's clear answers apply.
+        await plain_text(message, identity, t, settings)
+        return
+    manager_t = catalog.translator("ru")
+    outcome = await answer_client_question(
+        uow,
+        knowledge=knowledge,
+        notifier=notifier,
+        clock=clock,
+        client=client,
+        question=text,
+        language=identity.language,
+        interest_alert=lambda family: manager_t(
+            "questions.interest_alert", client=client.full_name, family=family, question=text[:300]
+        ),
+    )
+    answer = outcome.answer
+    if outcome.handed_over is not None and answer.mode == "none":
+        await message.answer(t("questions.handed_over"))
+        return
+    # The answer quotes the bank's documents: text, not markup.
+    lines = [html.escape(answer.text, quote=False)]
+    if answer.citations:
+        lines += ["", t("questions.sources")]
+        lines += [
+            t("questions.source_line", title=c.title, section=c.section)
+            for c in answer.citations[:3]
+        ]
+    if outcome.handed_over is not None:
+        lines += ["", t("questions.handed_over")]
+    assert message.bot is not None
+    await send_long(message.bot, message.chat.id, "\n".join(lines))
