@@ -66,3 +66,10 @@ class SettingsCb(CallbackData, prefix="set"):
 class RelayCb(CallbackData, prefix="relay"):
     # start | stop
     action: str
+
+
+class SectionCb(CallbackData, prefix="sec"):
+    """Show the full section behind a citation (audience checked again on press)."""
+
+    doc: str
+    key: str

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 
 from aiogram import F, Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.callbacks import SectionCb
 from bot.filters import IsClient
 from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
@@ -17,7 +20,7 @@ from concierge.notify import Notifier
 from concierge.questions import answer_client_question
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.fallback import plain_text
-from knowledge.answers import KnowledgeBase
+from knowledge.answers import KnowledgeBase, section_key_of
 
 router = Router(name="questions")
 
@@ -68,5 +71,40 @@ async def client_question(
         ]
     if outcome.handed_over is not None:
         lines += ["", t("questions.handed_over")]
+    buttons = InlineKeyboardBuilder()
+    for c in answer.citations[:3]:
+        buttons.button(
+            text=t("questions.show_section", section=c.section[:40]),
+            callback_data=SectionCb(doc=c.doc_id[:30], key=section_key_of(c.section)),
+        )
+    buttons.adjust(1)
     assert message.bot is not None
-    await send_long(message.bot, message.chat.id, "\n".join(lines))
+    await send_long(
+        message.bot,
+        message.chat.id,
+        "\n".join(lines),
+        reply_markup=buttons.as_markup() if answer.citations else None,
+    )
+
+
+@router.callback_query(SectionCb.filter(), IsClient(consent=True))
+async def show_section(
+    query: CallbackQuery,
+    callback_data: SectionCb,
+    t: Translator,
+    knowledge: KnowledgeBase | None = None,
+) -> None:
+    found = (
+        await asyncio.to_thread(
+            knowledge.full_section, callback_data.doc, callback_data.key, audience="client"
+        )
+        if knowledge
+        else None
+    )
+    if found is None:
+        await query.answer(t("errors.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    assert query.bot is not None
+    body = f"<b>{html.escape(found.title)} — {html.escape(found.section)}</b>\n\n"
+    await send_long(query.bot, query.from_user.id, body + html.escape(found.section_text))

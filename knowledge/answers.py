@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -107,6 +108,27 @@ class KnowledgeBase:
         chat_model = make_chat_model(settings.llm)
         llm = LlmAnswerer(chat_model) if chat_model is not None else None
         return cls(settings.knowledge, embedder, llm=llm)
+
+    def full_section(
+        self, doc_id: str, section_key: str, *, audience: Audience
+    ) -> Citation | None:
+        """The whole section behind a citation (`section_key` from `section_key()`), if the
+        audience may read it."""
+        for chunk in self._store.all_chunks():
+            if (
+                chunk.doc_id == doc_id
+                and section_key_of(chunk.section) == section_key
+                and (audience == "staff" or chunk.audience == "client")
+            ):
+                return Citation(
+                    doc_id=chunk.doc_id,
+                    title=chunk.title,
+                    section=chunk.section,
+                    section_text=chunk.section_text,
+                    language=chunk.language,
+                    score=1.0,
+                )
+        return None
 
     def is_empty(self) -> bool:
         """Whether nothing is indexed yet (or the index was dropped for a new model)."""
@@ -279,3 +301,8 @@ def _citation(hit: SearchHit) -> Citation:
         language=hit.chunk.language,
         score=hit.score,
     )
+
+
+def section_key_of(section: str) -> str:
+    """A short stable key of a section heading, small enough for a button's callback data."""
+    return hashlib.sha1(section.encode("utf-8"), usedforsecurity=False).hexdigest()[:10]

@@ -1,0 +1,87 @@
+"""Client questions through the dispatcher: cited answers, interest signals, hand-over."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import build_app
+from bot.settings import KnowledgeSettings, Settings
+from concierge.clock import ManualClock
+from crm_adapter import models as m
+from crm_adapter.sql import SqlCrm
+from knowledge.answers import KnowledgeBase
+from tests.factories import make_bank
+from tests.harness import BotHarness, RecordingSession
+from tests.unit.knowledge.fakes import HashingEmbedder
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
+
+
+@pytest.fixture
+async def asking(
+    settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[BotHarness]:
+    knowledge = KnowledgeBase(
+        KnowledgeSettings(
+            docs_path=SAMPLE_DOCS,
+            chroma_path=tmp_path / "kb",
+            embedding_model="fake",
+            collection="e2e",
+        ),
+        HashingEmbedder(),
+    )
+    knowledge.ingest()
+    session = RecordingSession()
+    app = build_app(settings, session=session, clock=clock, crm=crm, knowledge=knowledge)
+    yield BotHarness(app, session)
+    await session.close()
+
+
+async def test_question_gets_a_cited_answer_and_an_interest_signal(asking: BotHarness) -> None:
+    bank = await make_bank(asking.app.crm)
+    manager, client = asking.user(8101), asking.user(7101)
+    await asking.link(manager, staff_id=bank.manager_id)
+    await asking.link(client, client_id=bank.client_id)
+    await asking.send(client, "хочу вложиться в альтернативные инвестиции, что у вас есть?")
+    answer = asking.last_text(7101)
+    assert "Источники:" in answer
+    assert "интересуется" in asking.last_text(8101)
+    async with asking.app.crm.unit_of_work() as uow:
+        notes = await uow.profiles.notes(bank.client_id)
+    assert notes[0].kind == "interest"
+
+    await asking.press_button(client, "📄")
+    full = asking.last_text(7101)
+    assert full.startswith("<b>") and len(full) > len(answer.split("Источники:")[0]) // 2
+
+
+async def test_section_of_a_staff_document_is_refused(asking: BotHarness) -> None:
+    bank = await make_bank(asking.app.crm)
+    client = asking.user(7104)
+    await asking.link(client, client_id=bank.client_id)
+    calls = await asking.press(client, "sec:staff-escalation-matrix:0123456789")
+    assert calls[0].show_alert  # type: ignore[attr-defined]
+
+
+async def test_asking_for_a_person_hands_over_to_the_manager(asking: BotHarness) -> None:
+    bank = await make_bank(asking.app.crm)
+    manager, client = asking.user(8102), asking.user(7102)
+    await asking.link(manager, staff_id=bank.manager_id)
+    await asking.link(client, client_id=bank.client_id)
+    await asking.send(client, "хочу поговорить с менеджером")
+    assert "хочу поговорить с менеджером" in asking.last_text(8102)
+    async with asking.app.crm.unit_of_work() as uow:
+        codes = list(await uow.session.scalars(select(m.ServiceRequestRow.service_code)))
+    assert codes == ["question"]
+
+
+async def test_staff_only_documents_never_reach_a_client(asking: BotHarness) -> None:
+    bank = await make_bank(asking.app.crm)
+    client = asking.user(7103)
+    await asking.link(client, client_id=bank.client_id)
+    await asking.send(client, "матрица эскалации и чек-лист брифинга для сотрудников")
+    assert "Матрица эскалации" not in asking.last_text(7103)
