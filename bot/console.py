@@ -13,6 +13,7 @@ import html
 import itertools
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
@@ -154,7 +155,9 @@ class ConsoleMessenger:
     def __init__(self, app: App, transcript: Transcript) -> None:
         self.app = app
         self.t = transcript
-        self._update_ids = itertools.count(1)
+        # Update ids must never repeat across console sessions on the same database: the
+        # interaction log treats a known update id as a redelivery and ignores it.
+        self._update_ids = itertools.count(time.time_ns() // 1000)
         self._message_ids = itertools.count(1)
         self._strangers = itertools.count(1)
         self.persona = self._stranger()

@@ -48,7 +48,8 @@ async def start_with_code(
         code=command.args or "",
         user_id=message.from_user.id,
         chat_id=message.chat.id,
-        language=identity.language,
+        # The CRM's recorded language applies once the person is known.
+        language=None,
     )
     t = catalog.translator(identity.language)
     if result.outcome is not LinkOutcome.LINKED or result.link is None:
@@ -57,6 +58,7 @@ async def start_with_code(
     if result.link.client_id is not None:
         client = await uow.clients.get(result.link.client_id)
         assert client is not None
+        t = catalog.translator(client.language)
         manager = await uow.staff.get(client.manager_id) if client.manager_id else None
         await message.answer(
             t(
@@ -76,6 +78,7 @@ async def start_with_code(
         return
     staff = await uow.staff.get(result.link.staff_id or 0)
     assert staff is not None
+    t = catalog.translator(staff.language)
     await message.answer(
         t("start.linked_staff", name=staff.full_name, roles=role_names(t, staff.roles))
     )

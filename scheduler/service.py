@@ -87,7 +87,12 @@ class SchedulerService:
         self._heartbeat = heartbeat.total_seconds()
         self._rules_every = rules_every
         self._jobstore_url = sync_url(database_url)
-        self._jobstore_options = jobstore_engine_options or {}
+        # The job store is a synchronous engine beside the bot's async one; on SQLite it must
+        # wait for the single write lock like everyone else instead of failing after 5 s.
+        default_options: dict[str, Any] = (
+            {"connect_args": {"timeout": 30}} if self._jobstore_url.startswith("sqlite") else {}
+        )
+        self._jobstore_options = jobstore_engine_options or default_options
         self.service_key = service_key
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._scheduler: AsyncIOScheduler | None = None

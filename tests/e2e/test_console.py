@@ -94,3 +94,19 @@ async def test_concierge_console_command_runs_a_script(
     assert result.returncode == 0, result.stderr
     assert "Главное меню" in result.stdout
     assert "[2] 🛎 Услуги" in result.stdout
+
+
+async def test_second_console_session_is_not_taken_for_redelivery(
+    settings: Settings, crm: SqlCrm, clock: ManualClock
+) -> None:
+    """Regression: update ids restarted at 1 in every console, so a second session on the
+    same database had all its updates ignored as duplicates."""
+    await make_bank(crm)
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        transcript = Transcript(out=out)
+        app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
+        await run_console(app, transcript, io.StringIO(":as new\n/help\n:quit\n"))
+        outputs.append(out.getvalue())
+    assert all("подключите аккаунт" in text for text in outputs)

@@ -66,3 +66,17 @@ async def test_every_update_and_reply_logged_once(harness: BotHarness) -> None:
     assert outbound == len(sent)
     # After linking, everything in this chat is attributed to the client.
     assert linked == (inbound or 0) + (outbound or 0) - 1  # the /start itself came from nobody
+
+
+async def test_client_recorded_as_english_is_greeted_in_english(harness: BotHarness) -> None:
+    """Regression: the greeting after linking used the stranger's default (Russian) even for a
+    client whose CRM language is English."""
+    bank = await make_bank(harness.app.crm)
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.clients.update_preferences(bank.other_client_id, language="en")
+        await uow.commit()
+    user = harness.user(7004, language_code="en")
+    await harness.link(user, client_id=bank.other_client_id)
+    texts = harness.texts(7004)
+    assert texts[0].startswith("Hello, Елена Сергеевна! Your account is connected.")
+    assert "Main menu" in texts[-1]
