@@ -87,10 +87,11 @@ class SchedulerService:
         self._heartbeat = heartbeat.total_seconds()
         self._rules_every = rules_every
         self._jobstore_url = sync_url(database_url)
-        # The job store is a synchronous engine beside the bot's async one; on SQLite it must
-        # wait for the single write lock like everyone else instead of failing after 5 s.
+        # The job store is a synchronous engine used from the event-loop thread: on SQLite a
+        # long wait for the write lock would freeze the bot that holds it. Fail fast (the
+        # leadership loop retries next beat) rather than wait.
         default_options: dict[str, Any] = (
-            {"connect_args": {"timeout": 30}} if self._jobstore_url.startswith("sqlite") else {}
+            {"connect_args": {"timeout": 2}} if self._jobstore_url.startswith("sqlite") else {}
         )
         self._jobstore_options = jobstore_engine_options or default_options
         self.service_key = service_key

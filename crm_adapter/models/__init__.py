@@ -15,6 +15,7 @@ from crm_adapter.models.delivery import (
     ContactDecisionRow,
     OutboxMessageRow,
     RuleFiringRow,
+    SchedulerJobRow,
     SchedulerLeaseRow,
 )
 from crm_adapter.models.events import AudienceOverrideRow
@@ -58,6 +59,7 @@ __all__ = [
     "RelayedMessageRow",
     "RequestCommentRow",
     "RuleFiringRow",
+    "SchedulerJobRow",
     "SchedulerLeaseRow",
     "ServiceRequestRow",
     "StaffRow",

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Unicode,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_adapter.models.base import Base, BigIntPk
@@ -87,3 +97,19 @@ class SchedulerLeaseRow(Base):
     acquired_at: Mapped[datetime] = mapped_column()
     heartbeat_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class SchedulerJobRow(Base):
+    """APScheduler's persistent job store table, created by our migration.
+
+    APScheduler would otherwise create it on start with a synchronous DDL statement from the
+    event-loop thread; on SQLite that statement can wait on the write lock held by the bot's
+    own open transaction, which cannot finish while the loop is blocked. The columns are
+    exactly the ones APScheduler 3 declares.
+    """
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
