@@ -1,0 +1,94 @@
+"""Production wiring: a handler's notifications go through the outbox, in its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.settings import KnowledgeSettings, Settings
+from concierge.clock import ManualClock
+from concierge.notify import Notifier
+from crm_adapter import models as m
+from crm_adapter.sql import SqlCrm
+from knowledge.answers import KnowledgeBase
+from scheduler.bootstrap import Proactive, build_proactive
+from tests.factories import make_bank
+from tests.harness import BotHarness, RecordingSession
+from tests.unit.knowledge.fakes import HashingEmbedder
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
+
+
+@pytest.fixture
+async def outbox_app(
+    settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[tuple[BotHarness, Proactive]]:
+    built: dict[str, Proactive] = {}
+
+    def outbox(bot: object) -> Notifier:
+        built["p"] = build_proactive(settings, crm=crm, clock=clock, bot=bot)  # type: ignore[arg-type]
+        return built["p"].notifier
+
+    knowledge = KnowledgeBase(
+        KnowledgeSettings(
+            docs_path=SAMPLE_DOCS,
+            chroma_path=tmp_path / "kb",
+            embedding_model="fake",
+            collection="outbox",
+        ),
+        HashingEmbedder(),
+    )
+    knowledge.ingest()
+    session = RecordingSession()
+    app: App = build_app(
+        settings,
+        session=session,
+        clock=clock,
+        crm=crm,
+        notifier_factory=outbox,
+        knowledge=knowledge,
+    )
+    yield BotHarness(app, session), built["p"]
+    await session.close()
+
+
+async def test_hand_over_is_queued_with_the_request_then_delivered(
+    outbox_app: tuple[BotHarness, Proactive],
+) -> None:
+    """The question task and the manager's alert commit together; the worker delivers it."""
+    harness, proactive = outbox_app
+    bank = await make_bank(harness.app.crm)
+    manager, client = harness.user(8301), harness.user(7301)
+    await harness.link(manager, staff_id=bank.manager_id)
+    await harness.link(client, client_id=bank.client_id)
+    await harness.send(client, "хочу поговорить с менеджером")
+
+    async with harness.app.crm.unit_of_work() as uow:
+        pending = list(
+            (
+                await uow.session.execute(
+                    select(m.OutboxMessageRow.id, m.OutboxMessageRow.status).where(
+                        m.OutboxMessageRow.staff_id == bank.manager_id
+                    )
+                )
+            ).all()
+        )
+        tasks = await uow.session.scalar(
+            select(func.count()).where(m.ServiceRequestRow.service_code == "question")
+        )
+    assert tasks == 1
+    assert [status for _, status in pending] == ["pending"]
+    assert not any("поговорить" in text for text in harness.texts(8301))
+
+    assert proactive.delivery is not None
+    await proactive.delivery.drain()
+    assert "хочу поговорить с менеджером" in harness.last_text(8301)
+    async with harness.app.crm.unit_of_work() as uow:
+        status = await uow.session.scalar(
+            select(m.OutboxMessageRow.status).where(m.OutboxMessageRow.id == pending[0][0])
+        )
+    assert status == "sent"
