@@ -16,7 +16,7 @@ from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
 from bot.settings import Settings
-from concierge.briefing import send_due_briefings
+from concierge.briefing import ProductFacts, send_due_briefings
 from concierge.clock import Clock
 from concierge.events import send_event_reminders
 from concierge.feedback import ask_nps_round
@@ -57,7 +57,7 @@ class Assistant:
 
 
 def feature_jobs(
-    settings: Settings, *, crm: SqlCrm, notifier: Notifier, clock: Clock, facts: object
+    settings: Settings, *, crm: SqlCrm, notifier: Notifier, clock: Clock, facts: ProductFacts
 ) -> dict[str, tuple[Job, timedelta]]:
     """The periodic work of each feature; every use case records what it did (idempotent)."""
 
@@ -89,7 +89,7 @@ def feature_jobs(
 
     async def briefings() -> object:
         lead = timedelta(minutes=settings.scheduler.briefing_lead_minutes)
-        return await send_due_briefings(crm, notifier, clock, lead=lead, facts=facts)  # type: ignore[arg-type]
+        return await send_due_briefings(crm, notifier, clock, lead=lead, facts=facts)
 
     async def watchlist() -> object:
         return await send_watchlist_digest(crm, notifier, clock)
