@@ -37,6 +37,7 @@ from crm_adapter.repositories_delivery import (
     SqlOutboxRepository,
     SqlRuleFiringRepository,
 )
+from crm_adapter.sqlite_driver import one_hop_dbapi
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
@@ -53,6 +54,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # return is redundant; on aiosqlite every statement is a hop to a worker thread and
         # this one was a sixth of the hops of an update.
         kwargs["pool_reset_on_return"] = None
+        if parsed.get_driver_name() == "aiosqlite":
+            dbapi = one_hop_dbapi()
+            if dbapi is not None:
+                kwargs["module"] = dbapi
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         # `?search_path=schema` puts the CRM in its own PostgreSQL schema (banks share

@@ -1,0 +1,78 @@
+"""The one-hop SQLite adapter behaves like the stock aiosqlite one, with fewer thread hops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from crm_adapter.sql import create_engine
+from crm_adapter.sqlite_driver import OneHopConnection
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Names of the functions sent to aiosqlite's worker thread."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    yield seen
+
+
+async def test_statements_rows_and_errors_through_the_adapter(
+    tmp_path: Path, hops: list[str]
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            assert isinstance(raw.dbapi_connection, OneHopConnection)
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+            inserted = await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+            assert inserted.lastrowid == 1 and inserted.rowcount == 1
+            many = await conn.execute(
+                text("INSERT INTO t (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}]
+            )
+            assert many.rowcount == 2
+        hops.clear()
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+            assert (await conn.execute(text("SELECT name FROM t WHERE id = 9"))).first() is None
+        # Each statement is one job on the worker thread (plus the transaction's end).
+        assert hops.count("_run_statement") == 2
+        assert "cursor" not in hops and "fetchall" not in hops and "close" not in hops
+
+        async with engine.begin() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        async with engine.connect() as conn:
+            with pytest.raises(OperationalError):
+                await conn.execute(text("SELECT nope FROM t"))
+            # The connection stays usable after an error.
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_a_rolled_back_transaction_leaves_nothing(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        async with engine.connect() as conn:
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            await conn.rollback()
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    finally:
+        await engine.dispose()
