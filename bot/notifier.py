@@ -4,12 +4,15 @@ the scheduler's delivery worker is wired in."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 
-from concierge.notify import Outgoing
+from concierge.notify import Outgoing, current_unit_of_work
 from crm_adapter.dto import MessengerLink
 from crm_adapter.sql import SqlCrm
 
@@ -21,13 +24,26 @@ class DirectNotifier:
         self.bot = bot
         self.crm = crm
 
-    async def to_staff(self, staff_id: int, message: Outgoing) -> bool:
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Any]:
+        # Inside an update, read through the handler's own unit of work: a second session
+        # would take a second pooled connection while the handler's may hold SQLite's write
+        # turn, and under concurrent updates the pool can run dry that way (a deadlock until
+        # the pool times out).
+        bound = current_unit_of_work()
+        if bound is not None:
+            yield bound
+            return
         async with self.crm.unit_of_work() as uow:
+            yield uow
+
+    async def to_staff(self, staff_id: int, message: Outgoing) -> bool:
+        async with self._reading() as uow:
             link = await uow.links.for_staff(staff_id)
         return await self._send(link, message)
 
     async def to_client(self, client_id: int, message: Outgoing) -> bool:
-        async with self.crm.unit_of_work() as uow:
+        async with self._reading() as uow:
             link = await uow.links.for_client(client_id)
             consent = await uow.consents.current(client_id)
         if consent is None or not consent.active:

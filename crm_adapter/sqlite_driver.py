@@ -7,6 +7,15 @@ than the SQL. This adapter runs a whole statement (cursor, execute, fetch, close
 on the same worker thread, so an update's bookkeeping costs a third of the hops. Everything
 else (connections, transactions, pooling, errors) stays SQLAlchemy's aiosqlite dialect.
 
+It also keeps the writers of one process in line. SQLite has one write lock per file, and a
+connection that wants it while another holds it sleeps on its worker thread (busy_timeout) or,
+having read first, fails with "database is locked". When the dispatcher runs updates
+concurrently (polling and webhooks both do) a dozen transactions could sleep in threads while
+the holder waited for its turn on the event loop: seconds of stalls, then errors. Here a write
+transaction first takes an asyncio lock per database file, so the others wait on the event
+loop, in order, and never inside SQLite. Other processes (a CLI command, the scheduler) still
+meet busy_timeout, which is short work for them.
+
 It leans on two internals of aiosqlite (`Connection._execute` queues a function on the worker
 thread, `Connection._conn` is the sqlite3 connection); `one_hop_dbapi` returns None when they
 are missing so the engine falls back to the stock adapter instead of breaking.
@@ -14,8 +23,10 @@ are missing so the engine falls back to the stock adapter instead of breaking.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +45,42 @@ log = logging.getLogger(__name__)
 
 # (description, rowcount, lastrowid, rows) of a finished statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
+
+# sqlite3 (in its default, legacy transaction mode) opens a transaction right before these
+# statements and only these; everything else runs on its own, outside a write transaction.
+_OPENS_TRANSACTION = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# As long as the busy_timeout the engine sets: the same patience, then the same error.
+GATE_TIMEOUT_SECONDS = 30.0
+
+
+def opens_transaction(operation: str) -> bool:
+    return operation.lstrip()[:7].upper().startswith(_OPENS_TRANSACTION)
+
+
+class WriterGate:
+    """One write transaction at a time per database file within this process."""
+
+    def __init__(self) -> None:
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def lock(self) -> asyncio.Lock:
+        # A lock belongs to one event loop; a CLI may run several loops in turn.
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
+        return self._lock
+
+
+_GATES: dict[str, WriterGate] = {}
+
+
+def gate_for(database: object) -> WriterGate | None:
+    """The file's gate; None for private in-memory databases, which nothing else shares."""
+    name = os.fspath(database) if isinstance(database, (str, os.PathLike)) else ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return _GATES.setdefault(os.path.abspath(name), WriterGate())
 
 
 def _run_statement(
@@ -106,7 +153,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        connection = self._adapt_connection
+        if isinstance(connection, OneHopConnection) and opens_transaction(operation):
+            await connection.enter_write()
+        async with connection._execute_mutex:
             outcome: _Outcome = await self._connection._execute(
                 _run_statement, self._connection._conn, operation, parameters, many
             )
@@ -115,14 +165,61 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_gate", "_held")
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any, gate: WriterGate | None) -> None:
+        super().__init__(dbapi, connection)
+        self._gate = gate
+        self._held: asyncio.Lock | None = None
+
+    async def enter_write(self) -> None:
+        """Waits for the file's write turn unless this connection's transaction has it."""
+        if self._gate is None or self._held is not None:
+            return
+        lock = self._gate.lock()
+        try:
+            async with asyncio.timeout(GATE_TIMEOUT_SECONDS):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        self._held = lock
+
+    def _leave_write(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and held.locked():
+            held.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave_write()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self._leave_write()
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         stock = super().connect(*arg, **kw)
-        return OneHopConnection(self, stock._connection)
+        database = arg[0] if arg else kw.get("database")
+        return OneHopConnection(self, stock._connection, gate_for(database))
 
 
 def one_hop_dbapi() -> OneHopDbapi | None:

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from bot.app import build_app
-from bot.settings import KnowledgeSettings, Settings
-from concierge.clock import ManualClock
 from crm_adapter import models as m
-from crm_adapter.sql import SqlCrm
-from knowledge.answers import KnowledgeBase
 from tests.factories import make_bank
-from tests.harness import BotHarness, RecordingSession
-from tests.unit.knowledge.fakes import HashingEmbedder
-
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
-
-
-@pytest.fixture
-async def asking(
-    settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
-) -> AsyncIterator[BotHarness]:
-    knowledge = KnowledgeBase(
-        KnowledgeSettings(
-            docs_path=SAMPLE_DOCS,
-            chroma_path=tmp_path / "kb",
-            embedding_model="fake",
-            collection="e2e",
-        ),
-        HashingEmbedder(),
-    )
-    knowledge.ingest()
-    session = RecordingSession()
-    app = build_app(settings, session=session, clock=clock, crm=crm, knowledge=knowledge)
-    yield BotHarness(app, session)
-    await session.close()
+from tests.harness import BotHarness
 
 
 async def test_question_gets_a_cited_answer_and_an_interest_signal(asking: BotHarness) -> None:

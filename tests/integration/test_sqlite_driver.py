@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from crm_adapter import sqlite_driver
 from crm_adapter.sql import create_engine
 from crm_adapter.sqlite_driver import OneHopConnection
 
@@ -76,3 +78,63 @@ async def test_a_rolled_back_transaction_leaves_nothing(tmp_path: Path) -> None:
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_writers_of_one_process_take_turns_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
+        first_wrote, release_first = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (who) VALUES ('first')"))
+                first_wrote.set()
+                await release_first.wait()  # the handler awaits something mid-transaction
+
+        async def second() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (who) VALUES ('second')"))
+
+        holder = asyncio.create_task(first())
+        await first_wrote.wait()
+        waiter = asyncio.create_task(second())
+        await asyncio.sleep(0.2)
+        # The second writer waits for its turn without a thread asleep in SQLite; readers go on.
+        assert not waiter.done()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        release_first.set()
+        await asyncio.wait_for(asyncio.gather(holder, waiter), 5)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT who FROM t ORDER BY id"))).scalars().all()
+        assert rows == ["first", "second"]
+
+        # A turn that never comes ends like SQLite's own busy timeout: "database is locked".
+        monkeypatch.setattr(sqlite_driver, "GATE_TIMEOUT_SECONDS", 0.2)
+        first_wrote.clear()
+        release_first.clear()
+        holder = asyncio.create_task(first())
+        await first_wrote.wait()
+        with pytest.raises(OperationalError, match="database is locked"):
+            await second()
+        release_first.set()
+        await holder
+        async with engine.begin() as conn:  # the turn is free again
+            await conn.execute(text("INSERT INTO t (who) VALUES ('third')"))
+    finally:
+        await engine.dispose()
+
+
+def test_statements_that_open_a_write_transaction() -> None:
+    assert sqlite_driver.opens_transaction("  insert into t values (1)")
+    assert sqlite_driver.opens_transaction("UPDATE t SET a = 1")
+    assert sqlite_driver.opens_transaction("DELETE FROM t")
+    assert sqlite_driver.opens_transaction("REPLACE INTO t VALUES (1)")
+    assert not sqlite_driver.opens_transaction("SELECT 1")
+    assert not sqlite_driver.opens_transaction("CREATE TABLE x (a)")
+    assert sqlite_driver.gate_for(":memory:") is None
+    assert sqlite_driver.gate_for("a.db") is sqlite_driver.gate_for(Path("a.db").resolve())

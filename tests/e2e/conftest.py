@@ -1,0 +1,39 @@
+"""End-to-end fixtures shared by several journeys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_app
+from bot.settings import KnowledgeSettings, Settings
+from concierge.clock import ManualClock
+from crm_adapter.sql import SqlCrm
+from knowledge.answers import KnowledgeBase
+from tests.harness import BotHarness, RecordingSession
+from tests.unit.knowledge.fakes import HashingEmbedder
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
+
+
+@pytest.fixture
+async def asking(
+    settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[BotHarness]:
+    """The assistant with the sample documents indexed (a fast hashing embedder)."""
+    knowledge = KnowledgeBase(
+        KnowledgeSettings(
+            docs_path=SAMPLE_DOCS,
+            chroma_path=tmp_path / "kb",
+            embedding_model="fake",
+            collection="e2e",
+        ),
+        HashingEmbedder(),
+    )
+    knowledge.ingest()
+    session = RecordingSession()
+    app = build_app(settings, session=session, clock=clock, crm=crm, knowledge=knowledge)
+    yield BotHarness(app, session)
+    await session.close()
