@@ -135,6 +135,9 @@ class SchedulerSettings(BaseSettings):
     briefing_lead_minutes: int = 120
     # Interaction logs older than this are purged daily (data minimisation).
     interaction_retention_days: int = 1095
+    # How often replicas compete for (or the leader re-checks) the leader lock. A standby
+    # takes over about one heartbeat after the leader's database connection drops.
+    leader_heartbeat_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(BaseSettings):

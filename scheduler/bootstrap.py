@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from aiogram import Bot
@@ -49,13 +50,15 @@ def build_proactive(
     notifier = OutboxNotifier(crm, clock, policy)
     engine = RuleEngine(crm, notifier, clock, load_rules(rules_path))
     delivery = DeliveryWorker.from_settings(settings.scheduler, crm, bot, clock) if bot else None
+    heartbeat = timedelta(seconds=settings.scheduler.leader_heartbeat_seconds)
     service = SchedulerService(
         settings=settings.scheduler,
         database_url=settings.database.url,
         crm=crm,
-        lock=leader_lock_for(crm, owner_id(), clock),
+        lock=leader_lock_for(crm, owner_id(), clock, heartbeat=heartbeat),
         rules=engine,
         delivery=delivery,
+        heartbeat=heartbeat,
     )
     return Proactive(notifier=notifier, rules=engine, delivery=delivery, service=service)
 

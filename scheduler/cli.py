@@ -14,6 +14,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot.logging_setup import configure_logging
 from bot.settings import Settings, get_settings
 from concierge.clock import Clock, ManualClock, SystemClock
 from crm_adapter.sql import SqlCrm
@@ -95,8 +96,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("scheduler")
     def scheduler_command() -> None:
-        """Run the scheduler and the delivery worker on their own (one leader per database)."""
-        asyncio.run(run_scheduler_forever(get_settings()))
+        """Run the scheduler and the delivery worker on their own (one leader per CRM)."""
+        settings = get_settings()
+        # Like `concierge run`: without it only warnings reach stderr and leadership changes
+        # (INFO) go unseen.
+        configure_logging(settings)
+        asyncio.run(run_scheduler_forever(settings))
 
     @app.command("proactive-day")
     def proactive_day_command(

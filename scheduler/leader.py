@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from concierge.clock import Clock
@@ -37,13 +37,15 @@ class PostgresAdvisoryLock:
     """`pg_try_advisory_lock` held on a dedicated connection for as long as we lead.
 
     The lock belongs to the database session, so it vanishes with the connection: a crashed
-    or partitioned leader frees it without any expiry timer to tune.
+    or killed leader frees it as soon as the server sees its connection close, without any
+    expiry timer to tune. (A host that vanishes without closing its TCP connections is noticed
+    only through the server's TCP keepalive settings.)
     """
 
     def __init__(self, crm: SqlCrm, name: str = LOCK_NAME) -> None:
         self._crm = crm
-        # Advisory locks take a bigint; a stable hash of the name keeps it readable in code.
-        self.key = zlib.crc32(name.encode())
+        self._name = name
+        self.key: int | None = None  # known after the first attempt: it depends on the schema
         self._conn: AsyncConnection | None = None
 
     async def acquire(self) -> bool:
@@ -52,19 +54,41 @@ class PostgresAdvisoryLock:
         conn = await self._crm.engine.connect()
         # Autocommit: holding a transaction open for hours would block vacuum.
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
+        try:
+            key = await self._key(conn)
+            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+        except BaseException:
+            # Back to the pool rather than leaked: this runs every heartbeat on every standby.
+            await conn.close()
+            raise
         if not got:
             await conn.close()
             return False
         self._conn = conn
         return True
 
+    async def _key(self, conn: AsyncConnection) -> int:
+        """The lock's bigint: a stable hash of the name, and of the CRM's schema.
+
+        Advisory locks are per database while a CRM may live in a schema of a shared one
+        (`?search_path=`), so each schema gets its own leader. The public schema keeps the
+        key of the name alone, which earlier versions used: during a rolling upgrade old and
+        new replicas still compete for one lock.
+        """
+        if self.key is None:
+            schema = await conn.scalar(text("SELECT current_schema()"))
+            label = self._name if schema in (None, "public") else f"{self._name}:{schema}"
+            self.key = zlib.crc32(label.encode())
+        return self.key
+
     async def still_held(self) -> bool:
         if self._conn is None:
             return False
         try:
             await self._conn.execute(text("SELECT 1"))
-        except DBAPIError:
+        except SQLAlchemyError:
+            # Not only driver errors: a connection invalidated under us (a cancelled query)
+            # raises SQLAlchemy's own. Either way the lock may be gone: never keep leading.
             log.warning("leader connection lost; stepping down")
             await self._drop()
             return False
@@ -73,7 +97,9 @@ class PostgresAdvisoryLock:
     async def release(self) -> None:
         if self._conn is None:
             return
-        with contextlib.suppress(DBAPIError):
+        # Best effort: on a broken or invalidated connection the unlock fails, and closing the
+        # connection frees the lock anyway.
+        with contextlib.suppress(SQLAlchemyError):
             await self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
         await self._drop()
 
@@ -150,8 +176,15 @@ class LeaseRowLock:
             await uow.commit()
 
 
-def leader_lock_for(crm: SqlCrm, owner_id: str, clock: Clock) -> LeaderLock:
-    """The advisory lock on PostgreSQL, the lease row elsewhere."""
+def leader_lock_for(
+    crm: SqlCrm, owner_id: str, clock: Clock, *, heartbeat: timedelta = timedelta(seconds=10)
+) -> LeaderLock:
+    """The advisory lock on PostgreSQL, the lease row elsewhere.
+
+    The lease must outlive a few missed heartbeats, or a leader slowed down by one long
+    job-store write would lose it to a standby while still running jobs; it never gets
+    shorter than the 30 s it has always had.
+    """
     if crm.engine.dialect.name == "postgresql":
         return PostgresAdvisoryLock(crm)
-    return LeaseRowLock(crm, owner_id, clock)
+    return LeaseRowLock(crm, owner_id, clock, ttl=max(timedelta(seconds=30), heartbeat * 3))

@@ -53,6 +53,14 @@ def sync_url(async_url: str) -> str:
         url = url.set(drivername="sqlite")
     elif backend == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
+        # `?search_path=schema` (see crm_adapter.sql.create_engine) is no libpq option:
+        # psycopg would refuse to connect. libpq passes it on as a session setting instead,
+        # so the job table is found in the CRM's schema.
+        schema = url.query.get("search_path")
+        if isinstance(schema, str):
+            url = url.difference_update_query(["search_path"]).update_query_dict(
+                {"options": f"-csearch_path={schema}"}
+            )
     return url.render_as_string(hide_password=False)
 
 

@@ -54,3 +54,13 @@ def test_env_example_documents_every_variable() -> None:
             choices = getattr(alias, "choices", None)
             expected.add(str(choices[0]) if choices else f"{config['env_prefix']}{name}".upper())
     assert expected <= documented, sorted(expected - documented)
+
+
+def test_leader_heartbeat_is_positive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings().scheduler.leader_heartbeat_seconds == 10
+    monkeypatch.setenv("SCHEDULER_LEADER_HEARTBEAT_SECONDS", "0.5")
+    assert Settings().scheduler.leader_heartbeat_seconds == 0.5
+    monkeypatch.setenv("SCHEDULER_LEADER_HEARTBEAT_SECONDS", "0")
+    with pytest.raises(ValueError, match="greater than 0"):
+        Settings()

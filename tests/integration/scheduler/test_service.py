@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bot.settings import SchedulerSettings
 from concierge.clock import ManualClock
 from crm_adapter.sql import SqlCrm
 from scheduler import service as service_module
-from scheduler.leader import LeaseRowLock, PostgresAdvisoryLock
+from scheduler.leader import LOCK_NAME, LeaseRowLock, PostgresAdvisoryLock, leader_lock_for
 from scheduler.service import SchedulerService, sync_url
 
 
@@ -42,6 +43,19 @@ def make_service(crm: SqlCrm, url: str, lock: object, rules: CountingRules) -> S
 def test_sync_url_for_the_job_store() -> None:
     assert sync_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     assert sync_url("postgresql+asyncpg://u:p@h:5432/db") == "postgresql+psycopg://u:p@h:5432/db"
+    # The CRM's schema reaches psycopg as a session setting (it has no search_path option).
+    assert (
+        sync_url("postgresql+asyncpg://u@h/db?search_path=crm")
+        == "postgresql+psycopg://u@h/db?options=-csearch_path%3Dcrm"
+    )
+
+
+async def test_lease_outlives_a_few_heartbeats(crm: SqlCrm, clock: ManualClock) -> None:
+    default = leader_lock_for(crm, "a", clock)
+    slow = leader_lock_for(crm, "a", clock, heartbeat=timedelta(seconds=60))
+    assert isinstance(default, LeaseRowLock) and isinstance(slow, LeaseRowLock)
+    assert default._ttl == timedelta(seconds=30)
+    assert slow._ttl == timedelta(minutes=3)
 
 
 async def test_jobs_survive_a_scheduler_restart(
@@ -122,3 +136,30 @@ async def test_two_schedulers_one_leader_on_postgres_advisory_lock(pg_crm: SqlCr
     await a.release()
     assert await b.acquire()
     await b.release()
+
+
+@pytest.mark.postgres
+async def test_advisory_lock_release_survives_an_invalidated_connection(pg_crm: SqlCrm) -> None:
+    # A shutdown that cancels the heartbeat in the middle of its query leaves the connection
+    # invalidated; stopping must still complete (the server frees the lock as it closes).
+    name = f"test-lock-{uuid.uuid4().hex}"
+    a, b = PostgresAdvisoryLock(pg_crm, name), PostgresAdvisoryLock(pg_crm, name)
+    assert await a.acquire()
+    conn = a._conn
+    assert conn is not None
+    await conn.invalidate()
+    await a.release()
+    assert await b.acquire()
+    await b.release()
+
+
+@pytest.mark.postgres
+async def test_each_schema_elects_its_own_leader(pg_crm: SqlCrm) -> None:
+    # pg_crm lives in a schema of its own: its lock must not be the one of the public schema,
+    # which keeps the key of earlier versions (crc32 of the name).
+    lock = PostgresAdvisoryLock(pg_crm)
+    assert await lock.acquire()
+    try:
+        assert lock.key is not None and lock.key != zlib.crc32(LOCK_NAME.encode())
+    finally:
+        await lock.release()
