@@ -14,7 +14,7 @@ from bot.settings import SchedulerSettings
 from concierge.clock import ManualClock
 from crm_adapter.sql import SqlCrm
 from scheduler import service as service_module
-from scheduler.leader import LeaseRowLock, PostgresAdvisoryLock
+from scheduler.leader import LOCK_NAME, LeaseRowLock, PostgresAdvisoryLock
 from scheduler.service import SchedulerService, sync_url
 
 
@@ -49,7 +49,7 @@ async def test_jobs_survive_a_scheduler_restart(
 ) -> None:
     url = str(crm.engine.url)
     rules = CountingRules()
-    first = make_service(crm, url, LeaseRowLock(crm, "one", clock), rules)
+    first = make_service(crm, url, LeaseRowLock(crm, "one", clock, name=LOCK_NAME), rules)
     await first.start()
     await asyncio.wait_for(first.became_leader.wait(), 5)
     assert first.job_ids() == ["rules.evaluate"]
@@ -59,7 +59,7 @@ async def test_jobs_survive_a_scheduler_restart(
         ).one()
     await first.stop()
 
-    second = make_service(crm, url, LeaseRowLock(crm, "two", clock), rules)
+    second = make_service(crm, url, LeaseRowLock(crm, "two", clock, name=LOCK_NAME), rules)
     await second.start()
     await asyncio.wait_for(second.became_leader.wait(), 5)
     async with crm.engine.connect() as conn:
@@ -74,10 +74,16 @@ async def test_jobs_survive_a_scheduler_restart(
 async def test_two_schedulers_one_leader_on_sqlite(crm: SqlCrm, clock: ManualClock) -> None:
     url = str(crm.engine.url)
     a = make_service(
-        crm, url, LeaseRowLock(crm, "a", clock, ttl=timedelta(seconds=30)), CountingRules()
+        crm,
+        url,
+        LeaseRowLock(crm, "a", clock, name=LOCK_NAME, ttl=timedelta(seconds=30)),
+        CountingRules(),
     )
     b = make_service(
-        crm, url, LeaseRowLock(crm, "b", clock, ttl=timedelta(seconds=30)), CountingRules()
+        crm,
+        url,
+        LeaseRowLock(crm, "b", clock, name=LOCK_NAME, ttl=timedelta(seconds=30)),
+        CountingRules(),
     )
     await a.start()
     await asyncio.wait_for(a.became_leader.wait(), 5)
@@ -100,8 +106,8 @@ async def test_two_schedulers_one_leader_on_sqlite(crm: SqlCrm, clock: ManualClo
 
 
 async def test_lease_row_lock_renews_and_refuses_others(crm: SqlCrm, clock: ManualClock) -> None:
-    a = LeaseRowLock(crm, "a", clock, ttl=timedelta(seconds=10))
-    b = LeaseRowLock(crm, "b", clock, ttl=timedelta(seconds=10))
+    a = LeaseRowLock(crm, "a", clock, name=LOCK_NAME, ttl=timedelta(seconds=10))
+    b = LeaseRowLock(crm, "b", clock, name=LOCK_NAME, ttl=timedelta(seconds=10))
     assert await a.acquire()
     assert not await b.acquire()
     clock.advance(timedelta(seconds=8))
