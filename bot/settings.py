@@ -95,6 +95,9 @@ class KnowledgeSettings(BaseSettings):
     )
     collection: str = "bank_documents"
     min_confidence: float = 0.35
+    # How often (at most) a running bot checks whether another process re-ingested into the
+    # shared index, and reloads its lexical index if so. 0: before every question.
+    index_check_seconds: float = 5.0
 
 
 class LlmSettings(BaseSettings):

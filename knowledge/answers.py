@@ -97,7 +97,9 @@ class KnowledgeBase:
         self._settings = settings
         self._embedder = embedder
         self._store = store if store is not None else ChunkStore(settings, embedder)
-        self._retriever = HybridRetriever(self._store, candidates=_CANDIDATES)
+        self._retriever = HybridRetriever(
+            self._store, candidates=_CANDIDATES, check_interval=settings.index_check_seconds
+        )
         self._llm = llm
         self._write_lock = threading.Lock()
 
@@ -132,6 +134,8 @@ class KnowledgeBase:
 
     def is_empty(self) -> bool:
         """Whether nothing is indexed yet (or the index was dropped for a new model)."""
+        # The count is cached; the check refreshes it when another process re-ingested.
+        self._retriever.ensure_fresh()
         return self._store.count() == 0
 
     @property
@@ -139,16 +143,35 @@ class KnowledgeBase:
         """The retriever, for benchmarks and diagnostics."""
         return self._retriever
 
-    def ingest(self, path: Path | None = None, *, progress: bool = False) -> IngestSummary:
-        """Sync the index with the documents at `path` (default: settings.docs_path)."""
-        with self._write_lock:
-            summary = ingest_path(self._store, path or self._settings.docs_path, progress=progress)
-            self._retriever.refresh()
-        return summary
+    def ingest(
+        self,
+        path: Path | None = None,
+        *,
+        progress: bool = False,
+        stop: threading.Event | None = None,
+    ) -> IngestSummary:
+        """Sync the index with the documents at `path` (default: settings.docs_path).
 
-    async def aingest(self, path: Path | None = None, *, progress: bool = False) -> IngestSummary:
+        This guards against a second ingest in this process only; across processes use
+        `knowledge.ingest_lock.ingest_exclusively`, which sets `stop` if its lock is lost.
+        """
+        with self._write_lock:
+            try:
+                return ingest_path(
+                    self._store, path or self._settings.docs_path, progress=progress, stop=stop
+                )
+            finally:
+                self._retriever.refresh()
+
+    async def aingest(
+        self,
+        path: Path | None = None,
+        *,
+        progress: bool = False,
+        stop: threading.Event | None = None,
+    ) -> IngestSummary:
         """`ingest` off the event loop."""
-        return await asyncio.to_thread(self.ingest, path, progress=progress)
+        return await asyncio.to_thread(self.ingest, path, progress=progress, stop=stop)
 
     def warm_up(self) -> None:
         """Load the model and the lexical index now rather than on the first question."""

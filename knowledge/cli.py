@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -26,10 +27,20 @@ class AskLanguage(StrEnum):
     en = "en"
 
 
+# sysexits' EX_TEMPFAIL: "busy, try again later", so a cron job can tell it from a failure.
+EXIT_BUSY = 75
+
+
 def _knowledge_base() -> KnowledgeBase:
     from bot.settings import get_settings
 
     return KnowledgeBase.from_settings(get_settings())
+
+
+def _database_url() -> str:
+    from bot.settings import get_settings
+
+    return get_settings().database.url
 
 
 def ingest(
@@ -37,10 +48,47 @@ def ingest(
         Path | None, typer.Argument(help="File or folder; default KNOWLEDGE_DOCS_PATH")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds to wait for another running ingestion (default: refuse)"
+        ),
+    ] = 0.0,
 ) -> None:
-    """Index the bank's documents: new and changed ones are embedded, removed ones deleted."""
-    summary = _knowledge_base().ingest(path, progress=not quiet)
-    typer.echo(summary.describe())
+    """Index the bank's documents: new and changed ones are embedded, removed ones deleted.
+
+    One ingestion runs at a time (a lock in the CRM database); a second one waits up to
+    --wait seconds, then exits with code 75.
+    """
+    from crm_adapter.sql import SqlCrm
+    from knowledge.ingest import IngestionInterrupted
+    from knowledge.ingest_lock import (
+        IngestionBusy,
+        IngestionLockUnavailable,
+        ingest_exclusively,
+        ingest_lock_for,
+    )
+
+    knowledge = _knowledge_base()
+
+    async def _go() -> str:
+        crm = SqlCrm.from_url(_database_url())
+        try:
+            summary = await ingest_exclusively(
+                knowledge, ingest_lock_for(crm), path=path, progress=not quiet, wait=wait
+            )
+        finally:
+            await crm.close()
+        return summary.describe()
+
+    try:
+        typer.echo(asyncio.run(_go()))
+    except IngestionBusy as busy:
+        typer.echo(str(busy), err=True)
+        raise typer.Exit(code=EXIT_BUSY) from None
+    except (IngestionLockUnavailable, IngestionInterrupted) as problem:
+        typer.echo(str(problem), err=True)
+        raise typer.Exit(code=1) from None
 
 
 def ask(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 
 class DocumentError(ValueError):
     """A document cannot be indexed as it stands (bad front matter, duplicate id)."""
+
+
+class IngestionInterrupted(RuntimeError):
+    """Stopped between two documents (the ingestion lock was lost); a re-run completes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +246,18 @@ def chunk_document(doc: SourceDocument, digest: str = "") -> list[Chunk]:
     return chunks
 
 
-def ingest_path(store: ChunkStore, root: Path, *, progress: bool = True) -> IngestSummary:
-    """Bring the index in line with the files under `root`: add, update, skip, delete."""
+def ingest_path(
+    store: ChunkStore,
+    root: Path,
+    *,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> IngestSummary:
+    """Bring the index in line with the files under `root`: add, update, skip, delete.
+
+    `stop` is checked between documents: each document is replaced as a whole, so stopping
+    leaves every document either old or new, and the next run picks up where this one ended.
+    """
     started = time.perf_counter()
     summary = IngestSummary(rebuilt=store.rebuilt)
     sources = [_read_source(p) for p in discover(root)]
@@ -254,18 +269,35 @@ def ingest_path(store: ChunkStore, root: Path, *, progress: bool = True) -> Inge
             )
         seen[src.doc_id] = src.path
     indexed = store.document_hashes()
-    for src in tqdm(sources, desc="Indexing documents", unit="doc", disable=not progress):
-        previous = indexed.get(src.doc_id)
-        if previous == src.digest:
-            summary.unchanged.append(src.doc_id)
-            continue
-        chunks = chunk_document(_load(src), src.digest)
-        store.replace_document(src.doc_id, chunks)
-        summary.chunks_written += len(chunks)
-        (summary.added if previous is None else summary.updated).append(src.doc_id)
-    for doc_id in sorted(set(indexed) - set(seen)):
-        store.delete_document(doc_id)
-        summary.removed.append(doc_id)
+    touched = False
+    try:
+        for src in tqdm(sources, desc="Indexing documents", unit="doc", disable=not progress):
+            previous = indexed.get(src.doc_id)
+            if previous == src.digest:
+                summary.unchanged.append(src.doc_id)
+                continue
+            _check(stop)
+            chunks = chunk_document(_load(src), src.digest)
+            touched = True
+            store.replace_document(src.doc_id, chunks)
+            summary.chunks_written += len(chunks)
+            (summary.added if previous is None else summary.updated).append(src.doc_id)
+        for doc_id in sorted(set(indexed) - set(seen)):
+            _check(stop)
+            touched = True
+            store.delete_document(doc_id)
+            summary.removed.append(doc_id)
+    finally:
+        # Also after a failure half-way: what was written must reach the other processes.
+        if touched or summary.rebuilt:
+            store.stamp()
     summary.chunks_total = store.count()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise IngestionInterrupted(
+            "ingestion stopped: the ingestion lock was lost; run ingest again"
+        )

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from rapidfuzz import fuzz, process
 
 from knowledge.models import Audience, Chunk, SearchHit
-from knowledge.store import ChunkStore
+from knowledge.store import ChunkStore, Fingerprint
 from knowledge.text import terms
+
+log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "bm25", "dense"]
 
@@ -94,6 +98,8 @@ class HybridRetriever:
         candidates: int = 30,
         dense_weight: float = 1.0,
         bm25_weight: float = 1.0,
+        check_interval: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         # k=10 rather than the textbook 60: with ~130 chunks only the first few ranks matter,
@@ -104,12 +110,50 @@ class HybridRetriever:
         self._bm25_weight = bm25_weight
         self._bm25: Bm25Index | None = None
         self._lock = threading.Lock()
+        # Another process may re-ingest into a shared Chroma server; the lexical index is
+        # built from the chunks, so it is checked against the store's fingerprint at most
+        # every `check_interval` seconds (0: before every search).
+        self._check_interval = check_interval
+        self._monotonic = monotonic
+        self._checking = threading.Lock()
+        self._seen: Fingerprint | None = None
+        self._checked_at = float("-inf")
 
     def refresh(self) -> None:
         """Rebuild the lexical index from the store, after an ingest."""
+        # Fingerprint first: a write landing between the two calls then shows up as a
+        # change on the next check instead of being missed.
+        seen = self._store.fingerprint()
         index = Bm25Index(self._store.all_chunks())
         with self._lock:
             self._bm25 = index
+            self._seen = seen
+            self._checked_at = self._monotonic()
+
+    def ensure_fresh(self) -> bool:
+        """Rebuild the lexical index if the store changed under us; True when it did.
+
+        Cheap between checks (a clock read). Concurrent searches never wait for a check: the
+        one that takes it does the work, the others use the index they have.
+        """
+        if self._monotonic() - self._checked_at < self._check_interval:
+            return False
+        if not self._checking.acquire(blocking=False):
+            return False
+        try:
+            if self._monotonic() - self._checked_at < self._check_interval:
+                return False
+            self._checked_at = self._monotonic()
+            if self._bm25 is None:
+                self.refresh()
+                return True
+            if self._store.fingerprint() == self._seen:
+                return False
+            log.info("document index changed by another process: reloading it")
+            self.refresh()
+            return True
+        finally:
+            self._checking.release()
 
     def _index(self) -> Bm25Index:
         if self._bm25 is None:
@@ -130,6 +174,7 @@ class HybridRetriever:
 
     def bm25(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
         """Lexical ranking only."""
+        self.ensure_fresh()
         index = self._index()
         return [
             SearchHit(chunk=index.chunks[i], score=s, bm25_score=s, bm25_rank=rank)
@@ -138,6 +183,7 @@ class HybridRetriever:
 
     def dense(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
         """Embedding ranking only."""
+        self.ensure_fresh()
         vector = self._store.embedder.embed_query(query)
         found = self._store.query(vector, audience=audience, limit=limit)
         return [
@@ -151,6 +197,7 @@ class HybridRetriever:
         self, query: str, *, audience: Audience, limit: int = 5, mode: SearchMode = "hybrid"
     ) -> list[SearchHit]:
         """The best `limit` chunks the audience may read."""
+        self.ensure_fresh()
         if mode == "bm25":
             return self.bm25(query, audience=audience, limit=limit)
         if mode == "dense":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.settings import KnowledgeSettings
@@ -13,6 +16,9 @@ from knowledge.models import Audience, Chunk
 log = logging.getLogger(__name__)
 
 _MODEL_KEY = "embedding_model"
+# Changed by every ingest that wrote something, so other processes notice a re-ingest even
+# when the number of chunks stayed the same (an edited paragraph).
+_STAMP_KEY = "index_stamp"
 _ADD_BATCH = 256
 
 
@@ -41,6 +47,15 @@ def _open_client(settings: KnowledgeSettings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What identifies the collection's contents without reading them: two cheap calls."""
+
+    collection_id: str
+    stamp: str
+    count: int
+
+
 class ChunkStore:
     """One chroma collection per embedding space; vectors are always computed by us."""
 
@@ -51,6 +66,9 @@ class ChunkStore:
         self._name = settings.collection
         self._client = client if client is not None else _open_client(settings)
         self.rebuilt = False
+        # Cached: chroma answers count() with a round trip (a network one for a server), and
+        # every query needs it. Our own writes and `fingerprint()` keep it current.
+        self._count: int | None = None
         self._collection = self._open_collection()
 
     def _create(self) -> Any:
@@ -91,6 +109,43 @@ class ChunkStore:
             hashes[str(meta["doc_id"])] = str(meta["doc_hash"])
         return hashes
 
+    def fingerprint(self) -> Fingerprint:
+        """The collection's identity, ingest stamp and size as chroma has them now.
+
+        Another process (`concierge ingest`) may have rewritten the collection, even deleted
+        and recreated it for a new model: the handle follows the collection by name.
+        """
+        import chromadb.errors
+
+        try:
+            current = self._client.get_collection(self._name, embedding_function=None)
+        except chromadb.errors.NotFoundError:
+            current = self._create()
+        if current.id != self._collection.id:
+            stored = (current.metadata or {}).get(_MODEL_KEY)
+            if stored != self._embedder.name:
+                # Not ours to fix from a reader: the ingest that changed the model rebuilds it.
+                log.error(
+                    "collection %s now holds %s vectors, this process embeds with %s",
+                    self._name,
+                    stored,
+                    self._embedder.name,
+                )
+            self._collection = current
+        self._count = int(current.count())
+        return Fingerprint(
+            collection_id=str(current.id),
+            stamp=str((current.metadata or {}).get(_STAMP_KEY, "")),
+            count=self._count,
+        )
+
+    def stamp(self) -> str:
+        """Mark the collection as changed for readers in other processes; the new stamp."""
+        stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}-{uuid.uuid4().hex[:8]}"
+        metadata = {**(self._collection.metadata or {}), _STAMP_KEY: stamp}
+        self._collection.modify(metadata=metadata)
+        return stamp
+
     def replace_document(self, doc_id: str, chunks: list[Chunk]) -> None:
         """Swap all chunks of one document for new ones."""
         self.delete_document(doc_id)
@@ -107,14 +162,18 @@ class ChunkStore:
                 documents=[c.text for c in batch],
                 metadatas=[c.metadata() for c in batch],
             )
+            self._count = None
 
     def delete_document(self, doc_id: str) -> None:
         """Remove every chunk of one document."""
         self._collection.delete(where={"doc_id": doc_id})
+        self._count = None
 
     def count(self) -> int:
-        """Number of stored chunks."""
-        return int(self._collection.count())
+        """Number of stored chunks, as of our last write or `fingerprint()`."""
+        if self._count is None:
+            self._count = int(self._collection.count())
+        return self._count
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, for building the lexical index."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +11,7 @@ from aiogram import Bot
 from bot.settings import Settings
 from concierge.clock import Clock
 from concierge.contact_policy import ContactPolicy
+from crm_adapter.locks import owner_id
 from crm_adapter.sql import SqlCrm
 from scheduler.delivery import DeliveryWorker
 from scheduler.leader import leader_lock_for
@@ -61,8 +59,3 @@ def build_proactive(
         heartbeat=heartbeat,
     )
     return Proactive(notifier=notifier, rules=engine, delivery=delivery, service=service)
-
-
-def owner_id() -> str:
-    """Unique per process: two replicas on one host must not share a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

@@ -88,7 +88,8 @@ class RuleFiringRow(Base):
 
 
 class SchedulerLeaseRow(Base):
-    """Leader lease for databases without advisory locks (SQLite): one row per lock name."""
+    """Lease of a named lock (the scheduler leader, the knowledge ingestion) for databases
+    without advisory locks (SQLite): one row per lock name."""
 
     __tablename__ = "scheduler_lease"
 

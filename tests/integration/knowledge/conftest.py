@@ -2,6 +2,12 @@
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,14 @@ def docs(tmp_path: Path) -> Path:
     return target
 
 
+def copy_documents(target: Path, names: list[str]) -> Path:
+    """A folder with only some of the sample documents: faster to ingest."""
+    target.mkdir()
+    for name in names:
+        shutil.copy(SAMPLE_DOCS / name, target / name)
+    return target
+
+
 @pytest.fixture
 def settings(tmp_path: Path, docs: Path) -> KnowledgeSettings:
     return KnowledgeSettings(
@@ -39,3 +53,63 @@ def kb(settings: KnowledgeSettings) -> KnowledgeBase:
     knowledge = KnowledgeBase(settings, HashingEmbedder())
     knowledge.ingest()
     return knowledge
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chroma_executable() -> str | None:
+    # The `chroma` script of the venv running the tests, else whatever is on PATH.
+    beside = Path(sys.executable).with_name("chroma")
+    return str(beside) if beside.exists() else shutil.which("chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server on a free loopback port, for the whole run; its URL."""
+    executable = _chroma_executable()
+    if executable is None:
+        pytest.skip("the chroma executable is not installed")
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    log_path = data / "server.log"
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                executable,
+                "run",
+                "--path",
+                str(data / "db"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"chroma server exited: {log_path.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("chroma server did not answer its heartbeat within 30 s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        # Throwaway data: no need for a graceful shutdown (which takes about a second).
+        process.kill()
+        process.wait()

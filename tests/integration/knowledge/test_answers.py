@@ -73,8 +73,10 @@ async def test_async_answer_runs_off_the_loop(kb: KnowledgeBase) -> None:
 
 
 @pytest.fixture
-def app(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+def app(kb: KnowledgeBase, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setattr(cli, "_knowledge_base", lambda: kb)
+    # `ingest` takes its lock in the CRM database: a migrated copy of this test's own.
+    monkeypatch.setattr(cli, "_database_url", lambda: sqlite_url)
     application = typer.Typer()
     cli.register(application)
     return application

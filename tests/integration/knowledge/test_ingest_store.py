@@ -4,6 +4,8 @@ from pathlib import Path
 
 from bot.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase
+from knowledge.retriever import HybridRetriever
+from knowledge.store import Fingerprint
 from tests.unit.knowledge.fakes import HashingEmbedder
 
 
@@ -52,3 +54,61 @@ def test_hybrid_finds_what_each_side_alone_ranks_lower(kb: KnowledgeBase) -> Non
     hits = kb.search("потерял карту за границей", audience="client", limit=3)
     assert hits[0].chunk.group == "card-lost-abroad"
     assert hits[0].bm25_rank is not None and hits[0].dense_rank is not None
+
+
+class CountingCollection:
+    """A chroma collection that counts the calls to `count()` (a round trip on a server)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.counts = 0
+
+    def count(self) -> int:
+        self.counts += 1
+        return int(self._inner.count())  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_queries_use_the_cached_count_which_writes_keep_current(kb: KnowledgeBase) -> None:
+    store = kb.retriever._store
+    spy = CountingCollection(store._collection)
+    store._collection = spy
+    total = store.count()
+    for _ in range(5):
+        assert kb.search("ставка по вкладу", audience="client", mode="dense")
+    assert spy.counts == 0
+
+    store.delete_document("safe-box")
+    assert store.count() < total and spy.counts == 1
+
+
+def test_the_index_is_checked_for_other_writers_at_most_every_interval(
+    settings: KnowledgeSettings,
+) -> None:
+    now = [100.0]
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    kb.ingest()
+    retriever = HybridRetriever(kb.retriever._store, check_interval=10, monotonic=lambda: now[0])
+    checks = 0
+    fingerprint = kb.retriever._store.fingerprint
+
+    def counting() -> Fingerprint:
+        nonlocal checks
+        checks += 1
+        return fingerprint()
+
+    kb.retriever._store.fingerprint = counting  # type: ignore[method-assign]
+    retriever.refresh()
+    assert checks == 1
+    # Another writer syncs the index with one file: every other document is removed.
+    KnowledgeBase(settings, HashingEmbedder()).ingest(settings.docs_path / "fx.md")
+
+    for _ in range(3):
+        retriever.search("спред курс обмена", audience="client")
+    assert checks == 1  # within the interval: no round trip at all
+    now[0] += 10
+    hits = retriever.search("сейфовая ячейка", audience="staff", mode="bm25")
+    assert checks == 3  # one check, which saw the change and rebuilt (refresh reads again)
+    assert not any(h.chunk.doc_id == "safe-box" for h in hits)

@@ -63,7 +63,7 @@ async def test_jobs_survive_a_scheduler_restart(
 ) -> None:
     url = str(crm.engine.url)
     rules = CountingRules()
-    first = make_service(crm, url, LeaseRowLock(crm, "one", clock), rules)
+    first = make_service(crm, url, LeaseRowLock(crm, "one", clock, name=LOCK_NAME), rules)
     await first.start()
     await asyncio.wait_for(first.became_leader.wait(), 5)
     assert first.job_ids() == ["rules.evaluate"]
@@ -73,7 +73,7 @@ async def test_jobs_survive_a_scheduler_restart(
         ).one()
     await first.stop()
 
-    second = make_service(crm, url, LeaseRowLock(crm, "two", clock), rules)
+    second = make_service(crm, url, LeaseRowLock(crm, "two", clock, name=LOCK_NAME), rules)
     await second.start()
     await asyncio.wait_for(second.became_leader.wait(), 5)
     async with crm.engine.connect() as conn:
@@ -88,10 +88,16 @@ async def test_jobs_survive_a_scheduler_restart(
 async def test_two_schedulers_one_leader_on_sqlite(crm: SqlCrm, clock: ManualClock) -> None:
     url = str(crm.engine.url)
     a = make_service(
-        crm, url, LeaseRowLock(crm, "a", clock, ttl=timedelta(seconds=30)), CountingRules()
+        crm,
+        url,
+        LeaseRowLock(crm, "a", clock, name=LOCK_NAME, ttl=timedelta(seconds=30)),
+        CountingRules(),
     )
     b = make_service(
-        crm, url, LeaseRowLock(crm, "b", clock, ttl=timedelta(seconds=30)), CountingRules()
+        crm,
+        url,
+        LeaseRowLock(crm, "b", clock, name=LOCK_NAME, ttl=timedelta(seconds=30)),
+        CountingRules(),
     )
     await a.start()
     await asyncio.wait_for(a.became_leader.wait(), 5)
@@ -114,8 +120,8 @@ async def test_two_schedulers_one_leader_on_sqlite(crm: SqlCrm, clock: ManualClo
 
 
 async def test_lease_row_lock_renews_and_refuses_others(crm: SqlCrm, clock: ManualClock) -> None:
-    a = LeaseRowLock(crm, "a", clock, ttl=timedelta(seconds=10))
-    b = LeaseRowLock(crm, "b", clock, ttl=timedelta(seconds=10))
+    a = LeaseRowLock(crm, "a", clock, name=LOCK_NAME, ttl=timedelta(seconds=10))
+    b = LeaseRowLock(crm, "b", clock, name=LOCK_NAME, ttl=timedelta(seconds=10))
     assert await a.acquire()
     assert not await b.acquire()
     clock.advance(timedelta(seconds=8))
@@ -157,7 +163,7 @@ async def test_advisory_lock_release_survives_an_invalidated_connection(pg_crm: 
 async def test_each_schema_elects_its_own_leader(pg_crm: SqlCrm) -> None:
     # pg_crm lives in a schema of its own: its lock must not be the one of the public schema,
     # which keeps the key of earlier versions (crc32 of the name).
-    lock = PostgresAdvisoryLock(pg_crm)
+    lock = PostgresAdvisoryLock(pg_crm, LOCK_NAME)
     assert await lock.acquire()
     try:
         assert lock.key is not None and lock.key != zlib.crc32(LOCK_NAME.encode())
