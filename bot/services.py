@@ -104,11 +104,42 @@ def feature_jobs(
     }
 
 
+def schedule_feature_jobs(
+    proactive: Proactive,
+    settings: Settings,
+    *,
+    crm: SqlCrm,
+    notifier: Notifier,
+    clock: Clock,
+    facts: ProductFacts,
+) -> dict[str, Job]:
+    """Puts every feature job and the rule engine on the scheduler; returns them by name.
+
+    Every process that may lead (each `concierge run` replica, `concierge scheduler`) must
+    schedule the same jobs: the job store is shared, and a leader that does not know a stored
+    job would skip it.
+    """
+    jobs: dict[str, Job] = {}
+    for name, (job, every) in feature_jobs(
+        settings, crm=crm, notifier=notifier, clock=clock, facts=facts
+    ).items():
+        proactive.service.add_periodic(name, job, every=every)
+        jobs[name] = job
+    jobs["rules.evaluate"] = proactive.rules.evaluate
+    return jobs
+
+
+async def load_knowledge(settings: Settings) -> KnowledgeBase:
+    """The knowledge base with its model loaded, off the event loop."""
+    knowledge = KnowledgeBase.from_settings(settings)
+    await asyncio.to_thread(knowledge.warm_up)
+    return knowledge
+
+
 async def assemble(settings: Settings, *, session: BaseSession | None, clock: Clock) -> Assistant:
     """Builds and starts everything a process runs; the knowledge model loads off the loop."""
     crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
-    knowledge = KnowledgeBase.from_settings(settings)
-    await asyncio.to_thread(knowledge.warm_up)
+    knowledge = await load_knowledge(settings)
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}
 
@@ -132,12 +163,9 @@ async def assemble(settings: Settings, *, session: BaseSession | None, clock: Cl
     proactive = built.get("proactive")
     jobs: dict[str, Job] = {}
     if proactive is not None:
-        for name, (job, every) in feature_jobs(
-            settings, crm=crm, notifier=app.notifier, clock=clock, facts=facts
-        ).items():
-            proactive.service.add_periodic(name, job, every=every)
-            jobs[name] = job
-        jobs["rules.evaluate"] = proactive.rules.evaluate
+        jobs = schedule_feature_jobs(
+            proactive, settings, crm=crm, notifier=app.notifier, clock=clock, facts=facts
+        )
 
         async def leader_check() -> object:
             return {"leader": proactive.service.is_leader}

@@ -37,11 +37,25 @@ def make_bot(settings: Settings) -> Bot | None:
 async def run_scheduler_forever(
     settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None
 ) -> None:
-    """Runs the scheduler (and delivery, when a bot is available) until SIGINT/SIGTERM."""
+    """Runs the scheduler (and delivery, when a bot is available) until SIGINT/SIGTERM.
+
+    It schedules the same jobs as a `concierge run` replica, so whichever process leads runs
+    all of them; the knowledge base is loaded for the briefings' product facts.
+    """
+    # Imported here: bot.services wires the whole assistant, which the other commands of this
+    # module (proactive-day) do not need.
+    from bot.services import load_knowledge, schedule_feature_jobs
+    from knowledge.facts import KnowledgeProductFacts
+
+    clock = clock or SystemClock()
     crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
     owns_bot = bot is None
     bot = bot or make_bot(settings)
-    proactive = build_proactive(settings, crm=crm, clock=clock or SystemClock(), bot=bot)
+    proactive = build_proactive(settings, crm=crm, clock=clock, bot=bot)
+    facts = KnowledgeProductFacts(await load_knowledge(settings))
+    schedule_feature_jobs(
+        proactive, settings, crm=crm, notifier=proactive.notifier, clock=clock, facts=facts
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
 
+import pytest
 import typer
+from sqlalchemy import text
 from typer.testing import CliRunner
 
+from bot.services import feature_jobs
 from bot.settings import DatabaseSettings, Settings
+from concierge.clock import ManualClock
 from crm_adapter.sql import SqlCrm
-from scheduler.cli import proactive_day, register
+from scheduler import cli as scheduler_cli
+from scheduler.bootstrap import Proactive, build_proactive
+from scheduler.cli import proactive_day, register, run_scheduler_forever
+from scheduler.service import JOBS_TABLE
 from tests.integration.scheduler.conftest import add_client, add_staff
 
 
@@ -28,3 +37,44 @@ async def test_proactive_day_shows_when_each_prompt_goes(crm: SqlCrm) -> None:
     lines = await proactive_day(settings, date(2026, 6, 15))
     assert "00:00 fired birthday_greeting:7:2026" in lines
     assert any(line.startswith("outbox pending  15.06 10:00 client 7") for line in lines)
+
+
+async def test_the_scheduler_command_schedules_every_job_a_replica_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Replicas and `concierge scheduler` share one job store and compete for one lock: a
+    # leader that lacked a stored job would skip it ("unknown job") for as long as it led.
+    built: list[Proactive] = []
+
+    def build(*args: Any, **kwargs: Any) -> Proactive:
+        built.append(build_proactive(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(scheduler_cli, "build_proactive", build)
+    clock = ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    running = asyncio.create_task(run_scheduler_forever(settings, clock=clock))
+    try:
+        async with asyncio.timeout(60):
+            while not (built and built[0].service.is_leader):
+                assert not running.done(), running
+                await asyncio.sleep(0.05)
+        crm = SqlCrm.from_url(settings.database.url)
+        try:
+            async with crm.engine.connect() as conn:
+                stored = set((await conn.execute(text(f"SELECT id FROM {JOBS_TABLE}"))).scalars())
+        finally:
+            await crm.close()
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert built[0].notifier is not None
+    names = feature_jobs(
+        settings, crm=crm, notifier=built[0].notifier, clock=clock, facts=NoFacts()
+    )
+    expected = {"rules.evaluate", *names}
+    assert expected <= stored, expected - stored
+
+
+class NoFacts:
+    def facts(self, family: str, *, language: str) -> list[Any]:
+        return []
