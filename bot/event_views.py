@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.i18n import Raw, Translator
+from bot.keyboards import Keyboard
 from concierge.event_audience import Audience
 from concierge.event_messages import status_label, when, where
 from concierge.events import (
@@ -27,7 +27,7 @@ LIST_STATUSES = ("accepted", "declined", "maybe", "sent", "waitlisted", "checked
 
 def choice_keyboard(t: Translator, *choices: tuple[str, str]) -> InlineKeyboardMarkup:
     """Wizard buttons: (text key, choice) pairs."""
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for key, choice in choices:
         kb.button(text=t(key), callback_data=WizardCb(choice=choice))
     return kb.as_markup()
@@ -93,7 +93,7 @@ def card(t: Translator, summary: EventSummary) -> tuple[str, InlineKeyboardMarku
         capacity=event.capacity,
         **{k: v for k, v in summary.counts.items() if k in SUMMARY_ORDER},
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("events.btn.preview"),
         callback_data=EventAdminCb(event_id=event.id, action="preview"),
@@ -121,7 +121,7 @@ def chart_counts(t: Translator, summary: EventSummary) -> list[tuple[str, int]]:
 def manager_view(t: Translator, view: ManagerAudience) -> tuple[str, InlineKeyboardMarkup | None]:
     """A manager's own clients for an event, with add and remove buttons until invited."""
     lines = [t("events.audience.title", title=view.event.title)]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     mark = t("events.audience.invited_mark")
     for client in view.included:
         invited = client.id in view.invited_ids

@@ -6,10 +6,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.event_callbacks import EventRateCb, RsvpCb
 from bot.i18n import Catalog, Translator
+from bot.keyboards import Keyboard
 from crm_adapter.dto import Client, Event, Invitation, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -57,7 +57,7 @@ def deadline(t: Translator, event: Event) -> str:
 
 
 def rsvp_keyboard(t: Translator, event: Event, invitation_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("events.btn.accept"),
         callback_data=RsvpCb(invitation_id=invitation_id, answer="accept"),
@@ -80,7 +80,7 @@ def rsvp_keyboard(t: Translator, event: Event, invitation_id: int) -> InlineKeyb
 
 
 def rating_keyboard(invitation_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for score in RATING_SCORES:
         kb.button(
             text="★" * score, callback_data=EventRateCb(invitation_id=invitation_id, score=score)

@@ -6,9 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import NpsCb
+from bot.keyboards import Keyboard
 from concierge.clock import Clock
 from concierge.notify import Notifier, Outgoing
 from concierge.requests import Desk, Refusal, RequestRefused, for_client, refuse
@@ -103,7 +103,7 @@ async def comment_feedback(
 
 
 def nps_keyboard(period: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for score in range(11):
         kb.button(text=str(score), callback_data=NpsCb(period=period, score=score))
     kb.adjust(6, 5)

@@ -7,11 +7,11 @@ from datetime import time
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import MenuCb, SettingsCb
 from bot.filters import IsClient
 from bot.i18n import LANGUAGES, Catalog, Translator
+from bot.keyboards import Keyboard
 from concierge.clock import Clock
 from concierge.consent import withdraw_consent
 from concierge.identity import Identity
@@ -53,7 +53,7 @@ def _screen(t: Translator, client: Client) -> tuple[str, InlineKeyboardMarkup]:
         ),
         channel=t(f"settings.channel.{client.preferred_channel}"),
     )
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for action in _MAIN:
         kb.button(text=t(f"settings.btn.{action}"), callback_data=SettingsCb(action=action))
     kb.adjust(2)
@@ -61,7 +61,7 @@ def _screen(t: Translator, client: Client) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def _choices(t: Translator, action: str, values: dict[str, str]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for value, label in values.items():
         kb.button(text=label, callback_data=SettingsCb(action=action, value=value))
     kb.adjust(2)

@@ -6,11 +6,11 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import FeedbackCommentCb, NpsCb, RateCb
 from bot.filters import IsClient
 from bot.i18n import Translator
+from bot.keyboards import Keyboard
 from concierge.clock import Clock
 from concierge.feedback import comment_feedback, rate_request, record_nps
 from concierge.identity import Identity
@@ -49,7 +49,7 @@ async def rate(
     except RequestRefused as refused:
         await refuse(query, t, refused)
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("feedback.btn.comment"), callback_data=FeedbackCommentCb(feedback_id=feedback.id)
     )

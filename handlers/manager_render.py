@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Catalog, Raw, Translator
+from bot.keyboards import Keyboard
 from concierge.insights import Flag, Reason, explain, label
 from concierge.profile import ClientProfile
 from concierge.search import Match
@@ -39,7 +39,7 @@ def _button_label(client: Client, flags: Iterable[Flag], t: Translator) -> str:
 def client_list(
     rows: Iterable[tuple[Client, Iterable[Flag]]], t: Translator
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for client, flags in list(rows)[:MAX_LIST_BUTTONS]:
         kb.button(
             text=_button_label(client, flags, t),
@@ -58,7 +58,7 @@ def matches_list(matches: Iterable[Match], t: Translator) -> InlineKeyboardMarku
 
 
 def card_keyboard(client_id: int, t: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(
         text=t("manager.btn.briefing"), callback_data=ClientCb(action="brief", client_id=client_id)
     )

@@ -6,12 +6,11 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ClientRequestCb, MenuCb
 from bot.filters import IsClient
 from bot.i18n import Translator
-from bot.keyboards import client_request_actions
+from bot.keyboards import Keyboard, client_request_actions
 from concierge.catalogue import ServiceCatalogue
 from concierge.clock import Clock
 from concierge.identity import Identity
@@ -66,7 +65,7 @@ async def my_requests(
         if group:
             lines += ["", t(title)]
             lines += [_line(t, r, identity.client, service_catalogue) for r in group]
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for r in open_:
         kb.button(text=f"#{r.id}", callback_data=ClientRequestCb(action="open", request_id=r.id))
     kb.adjust(4)

@@ -7,11 +7,11 @@ import html
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import SectionCb
 from bot.filters import IsClient
 from bot.i18n import Catalog, Translator
+from bot.keyboards import Keyboard
 from bot.rendering import send_long
 from bot.settings import Settings
 from concierge.clock import Clock
@@ -71,7 +71,7 @@ async def client_question(
         ]
     if outcome.handed_over is not None:
         lines += ["", t("questions.handed_over")]
-    buttons = InlineKeyboardBuilder()
+    buttons = Keyboard()
     for c in answer.citations[:3]:
         buttons.button(
             text=t("questions.show_section", section=c.section[:40]),

@@ -7,12 +7,12 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import MenuCb, RelayCb
 from bot.courier import BotCourier
 from bot.filters import IsClient, IsStaff
 from bot.i18n import Catalog, Translator
+from bot.keyboards import Keyboard
 from concierge.clock import Clock
 from concierge.identity import Identity
 from concierge.relay import relay_to_client, relay_to_manager
@@ -41,7 +41,7 @@ async def my_manager(
     manager = await uow.staff.get(manager_id) if manager_id else None
     await query.answer()
     await state.set_state(Relay.active)
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     kb.button(text=t("relay.btn.stop"), callback_data=RelayCb(action="stop"))
     text = t("relay.intro", manager=manager.full_name) if manager else t("relay.no_manager")
     await reply(query, text, reply_markup=kb.as_markup())

@@ -14,11 +14,11 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import MenuCb, ServiceCb, WizardCb
 from bot.filters import IsClient
 from bot.i18n import Translator
+from bot.keyboards import Keyboard
 from concierge.catalogue import (
     SOS_CODE,
     Answer,
@@ -45,7 +45,7 @@ def _service(catalogue: ServiceCatalogue, code: str) -> Service | None:
 
 
 def _step_keyboard(t: Translator, service: Service, index: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     if index < len(service.steps):
         for i, option in enumerate(service.steps[index].options):
             kb.button(text=option.title(t.language), callback_data=WizardCb(action="opt", value=i))
@@ -94,7 +94,7 @@ async def services_menu(
     query: CallbackQuery, t: Translator, service_catalogue: ServiceCatalogue
 ) -> None:
     assert query.bot is not None
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for service in service_catalogue.menu():
         kb.button(text=service.title(t.language), callback_data=ServiceCb(code=service.code))
     kb.adjust(1)

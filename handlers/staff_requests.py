@@ -8,11 +8,11 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ReassignCb, StaffRequestCb
 from bot.filters import IsStaff
 from bot.i18n import Translator
+from bot.keyboards import Keyboard
 from bot.rendering import send_long
 from concierge.catalogue import ServiceCatalogue
 from concierge.clock import Clock
@@ -55,7 +55,7 @@ async def queue(
     if not items:
         await message.answer(t("requests.queue_empty"))
         return
-    lines, kb = [t("requests.queue_title")], InlineKeyboardBuilder()
+    lines, kb = [t("requests.queue_title")], Keyboard()
     for item in items:
         r, service = item.request, service_catalogue.get(item.request.service_code)
         lines.append(
@@ -217,7 +217,7 @@ async def reassign_choose(
     except RequestRefused as refused:
         await refuse(query, t, refused)
         return
-    kb = InlineKeyboardBuilder()
+    kb = Keyboard()
     for person in await uow.staff.with_role(Role.MANAGER):
         if person.id != identity.staff.id:
             kb.button(

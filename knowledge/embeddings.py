@@ -52,8 +52,13 @@ class _LazyModel:
 class UseMultilingualEmbedder(_LazyModel):
     """Google's Universal Sentence Encoder multilingual v3 in pure numpy (weights bundled)."""
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         super().__init__()
+        # One BLAS thread. A query is one short sentence: a second thread does not shorten
+        # it, and OpenBLAS keeps its helper threads spinning for a while after each call, so
+        # a bot answering questions had a core busy-waiting (half the CPU of the dispatch
+        # benchmark) that PostgreSQL or the database worker thread needed. Indexing the
+        # sample documents takes 1.9 s on one thread, 1.7 s on two for 40 % more CPU.
         self._threads = threads
 
     @property

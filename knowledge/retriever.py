@@ -38,6 +38,7 @@ class Bm25Index:
 
     def __init__(self, chunks: Sequence[Chunk], *, k1: float = 1.2, b: float = 0.75) -> None:
         self.chunks = list(chunks)
+        self.by_id = {chunk.chunk_id: chunk for chunk in self.chunks}
         self._k1 = k1
         self._b = b
         self._postings: dict[str, list[_Posting]] = defaultdict(list)
@@ -185,7 +186,13 @@ class HybridRetriever:
         """Embedding ranking only."""
         self.ensure_fresh()
         vector = self._store.embedder.embed_query(query)
-        found = self._store.query(vector, audience=audience, limit=limit)
+        nearest = self._store.nearest(vector, audience=audience, limit=limit)
+        by_id = self._index().by_id
+        missing = [chunk_id for chunk_id, _ in nearest if chunk_id not in by_id]
+        if missing:
+            # Written by a re-ingest after our last refresh: read those from the store.
+            by_id = {**by_id, **{c.chunk_id: c for c in self._store.chunks(missing)}}
+        found = [(by_id[i], sim) for i, sim in nearest if i in by_id]
         return [
             SearchHit(chunk=chunk, score=sim, dense_similarity=sim, dense_rank=rank)
             for rank, (chunk, sim) in enumerate(found, 1)

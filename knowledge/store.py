@@ -180,10 +180,14 @@ class ChunkStore:
         result = self._collection.get(include=["documents", "metadatas"])
         return list(_chunks(result["ids"], result["documents"], result["metadatas"]))
 
-    def query(
+    def nearest(
         self, embedding: list[float], *, audience: Audience, limit: int
-    ) -> list[tuple[Chunk, float]]:
-        """Nearest chunks the audience may read, with cosine similarity."""
+    ) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks the audience may read, with cosine similarity.
+
+        Ids only: a caller holding the chunks in memory (the retriever does, for BM25) saves
+        chroma reading texts and metadata back, half the cost of a query on our corpus.
+        """
         available = self.count()
         if available == 0:
             return []
@@ -191,12 +195,20 @@ class ChunkStore:
             query_embeddings=[embedding],
             n_results=min(limit, available),
             where=audience_where(audience),
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
-        chunks = _chunks(result["ids"][0], result["documents"][0], result["metadatas"][0])
-        distances = result["distances"][0]
         # Cosine distance in chroma is 1 - cosine similarity.
-        return [(chunk, 1.0 - float(d)) for chunk, d in zip(chunks, distances, strict=True)]
+        return [
+            (chunk_id, 1.0 - float(d))
+            for chunk_id, d in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    def chunks(self, ids: list[str]) -> list[Chunk]:
+        """The stored chunks of these ids (those that exist), in no particular order."""
+        if not ids:
+            return []
+        result = self._collection.get(ids=ids, include=["documents", "metadatas"])
+        return list(_chunks(result["ids"], result["documents"], result["metadatas"]))
 
 
 def _chunks(

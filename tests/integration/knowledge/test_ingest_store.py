@@ -112,3 +112,26 @@ def test_the_index_is_checked_for_other_writers_at_most_every_interval(
     hits = retriever.search("сейфовая ячейка", audience="staff", mode="bm25")
     assert checks == 3  # one check, which saw the change and rebuilt (refresh reads again)
     assert not any(h.chunk.doc_id == "safe-box" for h in hits)
+
+
+def test_dense_search_finds_chunks_written_since_the_last_reload(
+    settings: KnowledgeSettings,
+) -> None:
+    """Chroma returns ids and the retriever maps them to the chunks it holds; one it does
+    not hold yet (another process ingested it a moment ago) is read from the store."""
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    kb.ingest()
+    retriever = HybridRetriever(kb.retriever._store, check_interval=3600)
+    retriever.refresh()
+    (settings.docs_path / "yacht.md").write_text(
+        "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
+        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия\n'
+        "Аренда яхты в Монако на выходные для клиентов Private.\n",
+        encoding="utf-8",
+    )
+    KnowledgeBase(settings, HashingEmbedder()).ingest()
+
+    hits = retriever.search("Аренда яхты в Монако на выходные", audience="client", mode="dense")
+    assert hits[0].chunk.doc_id == "yacht-charter"
+    assert "Монако" in hits[0].chunk.text
+    assert all(h.chunk.audience == "client" for h in hits)
