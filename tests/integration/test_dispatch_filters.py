@@ -1,0 +1,71 @@
+"""The assembled dispatcher never sends a filter or a handler to a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+from aiogram import F, Router
+from aiogram.dispatcher.event.handler import CallableObject
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Chat, Message
+
+from bot.app import App
+from bot.filters import run_sync_filters_inline
+
+
+def _callables(app: App) -> list[tuple[str, CallableObject]]:
+    found: list[tuple[str, CallableObject]] = []
+    for router in app.dispatcher.chain_tail:
+        for name, observer in router.observers.items():
+            for handler in [observer._handler, *observer.handlers]:
+                where = f"{router.name}.{name}"
+                if handler is not observer._handler:
+                    found.append((f"{where} handler {handler.callback!r}", handler))
+                found += [(f"{where} filter {f.callback!r}", f) for f in handler.filters or ()]
+    return found
+
+
+def test_every_filter_and_handler_runs_on_the_event_loop(app: App) -> None:
+    # aiogram runs a synchronous callable through asyncio.to_thread: a thread hop per check.
+    callables = _callables(app)
+    assert len(callables) > 100
+    on_threads = [where for where, c in callables if not c.awaitable]
+    assert on_threads == []
+
+
+class Flow(StatesGroup):
+    waiting = State()
+
+
+async def test_inlined_filters_decide_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    router = Router(name="probe")
+    router.message.filter(F.chat.type == "private")
+
+    @router.message(Flow.waiting, F.text, ~F.text.startswith("/"))
+    async def answer(message: Message) -> None: ...
+
+    assert run_sync_filters_inline(router) == 4
+    assert run_sync_filters_inline(router) == 0  # idempotent: builds reuse module routers
+
+    def no_threads(*_: object, **__: object) -> None:
+        raise AssertionError("a filter went to a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    handler = router.message.handlers[0]
+    chat = Chat(id=1, type="private")
+
+    def message(text: str) -> Message:
+        return Message.model_validate(
+            {"message_id": 1, "date": 0, "chat": chat.model_dump(), "text": text}
+        )
+
+    state = Flow.waiting.state
+    assert (await handler.check(message("hello"), raw_state=state))[0]
+    assert not (await handler.check(message("/menu"), raw_state=state))[0]
+    assert not (await handler.check(message("hello"), raw_state=None))[0]
+    assert (await router.message._handler.check(message("hello")))[0]
+    group = message("hello").model_copy(update={"chat": Chat(id=-5, type="group")})
+    assert not (await router.message._handler.check(group))[0]
+    assert inspect.iscoroutinefunction(handler.filters[0].callback)
