@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -193,7 +193,9 @@ def build_replica_state(settings: Settings, *, redis: Redis | None = None) -> Re
     if redis is None and settings.redis.url is None:
         return ReplicaState(
             storage=MemoryStorage(),
-            events_isolation=DisabledEventIsolation(),
+            # Polling and webhooks handle updates as concurrent tasks: without a lock per
+            # chat, a tap and a message sent together could both read the old state.
+            events_isolation=SimpleEventIsolation(),
             dedupe=MemoryUpdateDedupe(ttl_seconds=settings.redis.dedupe_ttl_seconds),
             throttle=MemoryThrottle(
                 burst=behaviour.throttle_burst, window_seconds=behaviour.throttle_window_seconds

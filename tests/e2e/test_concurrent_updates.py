@@ -13,8 +13,10 @@ import asyncio
 import re
 import time
 
+from aiogram.types import CallbackQuery
 from sqlalchemy import func, select
 
+from bot.callbacks import MenuCb
 from crm_adapter import models as m
 from tests.factories import make_bank
 from tests.harness import BotHarness
@@ -93,3 +95,29 @@ async def test_forty_clients_ask_and_write_to_their_manager_at_the_same_moment(
     assert interest_notes == CLIENTS * ROUNDS
     alerts = [t for t in harness.texts(MANAGER_USER) if "интересуется" in t]
     assert len(alerts) == CLIENTS * ROUNDS
+
+
+async def test_one_clients_updates_of_one_batch_are_handled_one_after_another(
+    harness: BotHarness,
+) -> None:
+    """Polling hands a batch of updates to concurrent tasks. A client who taps "My manager"
+    and types at once must reach the manager: the text may only be read once the tap has
+    switched the conversation to the relay, as it would be had they arrived apart."""
+    bank = await make_bank(harness.app.crm)
+    client, manager = harness.user(FIRST_USER), harness.user(MANAGER_USER)
+    await harness.link(client, client_id=bank.client_id)
+    await harness.link(manager, staff_id=bank.manager_id)
+    for attempt in range(3):
+        tap = harness.update(
+            callback_query=CallbackQuery(
+                id=f"tap-{attempt}",
+                from_user=client,
+                chat_instance="ci",
+                data=MenuCb(section="manager").pack(),
+                message=harness._message(client, text="…"),
+            )
+        )
+        text = harness.update(message=harness._message(client, text=f"Срочно {attempt}"))
+        await asyncio.gather(harness.feed(tap), harness.feed(text))
+        assert f"Срочно {attempt}" in "\n".join(harness.texts(MANAGER_USER)), attempt
+        await harness.press_button(client, "Завершить")
