@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import resource
@@ -40,6 +41,7 @@ from bench.retrieval import load_eval
 from bot.app import OFFLINE_TOKEN, build_app
 from bot.callbacks import LanguageCb, MenuCb, RelayCb, ServiceCb, WizardCb
 from bot.local_session import LocalSession
+from bot.logging_setup import configure_logging
 from bot.settings import (
     BehaviourSettings,
     DatabaseSettings,
@@ -456,6 +458,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     workload = Workload.make(args.updates, args.clients, questions)
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
         var_dir = Path(tmp)
+        # The production logging set-up (JSON lines, INFO), to a file: what a replica pays.
+        log_file = var_dir / "bench.log"
+        configure_logging(
+            bench_settings("sqlite://", var_dir).model_copy(update={"log_json": True}),
+            to_file=log_file,
+        )
         knowledge = await asyncio.to_thread(build_knowledge, var_dir)
 
         async def full(name: str, url: str, redis: RedisSettings | None = None) -> Result:
@@ -480,6 +488,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         bot = Bot(token=OFFLINE_TOKEN, session=LocalSession())
         results.append(await drive("bare-aiogram", bare_dispatcher(), bot, workload))
         await bot.session.close()
+        logging.shutdown()
+        with log_file.open(encoding="utf-8") as lines:
+            notes.append(f"log lines written (JSON, INFO): {sum(1 for _ in lines)}")
     return summarise(results, notes)
 
 
