@@ -5,9 +5,10 @@
 Synthetic conversations of linked clients (menu presses, /help, language switch, questions
 answered from the sample documents, messages relayed to the manager, card-block requests
 through the service wizard) go through `build_app`'s dispatcher with full interaction
-logging and the production log set-up (JSON lines to a file), on SQLite (a migrated temporary file), on PostgreSQL when TEST_DATABASE_URL or
---postgres-url is given, and on SQLite with the Redis production profile when TEST_REDIS_URL
-or --redis-url is given; a bare aiogram dispatcher with an echo handler gets the same updates.
+logging and the production log set-up (JSON lines to a file): on SQLite (a migrated temporary
+file), on PostgreSQL when TEST_DATABASE_URL or --postgres-url is given, and on SQLite with
+the Redis production profile when TEST_REDIS_URL or --redis-url is given; a bare aiogram
+dispatcher with an echo handler gets the same updates.
 Prints a table, then one JSON line.
 """
 
