@@ -173,18 +173,18 @@ class HybridRetriever:
             key=lambda c: c.position,
         )
 
-    def bm25(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
+    # The two rankings below are only reached through `search`, which checks the index for
+    # other writers once: with a check interval of 0 each check is two requests to Chroma.
+    def _lexical(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
         """Lexical ranking only."""
-        self.ensure_fresh()
         index = self._index()
         return [
             SearchHit(chunk=index.chunks[i], score=s, bm25_score=s, bm25_rank=rank)
             for rank, (i, s) in enumerate(index.search(query, audience=audience, limit=limit), 1)
         ]
 
-    def dense(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
+    def _semantic(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
         """Embedding ranking only."""
-        self.ensure_fresh()
         vector = self._store.embedder.embed_query(query)
         nearest = self._store.nearest(vector, audience=audience, limit=limit)
         by_id = self._index().by_id
@@ -206,11 +206,11 @@ class HybridRetriever:
         """The best `limit` chunks the audience may read."""
         self.ensure_fresh()
         if mode == "bm25":
-            return self.bm25(query, audience=audience, limit=limit)
+            return self._lexical(query, audience=audience, limit=limit)
         if mode == "dense":
-            return self.dense(query, audience=audience, limit=limit)
-        lexical = self.bm25(query, audience=audience, limit=self._candidates)
-        semantic = self.dense(query, audience=audience, limit=self._candidates)
+            return self._semantic(query, audience=audience, limit=limit)
+        lexical = self._lexical(query, audience=audience, limit=self._candidates)
+        semantic = self._semantic(query, audience=audience, limit=self._candidates)
         return fuse(
             lexical,
             semantic,

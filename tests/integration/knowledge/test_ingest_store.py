@@ -135,3 +135,25 @@ def test_dense_search_finds_chunks_written_since_the_last_reload(
     assert hits[0].chunk.doc_id == "yacht-charter"
     assert "Монако" in hits[0].chunk.text
     assert all(h.chunk.audience == "client" for h in hits)
+
+
+def test_a_search_checks_the_store_for_other_writers_once(settings: KnowledgeSettings) -> None:
+    """With a check interval of 0 every search looks at the store, but once: a hybrid search
+    runs both rankings, and each check is two requests to a Chroma server."""
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    kb.ingest()
+    store = kb.retriever._store
+    retriever = HybridRetriever(store, check_interval=0)
+    retriever.refresh()
+    checks = 0
+    fingerprint = store.fingerprint
+
+    def counting() -> Fingerprint:
+        nonlocal checks
+        checks += 1
+        return fingerprint()
+
+    store.fingerprint = counting  # type: ignore[method-assign]
+    for mode in ("hybrid", "bm25", "dense"):
+        assert retriever.search("спред курс обмена", audience="client", mode=mode)  # type: ignore[arg-type]
+    assert checks == 3
