@@ -1,6 +1,7 @@
 """Throughput and latency of the full dispatcher against a bare aiogram Dispatcher.
 
     python -m bench.dispatch [--updates N] [--clients N] [--postgres-url URL] [--redis-url URL]
+                             [--in-flight N]
 
 Synthetic conversations of linked clients (menu presses, /help, language switch, questions
 answered from the sample documents, messages relayed to the manager, card-block requests
@@ -271,21 +272,45 @@ class Workload:
         )
 
 
-async def drive(name: str, dispatcher: Dispatcher, bot: Bot, workload: Workload) -> Result:
+async def drive(
+    name: str, dispatcher: Dispatcher, bot: Bot, workload: Workload, *, in_flight: int = 1
+) -> Result:
+    """Feeds the workload one update at a time, or `in_flight` at once as polling and webhooks
+    do (each update a task); a client's next update waits for the reply to their last one."""
     # A warm-up outside the measurement: first-call imports, caches and the embedding model's
     # first runs are not the steady state a replica runs in.
     for _, update in workload.warm_up:
         await dispatcher.feed_update(bot, update)
     result = Result(name, len(workload.updates), 0.0)
+
+    async def handle(kind: str, update: Update, after: asyncio.Task[None] | None) -> None:
+        try:
+            if after is not None:
+                await after
+            before = time.perf_counter()
+            await dispatcher.feed_update(bot, update)
+            result.latencies[kind].append(time.perf_counter() - before)
+        finally:
+            slots.release()
+
+    slots = asyncio.Semaphore(in_flight)
+    last_of: dict[int, asyncio.Task[None]] = {}
     cpu_started = time.process_time()
     started = time.perf_counter()
     for kind, update in workload.updates:
-        before = time.perf_counter()
-        await dispatcher.feed_update(bot, update)
-        result.latencies[kind].append(time.perf_counter() - before)
+        await slots.acquire()
+        sender = _sender(update)
+        last_of[sender] = asyncio.create_task(handle(kind, update, last_of.get(sender)))
+    await asyncio.gather(*last_of.values())
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu_started
     return result
+
+
+def _sender(update: Update) -> int:
+    event = update.message or update.callback_query
+    assert event is not None and event.from_user is not None
+    return event.from_user.id
 
 
 def bare_dispatcher() -> Dispatcher:
@@ -324,6 +349,8 @@ async def run_full(
     workload: Workload,
     knowledge: KnowledgeBase,
     redis: RedisSettings | None = None,
+    *,
+    in_flight: int = 1,
 ) -> Result:
     engine = create_engine(url)
     await upgrade(engine)
@@ -332,7 +359,7 @@ async def run_full(
     app = build_app(settings, session=LocalSession(), clock=SystemClock(), knowledge=knowledge)
     try:
         await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS)
-        return await drive(name, app.dispatcher, app.bot, workload)
+        return await drive(name, app.dispatcher, app.bot, workload, in_flight=in_flight)
     finally:
         await app.close()
         if redis is not None and redis.url:
@@ -467,10 +494,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
         knowledge = await asyncio.to_thread(build_knowledge, var_dir)
 
-        async def full(name: str, url: str, redis: RedisSettings | None = None) -> Result:
-            return await run_full(name, url, var_dir, workload, knowledge, redis)
+        async def full(
+            name: str, url: str, redis: RedisSettings | None = None, in_flight: int = 1
+        ) -> Result:
+            return await run_full(
+                name, url, var_dir, workload, knowledge, redis, in_flight=in_flight
+            )
 
         results.append(await full("sqlite", f"sqlite+aiosqlite:///{var_dir / 'bench.db'}"))
+        if args.in_flight > 1:
+            # As polling and webhooks run: does handling updates side by side add throughput?
+            concurrent = f"sqlite+aiosqlite:///{var_dir / 'bench-concurrent.db'}"
+            results.append(
+                await full(f"sqlite x{args.in_flight}", concurrent, in_flight=args.in_flight)
+            )
         postgres = args.postgres_url or os.environ.get("TEST_DATABASE_URL")
         if postgres:
             results.append(
@@ -501,6 +538,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=16,
+        help="one more SQLite run with this many updates handled at once (0: skip it)",
+    )
     return parser.parse_args(argv)
 
 

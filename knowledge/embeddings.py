@@ -57,8 +57,8 @@ class UseMultilingualEmbedder(_LazyModel):
         # One BLAS thread. A query is one short sentence: a second thread does not shorten
         # it, and OpenBLAS keeps its helper threads spinning for a while after each call, so
         # a bot answering questions had a core busy-waiting (half the CPU of the dispatch
-        # benchmark) that PostgreSQL or the database worker thread needed. Indexing the
-        # sample documents takes 1.9 s on one thread, 1.7 s on two for 40 % more CPU.
+        # benchmark) that PostgreSQL or the database worker thread needed. Indexing pays a
+        # little: bench.retrieval's index build takes 2.7 s on one thread, 2.4 s on two.
         self._threads = threads
 
     @property
