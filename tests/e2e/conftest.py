@@ -18,21 +18,27 @@ from tests.unit.knowledge.fakes import HashingEmbedder
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
 
 
+def sample_knowledge(chroma_path: Path, collection: str) -> KnowledgeBase:
+    """The sample documents indexed with the fast hashing embedder."""
+    knowledge = KnowledgeBase(
+        KnowledgeSettings(
+            docs_path=SAMPLE_DOCS,
+            chroma_path=chroma_path,
+            embedding_model="fake",
+            collection=collection,
+        ),
+        HashingEmbedder(),
+    )
+    knowledge.ingest()
+    return knowledge
+
+
 @pytest.fixture
 async def asking(
     settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[BotHarness]:
     """The assistant with the sample documents indexed (a fast hashing embedder)."""
-    knowledge = KnowledgeBase(
-        KnowledgeSettings(
-            docs_path=SAMPLE_DOCS,
-            chroma_path=tmp_path / "kb",
-            embedding_model="fake",
-            collection="e2e",
-        ),
-        HashingEmbedder(),
-    )
-    knowledge.ingest()
+    knowledge = sample_knowledge(tmp_path / "kb", "e2e")
     session = RecordingSession()
     app = build_app(settings, session=session, clock=clock, crm=crm, knowledge=knowledge)
     yield BotHarness(app, session)

@@ -9,18 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.settings import KnowledgeSettings, Settings
+from bot.settings import Settings
 from concierge.clock import ManualClock
 from concierge.notify import Notifier
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
-from knowledge.answers import KnowledgeBase
 from scheduler.bootstrap import Proactive, build_proactive
+from tests.e2e.conftest import sample_knowledge
 from tests.factories import make_bank
 from tests.harness import BotHarness, RecordingSession
-from tests.unit.knowledge.fakes import HashingEmbedder
-
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
 
 
 @pytest.fixture
@@ -33,16 +30,7 @@ async def outbox_app(
         built["p"] = build_proactive(settings, crm=crm, clock=clock, bot=bot)  # type: ignore[arg-type]
         return built["p"].notifier
 
-    knowledge = KnowledgeBase(
-        KnowledgeSettings(
-            docs_path=SAMPLE_DOCS,
-            chroma_path=tmp_path / "kb",
-            embedding_model="fake",
-            collection="outbox",
-        ),
-        HashingEmbedder(),
-    )
-    knowledge.ingest()
+    knowledge = sample_knowledge(tmp_path / "kb", "outbox")
     session = RecordingSession()
     app: App = build_app(
         settings,
