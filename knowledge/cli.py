@@ -45,7 +45,11 @@ def _database_url() -> str:
 
 def ingest(
     path: Annotated[
-        Path | None, typer.Argument(help="File or folder; default KNOWLEDGE_DOCS_PATH")
+        Path | None,
+        typer.Argument(
+            help="Folder (the whole document set) or one file (only that document); "
+            "default KNOWLEDGE_DOCS_PATH"
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     wait: Annotated[
@@ -56,6 +60,8 @@ def ingest(
     ] = 0.0,
 ) -> None:
     """Index the bank's documents: new and changed ones are embedded, removed ones deleted.
+
+    Given one file, only that document is added or updated; nothing else is removed.
 
     One ingestion runs at a time (a lock in the CRM database); a second one waits up to
     --wait seconds, then exits with code 75.

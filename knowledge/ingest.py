@@ -255,11 +255,13 @@ def ingest_path(
 ) -> IngestSummary:
     """Bring the index in line with the files under `root`: add, update, skip, delete.
 
+    `root` may be one file: that document is added or updated and no other is removed.
+
     `stop` is checked between documents: each document is replaced as a whole, so stopping
     leaves every document either old or new, and the next run picks up where this one ended.
     """
     started = time.perf_counter()
-    summary = IngestSummary(rebuilt=store.rebuilt)
+    summary = IngestSummary(rebuilt=store.rebuild_for_model() or store.rebuilt)
     sources = [_read_source(p) for p in discover(root)]
     seen: dict[str, Path] = {}
     for src in sources:
@@ -282,7 +284,10 @@ def ingest_path(
             store.replace_document(src.doc_id, chunks)
             summary.chunks_written += len(chunks)
             (summary.added if previous is None else summary.updated).append(src.doc_id)
-        for doc_id in sorted(set(indexed) - set(seen)):
+        # A folder is the whole document set, so what it no longer holds goes; one file
+        # updates that document and leaves the rest of the index alone.
+        gone = sorted(set(indexed) - set(seen)) if root.is_dir() else []
+        for doc_id in gone:
             _check(stop)
             touched = True
             store.delete_document(doc_id)

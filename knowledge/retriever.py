@@ -184,7 +184,9 @@ class HybridRetriever:
         ]
 
     def _semantic(self, query: str, *, audience: Audience, limit: int) -> list[SearchHit]:
-        """Embedding ranking only."""
+        """Embedding ranking only (none while the store holds another model's vectors)."""
+        if not self._store.dense_ready:
+            return []
         vector = self._store.embedder.embed_query(query)
         nearest = self._store.nearest(vector, audience=audience, limit=limit)
         by_id = self._index().by_id

@@ -66,6 +66,8 @@ class ChunkStore:
         self._name = settings.collection
         self._client = client if client is not None else _open_client(settings)
         self.rebuilt = False
+        # Set when the collection holds another model's vectors (see `_foreign_model`).
+        self.model_mismatch: str | None = None
         # Cached: chroma answers count() with a round trip (a network one for a server), and
         # every query needs it. Our own writes and `fingerprint()` keep it current.
         self._count: int | None = None
@@ -82,19 +84,47 @@ class ChunkStore:
 
     def _open_collection(self) -> Any:
         collection = self._create()
-        stored = (collection.metadata or {}).get(_MODEL_KEY)
-        if stored != self._embedder.name:
-            # Vectors of two models live in unrelated spaces: mixing them ranks nonsense.
-            log.warning(
-                "embedding model changed from %s to %s: rebuilding %s",
-                stored,
-                self._embedder.name,
-                self._name,
-            )
-            self._client.delete_collection(self._name)
-            collection = self._create()
-            self.rebuilt = True
+        self.model_mismatch = self._foreign_model(collection)
         return collection
+
+    def _foreign_model(self, collection: Any) -> str | None:
+        """The other model whose vectors `collection` holds, or None when they are ours."""
+        stored = (collection.metadata or {}).get(_MODEL_KEY)
+        if stored == self._embedder.name:
+            return None
+        # Vectors of two models live in unrelated spaces: ranking ours against them is noise.
+        # Only ingestion may rebuild (`rebuild_for_model`); a replica that merely reads must
+        # never drop a collection that the other replicas are answering from.
+        log.error(
+            "collection %s holds vectors of %s, this process embeds with %s: dense search "
+            "is off until `concierge ingest` rebuilds it with one model for every process",
+            self._name,
+            stored,
+            self._embedder.name,
+        )
+        return str(stored)
+
+    @property
+    def dense_ready(self) -> bool:
+        """Whether the stored vectors come from this process's embedder."""
+        return self.model_mismatch is None
+
+    def rebuild_for_model(self) -> bool:
+        """For ingestion: drop a collection embedded by another model; True if it did."""
+        if self.model_mismatch is None:
+            return False
+        log.warning(
+            "embedding model changed from %s to %s: rebuilding %s",
+            self.model_mismatch,
+            self._embedder.name,
+            self._name,
+        )
+        self._client.delete_collection(self._name)
+        self._collection = self._create()
+        self.model_mismatch = None
+        self._count = None
+        self.rebuilt = True
+        return True
 
     @property
     def embedder(self) -> Embedder:
@@ -122,15 +152,8 @@ class ChunkStore:
         except chromadb.errors.NotFoundError:
             current = self._create()
         if current.id != self._collection.id:
-            stored = (current.metadata or {}).get(_MODEL_KEY)
-            if stored != self._embedder.name:
-                # Not ours to fix from a reader: the ingest that changed the model rebuilds it.
-                log.error(
-                    "collection %s now holds %s vectors, this process embeds with %s",
-                    self._name,
-                    stored,
-                    self._embedder.name,
-                )
+            # Not ours to fix from a reader: the ingest that changed the model rebuilds it.
+            self.model_mismatch = self._foreign_model(current)
             self._collection = current
         self._count = int(current.count())
         return Fingerprint(

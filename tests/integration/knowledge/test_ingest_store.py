@@ -102,8 +102,9 @@ def test_the_index_is_checked_for_other_writers_at_most_every_interval(
     kb.retriever._store.fingerprint = counting  # type: ignore[method-assign]
     retriever.refresh()
     assert checks == 1
-    # Another writer syncs the index with one file: every other document is removed.
-    KnowledgeBase(settings, HashingEmbedder()).ingest(settings.docs_path / "fx.md")
+    # Another writer syncs the index with the folder, which no longer has one document.
+    (settings.docs_path / "safe-box.md").unlink()
+    KnowledgeBase(settings, HashingEmbedder()).ingest()
 
     for _ in range(3):
         retriever.search("спред курс обмена", audience="client")
@@ -157,3 +158,49 @@ def test_a_search_checks_the_store_for_other_writers_once(settings: KnowledgeSet
     for mode in ("hybrid", "bm25", "dense"):
         assert retriever.search("спред курс обмена", audience="client", mode=mode)  # type: ignore[arg-type]
     assert checks == 3
+
+
+def test_ingesting_one_file_leaves_the_other_documents_indexed(
+    settings: KnowledgeSettings, docs: Path
+) -> None:
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    everything = kb.ingest()
+    fx = docs / "fx.md"
+    fx.write_text(fx.read_text(encoding="utf-8").replace("0,3 %", "0,25 %"), encoding="utf-8")
+
+    one = kb.ingest(fx)
+
+    assert one.updated == ["fx"] and not one.removed
+    assert one.chunks_total == everything.chunks_total
+    assert kb.search("сейфовая ячейка", audience="staff", limit=1)[0].chunk.doc_id == "safe-box"
+
+
+def test_a_reader_with_another_model_never_drops_the_shared_collection(
+    settings: KnowledgeSettings,
+) -> None:
+    indexed = KnowledgeBase(settings, HashingEmbedder("model-a")).ingest()
+
+    # A replica started with the wrong EMBEDDING_MODEL: it reads, it must not rebuild.
+    reader = KnowledgeBase(settings, HashingEmbedder("model-b"))
+    hits = reader.search("сейфовая ячейка", audience="staff", limit=3)
+
+    assert hits and all(h.dense_rank is None for h in hits)  # lexical only, no foreign vectors
+    again = KnowledgeBase(settings, HashingEmbedder("model-a")).ingest()
+    assert not again.rebuilt and not again.changed
+    assert len(again.unchanged) == len(indexed.added)
+
+
+def test_a_reader_uses_dense_search_again_once_ingestion_rebuilt_for_its_model(
+    settings: KnowledgeSettings,
+) -> None:
+    KnowledgeBase(settings, HashingEmbedder("model-a")).ingest()
+    reader = KnowledgeBase(
+        settings.model_copy(update={"index_check_seconds": 0}), HashingEmbedder("model-b")
+    )
+    assert not reader.search("сейфовая ячейка", audience="staff", limit=3)[0].dense_rank
+
+    rebuilt = KnowledgeBase(settings, HashingEmbedder("model-b")).ingest()
+
+    assert rebuilt.rebuilt
+    hits = reader.search("сейфовая ячейка", audience="staff", limit=3)
+    assert any(h.dense_rank is not None for h in hits)
