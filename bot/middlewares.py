@@ -14,9 +14,9 @@ from bot.observability import Metrics
 from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
-from concierge.identity import resolve_identity
+from concierge.identity import identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
-from crm_adapter.port import Crm, DuplicateUpdate, UnitOfWork
+from crm_adapter.port import Crm, DuplicateUpdate, Owner
 
 log = logging.getLogger(__name__)
 
@@ -80,48 +80,54 @@ class UpdateContextMiddleware(BaseMiddleware):
             self.metrics.duplicates.labels("fast").inc()
             log.info("duplicate update %s ignored (claim)", event.update_id)
             return None
-        async with self.crm.unit_of_work() as uow:
-            try:
-                identity = await resolve_identity(
-                    uow,
-                    user_id=user.id,
-                    chat_id=chat.id if chat else None,
-                    default_language=self.default_language,
-                )
-                kind, text, payload = describe_update(event)
-                await uow.interactions.record(
-                    occurred_at=self.clock.now(),
-                    channel="messenger",
-                    direction="in",
-                    kind=kind,
-                    actor=identity.actor,
-                    client_id=identity.client_id,
-                    staff_id=identity.staff_id,
-                    chat_id=chat.id if chat else None,
-                    text=text,
-                    payload=payload,
-                    update_id=event.update_id,
-                )
-                await uow.commit()
-            except DuplicateUpdate:
-                self.metrics.duplicates.labels("database").inc()
-                log.info("duplicate update %s ignored", event.update_id)
-                return None
-            except BaseException:
-                # Not recorded: let Telegram's redelivery through instead of losing the update.
-                await self.dedupe.release(event.update_id)
-                raise
+        ledger = self.crm.ledger
+        try:
+            identity = identity_of(
+                await ledger.account(user.id),
+                user_id=user.id,
+                chat_id=chat.id if chat else None,
+                default_language=self.default_language,
+            )
+            kind, text, payload = describe_update(event)
+            # Committed on its own before the handler: a failing handler never erases the
+            # record of what the person sent, and the unique update_id refuses redeliveries.
+            await ledger.claim(
+                {
+                    "occurred_at": self.clock.now(),
+                    "channel": "messenger",
+                    "direction": "in",
+                    "kind": kind,
+                    "actor": identity.actor,
+                    "client_id": identity.client_id,
+                    "staff_id": identity.staff_id,
+                    "chat_id": chat.id if chat else None,
+                    "text": text,
+                    "payload": payload,
+                    "update_id": event.update_id,
+                }
+            )
+        except DuplicateUpdate:
+            self.metrics.duplicates.labels("database").inc()
+            log.info("duplicate update %s ignored", event.update_id)
+            return None
+        except BaseException:
+            # Not recorded: let Telegram's redelivery through instead of losing the update.
+            await self.dedupe.release(event.update_id)
+            raise
 
-            allowed, warn = await self.throttle.allow(user.id)
-            data["identity"] = identity
-            data["t"] = self.catalog.translator(identity.language)
+        allowed, warn = await self.throttle.allow(user.id)
+        data["identity"] = identity
+        data["t"] = self.catalog.translator(identity.language)
+        if not allowed:
+            self.metrics.throttled.inc()
+            log.warning("throttled user_id=%s", user.id)
+            if warn and chat is not None:
+                await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
+            return None
+        chat_id = chat.id if chat else None
+        # The handler's unit of work connects only when the handler touches the database.
+        async with self.crm.unit_of_work() as uow:
             data["uow"] = uow
-            if not allowed:
-                self.metrics.throttled.inc()
-                log.warning("throttled user_id=%s", user.id)
-                if warn and chat is not None:
-                    await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
-                return None
             token = begin_capture()
             bound = bind_unit_of_work(uow)
             try:
@@ -129,43 +135,26 @@ class UpdateContextMiddleware(BaseMiddleware):
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
-                await self._write_outbound(end_capture(token), chat.id if chat else None)
+                await self._log_replies(end_capture(token), chat_id, owners={})
                 raise
             finally:
                 release_unit_of_work(bound)
-            # The replies are logged in the same session, in a transaction of their own: a
-            # lost log line must never undo what the handler committed.
-            owners = None
-            if chat is not None and identity.link is not None and not _relinked(uow):
-                owners = {chat.id: (identity.client_id, identity.staff_id)}
-            await self._write_outbound(
-                end_capture(token), chat.id if chat else None, uow=uow, owners=owners
-            )
-            return result
+            owners: dict[int, Owner] = {}
+            if chat_id is not None and identity.link is not None and not _relinked(uow):
+                # Spares the look-up; after a (re)link the chat's owner is read afresh.
+                owners[chat_id] = (identity.client_id, identity.staff_id)
+        await self._log_replies(end_capture(token), chat_id, owners=owners)
+        return result
 
-    async def _write_outbound(
-        self,
-        records: list[dict[str, Any]],
-        chat_id: int | None,
-        *,
-        uow: UnitOfWork | None = None,
-        owners: dict[int, tuple[int | None, int | None]] | None = None,
+    async def _log_replies(
+        self, records: list[dict[str, Any]], chat_id: int | None, *, owners: dict[int, Owner]
     ) -> None:
-        if not records:
-            return
+        """Logs the replies of an update after its transaction, in one of their own."""
         try:
-            if uow is not None:
-                await write_records(uow, records, default_chat_id=chat_id, known_owners=owners)
-                await uow.commit()
-                return
-            async with self.crm.unit_of_work() as fresh:
-                await write_records(fresh, records, default_chat_id=chat_id)
-                await fresh.commit()
+            await write_records(self.crm, records, default_chat_id=chat_id, known_owners=owners)
         except Exception:
             # The messages were delivered; a lost log line is reported, not shown to anyone.
             log.exception("could not log %d outgoing calls", len(records))
-            if uow is not None:
-                await uow.rollback()
 
 
 def _relinked(uow: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -17,7 +18,7 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InlineKeyboardMarkup
 
 from concierge.clock import Clock
-from crm_adapter.port import Crm, UnitOfWork
+from crm_adapter.port import Crm, Owner
 
 log = logging.getLogger(__name__)
 
@@ -39,45 +40,21 @@ def end_capture(token: Token[list[dict[str, Any]] | None]) -> list[dict[str, Any
 
 
 async def write_records(
-    uow: UnitOfWork,
+    crm: Crm,
     records: list[dict[str, Any]],
     *,
     default_chat_id: int | None = None,
-    known_owners: dict[int, tuple[int | None, int | None]] | None = None,
+    known_owners: Mapping[int, Owner] | None = None,
 ) -> None:
-    """Stores captured outbound calls in one statement, resolving who each chat belongs to.
+    """Logs captured outbound calls through the CRM's ledger, in one transaction.
 
     Calls without a chat (answering a button press) belong to the chat of the update.
-    `known_owners` (chat -> client id, staff id) spares a lookup the caller already made.
+    `known_owners` (chat -> client id, staff id) spares a look-up the caller already made.
     """
-    owners: dict[int, tuple[int | None, int | None]] = dict(known_owners or {})
-    rows: list[dict[str, Any]] = []
-    for captured in records:
-        record = (
-            captured
-            if captured["chat_id"] is not None
-            else {
-                **captured,
-                "chat_id": default_chat_id,
-            }
-        )
-        chat_id = record["chat_id"]
-        if chat_id is not None and chat_id not in owners:
-            link = await uow.links.by_chat(chat_id)
-            owners[chat_id] = (link.client_id, link.staff_id) if link else (None, None)
-        client_id, staff_id = owners.get(chat_id, (None, None))
-        rows.append(
-            {
-                "channel": "messenger",
-                "direction": "out",
-                "actor": "bot",
-                "client_id": client_id,
-                "staff_id": staff_id,
-                "update_id": None,
-                **record,
-            }
-        )
-    await uow.interactions.record_many(rows)
+    if not records:
+        return
+    rows = [r if r["chat_id"] is not None else {**r, "chat_id": default_chat_id} for r in records]
+    await crm.ledger.log_replies(rows, known_owners=known_owners or {})
 
 
 # Calls that put something in front of a person; the rest (getMe, webhook set-up) are plumbing.
@@ -167,9 +144,7 @@ class InteractionLogRequestMiddleware(BaseRequestMiddleware):
             captured.append(record)
             return
         try:
-            async with self.crm.unit_of_work() as uow:
-                await write_records(uow, [record])
-                await uow.commit()
+            await write_records(self.crm, [record])
         except Exception:
             # The person already has the message; losing the log line must not turn into
             # an error for them. It is reported loudly instead.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from crm_adapter.dto import Client, MessengerLink, Role, Staff
+from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Role, Staff
 from crm_adapter.port import UnitOfWork
 
 
@@ -59,6 +59,14 @@ async def resolve_identity(
 ) -> Identity:
     """Looks the messenger account up in the CRM; unknown accounts stay unknown."""
     found = await uow.links.with_owner(user_id)
+    return identity_of(found, user_id=user_id, chat_id=chat_id, default_language=default_language)
+
+
+def identity_of(
+    found: LinkedAccount | None, *, user_id: int, chat_id: int | None, default_language: str
+) -> Identity:
+    """Who the account `found` (None: no link) belongs to, by the CRM's rules: an erased
+    client or an inactive staff member is nobody the bot knows."""
     if found is None:
         return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
     link, client, staff = found.link, found.client, found.staff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -376,8 +377,33 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None: ...
 
 
+# (client id, staff id) a chat belongs to.
+Owner = tuple[int | None, int | None]
+
+
+class UpdateLedger(Protocol):
+    async def account(self, user_id: int) -> LinkedAccount | None:
+        """The messenger account of `user_id` with its owner, or None for a stranger."""
+        ...
+
+    async def claim(self, interaction: Mapping[str, Any]) -> None:
+        """Commits the inbound interaction; DuplicateUpdate if its update_id was seen before."""
+        ...
+
+    async def log_replies(
+        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
+    ) -> None:
+        """Commits outgoing calls as interactions; owners of other chats are looked up."""
+        ...
+
+
 class Crm(Protocol):
-    """Entry point to the CRM: hands out units of work."""
+    """Entry point to the CRM: hands out units of work and the per-update ledger."""
+
+    @property
+    def ledger(self) -> UpdateLedger:
+        """Every update's own bookkeeping, outside any unit of work (crm_adapter.update_ledger)."""
+        ...
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
     async def close(self) -> None: ...

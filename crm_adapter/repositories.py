@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from crm_adapter.dto import (
     Staff,
 )
 from crm_adapter.port import DuplicateUpdate
+from crm_adapter.update_ledger import ACCOUNT_QUERY, linked_account
 
 # Client fields a client or staff may change through the assistant; anything else is refused.
 EDITABLE_CLIENT_FIELDS = frozenset(
@@ -123,33 +124,6 @@ class SqlClientRepository:
         return Client.model_validate(row)
 
 
-def _linked_account_query() -> Select[Any]:
-    latest_consent = (
-        select(m.ConsentRow.granted & m.ConsentRow.withdrawn_at.is_(None))
-        .where(
-            m.ConsentRow.client_id == m.MessengerLinkRow.client_id,
-            m.ConsentRow.purpose == "personal_data",
-        )
-        .order_by(m.ConsentRow.recorded_at.desc(), m.ConsentRow.id.desc())
-        .limit(1)
-        .correlate(m.MessengerLinkRow)
-        .scalar_subquery()
-    )
-    return (
-        select(m.MessengerLinkRow, m.ClientRow, m.StaffRow, latest_consent)
-        .outerjoin(m.ClientRow, m.ClientRow.id == m.MessengerLinkRow.client_id)
-        .outerjoin(m.StaffRow, m.StaffRow.id == m.MessengerLinkRow.staff_id)
-        .where(
-            m.MessengerLinkRow.messenger == bindparam("messenger"),
-            m.MessengerLinkRow.user_id == bindparam("user_id"),
-        )
-    )
-
-
-# Built once: constructing this statement per update cost more than running it.
-_LINKED_ACCOUNT_QUERY = _linked_account_query()
-
-
 class SqlLinkRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -169,21 +143,11 @@ class SqlLinkRepository:
     async def with_owner(
         self, user_id: int, *, messenger: str = "telegram"
     ) -> LinkedAccount | None:
-        # One query instead of three: identity is resolved for every single update.
-        found = (
-            await self._s.execute(
-                _LINKED_ACCOUNT_QUERY, {"user_id": user_id, "messenger": messenger}
-            )
-        ).first()
-        if found is None:
-            return None
-        link, client, staff, consent_active = found
-        return LinkedAccount(
-            link=MessengerLink.model_validate(link),
-            client=Client.model_validate(client) if client is not None else None,
-            staff=Staff.model_validate(staff) if staff is not None else None,
-            consent_active=bool(consent_active),
-        )
+        # One query instead of three; the update middleware runs the same one through the
+        # ledger (crm_adapter.update_ledger) for every update.
+        found = await self._s.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": messenger})
+        row = found.first()
+        return linked_account(row._mapping) if row is not None else None
 
     async def by_chat(self, chat_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
         return await self._one(

@@ -22,6 +22,7 @@ from crm_adapter.client_desk import (
     SqlServiceRequestRepository,
 )
 from crm_adapter.events_repository import SqlEventRepository
+from crm_adapter.port import UpdateLedger
 from crm_adapter.repositories import (
     SqlAuditRepository,
     SqlClientRepository,
@@ -38,6 +39,7 @@ from crm_adapter.repositories_delivery import (
     SqlRuleFiringRepository,
 )
 from crm_adapter.sqlite_driver import one_hop_dbapi
+from crm_adapter.update_ledger import ledger_for
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
@@ -118,6 +120,12 @@ class SqlCrm:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._ledger = ledger_for(engine)
+
+    @property
+    def ledger(self) -> UpdateLedger:
+        """Every update's own bookkeeping, outside any unit of work."""
+        return self._ledger
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> SqlCrm:

@@ -28,8 +28,8 @@ import collections
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -42,6 +42,8 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # (description, rowcount, lastrowid, rows) of a finished statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
@@ -184,6 +186,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._held = lock
+
+    async def run_job(self, job: Callable[..., T], *args: Any, write: bool = False) -> T:
+        """`job(sqlite3_connection, *args)` on the worker thread as one hop.
+
+        A job that writes waits for the file's write turn first and must end its own
+        transaction (commit or roll back) before it returns.
+        """
+        if write:
+            await self.enter_write()
+        try:
+            async with self._execute_mutex:
+                result: T = await self._connection._execute(job, self._connection._conn, *args)
+                return result
+        finally:
+            if write:
+                self._leave_write()
 
     def _leave_write(self) -> None:
         held, self._held = self._held, None

@@ -34,17 +34,16 @@ async def test_update_that_failed_before_it_was_logged_runs_when_redelivered(
 ) -> None:
     # The fast claim is released when the update could not be recorded; otherwise Telegram's
     # redelivery would be dropped as a duplicate of an update that never ran.
-    import bot.middlewares
-
-    real = bot.middlewares.resolve_identity
+    ledger = harness.app.crm.ledger
+    real = ledger.account
     failures = iter([ConnectionError("database restarting")])
 
-    async def flaky(*args: Any, **kwargs: Any) -> Any:
+    async def flaky(user_id: int) -> Any:
         for failure in failures:
             raise failure
-        return await real(*args, **kwargs)
+        return await real(user_id)
 
-    monkeypatch.setattr(bot.middlewares, "resolve_identity", flaky)
+    monkeypatch.setattr(ledger, "account", flaky)
     guest = harness.user(7302)
     update = harness.update(message=harness._message(guest, text="/help"))
     assert await harness.feed(update) == []
