@@ -1,0 +1,217 @@
+"""The per-update ledger on SQLite and PostgreSQL: same accounts, same rows as the ORM reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from concierge.clock import ManualClock
+from crm_adapter import models as m
+from crm_adapter.dto import Interaction
+from crm_adapter.port import DuplicateUpdate, UpdateLedger
+from crm_adapter.sql import SqlCrm
+from crm_adapter.update_ledger import CoreUpdateLedger, SqliteUpdateLedger
+from tests.factories import MiniBank, make_bank
+
+CLIENT_USER, STAFF_USER, ERASED_USER = 5101, 5102, 5103
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[SqlCrm]:
+    crm = SqlCrm.from_url(any_db_url)
+    yield crm
+    await crm.close()
+
+
+async def _linked_bank(crm: SqlCrm, clock: ManualClock) -> MiniBank:
+    bank = await make_bank(crm)
+    now = clock.now()
+    async with crm.unit_of_work() as uow:
+        s = uow.session
+        s.add_all(
+            [
+                m.MessengerLinkRow(
+                    user_id=CLIENT_USER,
+                    chat_id=CLIENT_USER,
+                    client_id=bank.client_id,
+                    linked_at=now,
+                    language="en",
+                ),
+                m.MessengerLinkRow(
+                    user_id=STAFF_USER, chat_id=STAFF_USER, staff_id=bank.manager_id, linked_at=now
+                ),
+                m.ConsentRow(
+                    client_id=bank.client_id,
+                    document_version="2025-09-01",
+                    granted=True,
+                    channel="messenger",
+                    recorded_at=now - timedelta(days=1),
+                ),
+                # The latest word counts: consent given, then withdrawn.
+                m.ConsentRow(
+                    client_id=bank.other_client_id,
+                    document_version="2025-09-01",
+                    granted=True,
+                    channel="messenger",
+                    recorded_at=now - timedelta(days=2),
+                ),
+                m.ConsentRow(
+                    client_id=bank.other_client_id,
+                    document_version="2025-09-01",
+                    granted=True,
+                    channel="messenger",
+                    recorded_at=now - timedelta(days=1),
+                    withdrawn_at=now,
+                ),
+                m.MessengerLinkRow(
+                    user_id=ERASED_USER,
+                    chat_id=ERASED_USER,
+                    client_id=bank.other_client_id,
+                    linked_at=now,
+                ),
+            ]
+        )
+        await uow.commit()
+    return bank
+
+
+def _ledgers(crm: SqlCrm) -> list[UpdateLedger]:
+    """The ledger the store chose and, on SQLite, the Core one it stands in for."""
+    chosen = crm.ledger
+    if isinstance(chosen, SqliteUpdateLedger):
+        return [chosen, CoreUpdateLedger(crm.engine)]
+    return [chosen]
+
+
+async def test_accounts_read_by_the_ledger_equal_the_unit_of_works(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    bank = await _linked_bank(store, clock)
+    for ledger in _ledgers(store):
+        for user_id in (CLIENT_USER, STAFF_USER, ERASED_USER, 999_999):
+            async with store.unit_of_work() as uow:
+                expected = await uow.links.with_owner(user_id)
+            assert await ledger.account(user_id) == expected, (ledger, user_id)
+
+    client = await store.ledger.account(CLIENT_USER)
+    assert client is not None and client.client is not None
+    assert client.client.id == bank.client_id and client.consent_active
+    assert client.link.language == "en" and client.link.linked_at.tzinfo is not None
+    assert client.client.quiet_start.hour == 22 and client.client.birthday is not None
+    staff = await store.ledger.account(STAFF_USER)
+    assert staff is not None and staff.staff is not None and staff.client is None
+    assert staff.staff.id == bank.manager_id and staff.staff.roles == {"manager"}
+    withdrawn = await store.ledger.account(ERASED_USER)
+    assert withdrawn is not None and not withdrawn.consent_active
+    assert await store.ledger.account(999_999) is None
+
+
+def _inbound(update_id: int, at: datetime, **changes: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": at,
+        "channel": "messenger",
+        "direction": "in",
+        "kind": "message",
+        "actor": "client",
+        "client_id": None,
+        "staff_id": None,
+        "chat_id": CLIENT_USER,
+        "text": "Добрый день",
+        "payload": {"content_type": "text", "message_id": 7},
+        "update_id": update_id,
+        **changes,
+    }
+
+
+async def _rows(crm: SqlCrm) -> list[Interaction]:
+    """Read back through the ORM, whose type conversions are the reference."""
+    async with crm.unit_of_work() as uow:
+        found = await uow.session.scalars(select(m.InteractionRow).order_by(m.InteractionRow.id))
+        return [Interaction.model_validate(row) for row in found]
+
+
+async def test_a_claim_is_committed_once_and_a_redelivery_refused(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    bank = await _linked_bank(store, clock)
+    at = datetime(2026, 5, 4, 12, 30, 15, 123456, tzinfo=UTC)
+    for n, ledger in enumerate(_ledgers(store)):
+        await ledger.claim(_inbound(100 + n, at, client_id=bank.client_id))
+        with pytest.raises(DuplicateUpdate):
+            await ledger.claim(_inbound(100 + n, at, text="again"))
+
+    rows = await _rows(store)
+    assert [r.update_id for r in rows] == [100 + n for n in range(len(_ledgers(store)))]
+    for row in rows:
+        assert row.occurred_at == at and row.text == "Добрый день"
+        assert row.payload == {"content_type": "text", "message_id": 7}
+        assert row.client_id == bank.client_id and row.direction == "in"
+
+
+async def test_replies_are_logged_with_the_owner_of_each_chat(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    bank = await _linked_bank(store, clock)
+    at = clock.now()
+    for ledger in _ledgers(store):
+        await ledger.log_replies(
+            [
+                # The client's own chat (owner known to the caller), the manager's chat (looked
+                # up), and a chat nobody is linked to.
+                {
+                    "occurred_at": at,
+                    "kind": "message",
+                    "chat_id": CLIENT_USER,
+                    "text": "Ответ",
+                    "payload": {"method": "sendMessage"},
+                },
+                {
+                    "occurred_at": at,
+                    "kind": "message",
+                    "chat_id": STAFF_USER,
+                    "text": "Алерт",
+                    "payload": {"method": "sendMessage"},
+                },
+                {
+                    "occurred_at": at,
+                    "kind": "delivery_failed",
+                    "chat_id": 42,
+                    "text": None,
+                    "payload": {"method": "sendMessage", "error": "TelegramForbiddenError"},
+                },
+            ],
+            known_owners={CLIENT_USER: (bank.client_id, None)},
+        )
+    rows = await _rows(store)
+    owners = [(r.chat_id, r.client_id, r.staff_id, r.actor, r.direction) for r in rows]
+    expected = [
+        (CLIENT_USER, bank.client_id, None, "bot", "out"),
+        (STAFF_USER, None, bank.manager_id, "bot", "out"),
+        (42, None, None, "bot", "out"),
+    ]
+    assert owners == expected * len(_ledgers(store))
+    assert rows[2].payload == {"method": "sendMessage", "error": "TelegramForbiddenError"}
+
+
+async def test_concurrent_claims_and_an_open_transaction_never_lock_each_other_out(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    # On SQLite the ledger's writes take the file's write turn like the units of work do:
+    # a handler's transaction holding it delays the claims, never fails them.
+    at = clock.now()
+    async with store.unit_of_work() as uow:
+        await uow.interactions.record(
+            occurred_at=at, channel="messenger", direction="internal", kind="note", actor="system"
+        )
+        claims = [
+            asyncio.create_task(store.ledger.claim(_inbound(1000 + i, at))) for i in range(20)
+        ]
+        await asyncio.sleep(0.05)
+        await uow.commit()
+    await asyncio.gather(*claims)
+    assert len(await _rows(store)) == 21
