@@ -98,6 +98,9 @@ class KnowledgeSettings(BaseSettings):
     # How often (at most) a running bot checks whether another process re-ingested into the
     # shared index, and reloads its lexical index if so. 0: before every question.
     index_check_seconds: float = 5.0
+    # Up to this many chunks every vector is held in memory and ranked exactly (a fraction of
+    # a millisecond); above it the question goes to Chroma's approximate (HNSW) index.
+    exact_search_max_chunks: int = Field(default=20_000, ge=0)
 
 
 class LlmSettings(BaseSettings):

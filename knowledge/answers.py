@@ -98,7 +98,10 @@ class KnowledgeBase:
         self._embedder = embedder
         self._store = store if store is not None else ChunkStore(settings, embedder)
         self._retriever = HybridRetriever(
-            self._store, candidates=_CANDIDATES, check_interval=settings.index_check_seconds
+            self._store,
+            candidates=_CANDIDATES,
+            check_interval=settings.index_check_seconds,
+            exact_search_max_chunks=settings.exact_search_max_chunks,
         )
         self._llm = llm
         self._write_lock = threading.Lock()

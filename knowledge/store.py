@@ -203,6 +203,12 @@ class ChunkStore:
         result = self._collection.get(include=["documents", "metadatas"])
         return list(_chunks(result["ids"], result["documents"], result["metadatas"]))
 
+    def all_chunks_with_vectors(self) -> tuple[list[Chunk], Any]:
+        """Every stored chunk and its vector (rows of an array, in the same order)."""
+        result = self._collection.get(include=["documents", "metadatas", "embeddings"])
+        chunks = list(_chunks(result["ids"], result["documents"], result["metadatas"]))
+        return chunks, result["embeddings"]
+
     def nearest(
         self, embedding: list[float], *, audience: Audience, limit: int
     ) -> list[tuple[str, float]]:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from bot.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase
 from knowledge.retriever import HybridRetriever
@@ -118,11 +120,14 @@ def test_the_index_is_checked_for_other_writers_at_most_every_interval(
 def test_dense_search_finds_chunks_written_since_the_last_reload(
     settings: KnowledgeSettings,
 ) -> None:
-    """Chroma returns ids and the retriever maps them to the chunks it holds; one it does
-    not hold yet (another process ingested it a moment ago) is read from the store."""
+    """Above the in-memory limit Chroma ranks: it returns ids and the retriever maps them to
+    the chunks it holds; one it does not hold yet (another process ingested it a moment ago)
+    is read from the store."""
     kb = KnowledgeBase(settings, HashingEmbedder())
     kb.ingest()
-    retriever = HybridRetriever(kb.retriever._store, check_interval=3600)
+    retriever = HybridRetriever(
+        kb.retriever._store, check_interval=3600, exact_search_max_chunks=0
+    )
     retriever.refresh()
     (settings.docs_path / "yacht.md").write_text(
         "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
@@ -204,3 +209,55 @@ def test_a_reader_uses_dense_search_again_once_ingestion_rebuilt_for_its_model(
     assert rebuilt.rebuilt
     hits = reader.search("сейфовая ячейка", audience="staff", limit=3)
     assert any(h.dense_rank is not None for h in hits)
+
+
+def test_in_memory_ranking_matches_chromas_and_catches_up_with_other_writers(
+    settings: KnowledgeSettings,
+) -> None:
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    kb.ingest()
+    store = kb.retriever._store
+    now = [0.0]
+    exact = HybridRetriever(store, check_interval=10, monotonic=lambda: now[0])
+    chroma = HybridRetriever(store, check_interval=10, exact_search_max_chunks=0)
+    for question in ("курс обмена валют", "потеряна карта за границей", "VIP lounge airport"):
+        for audience in ("client", "staff"):
+            mine = exact.search(question, audience=audience, limit=8, mode="dense")  # type: ignore[arg-type]
+            theirs = chroma.search(question, audience=audience, limit=8, mode="dense")  # type: ignore[arg-type]
+            assert [h.chunk.chunk_id for h in mine] == [h.chunk.chunk_id for h in theirs]
+            assert [h.dense_similarity for h in mine] == pytest.approx(
+                [h.dense_similarity for h in theirs], abs=1e-5
+            )
+
+    (settings.docs_path / "yacht.md").write_text(
+        "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
+        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия\n'
+        "Аренда яхты в Монако на выходные для клиентов Private.\n",
+        encoding="utf-8",
+    )
+    KnowledgeBase(settings, HashingEmbedder()).ingest()
+    question = "Аренда яхты в Монако на выходные"
+    # Both rankings see one snapshot: the new chunk arrives with the next check, not before.
+    assert exact.search(question, audience="client", mode="dense")[0].chunk.doc_id != (
+        "yacht-charter"
+    )
+    now[0] += 10
+    assert exact.search(question, audience="client", mode="dense")[0].chunk.doc_id == (
+        "yacht-charter"
+    )
+
+
+def test_every_hybrid_hit_carries_its_similarity_to_the_question(kb: KnowledgeBase) -> None:
+    """BM25-only hits get theirs from the vectors in memory: the answer's confidence needs it
+    and no longer embeds the question and the passage a second time."""
+    question = "потеряна карта за границей"
+    embedder = kb.retriever._store.embedder
+    query = embedder.embed_query(question)
+    # Few candidates a side, so that some of the fused hits were ranked by BM25 alone.
+    retriever = HybridRetriever(kb.retriever._store, candidates=3)
+    hits = retriever.search(question, audience="staff", limit=6)
+    assert any(h.dense_rank is None for h in hits)
+    for hit in hits:
+        passage = embedder.embed_documents([hit.chunk.embedding_text()])[0]
+        expected = sum(a * b for a, b in zip(query, passage, strict=True))
+        assert hit.dense_similarity == pytest.approx(expected, abs=1e-4)
