@@ -20,7 +20,7 @@ from bot.keyboards import rating_keyboard, staff_request_actions
 from concierge.catalogue import Answer, Service, ServiceCatalogue, default_catalogue
 from concierge.clock import Clock
 from concierge.notify import Notifier, Outgoing
-from concierge.staffing import DUTY_LEVEL, escalation_chain, first_level
+from concierge.staffing import DUTY_LEVEL, reachable
 from crm_adapter.dto import Client, RequestStatus, Role, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -299,9 +299,7 @@ async def create_request(
     sla = desk.catalogue.red_button.sla if red_button else service.sla
     urgent = red_button or service.urgent
     now = clock.now()
-    chain = await escalation_chain(uow, client)
-    level = first_level(chain, now, respect_hours=urgent)
-    handlers = chain[level]
+    level, handlers = await reachable(uow, client, now, respect_hours=urgent)
     request = await uow.requests.add(
         client_id=client.id,
         service_code=service.code,
@@ -584,9 +582,9 @@ async def escalate_overdue(
         client = await uow.clients.get(request.client_id)
         if client is None:
             continue
-        chain = await escalation_chain(uow, client)
-        level = first_level(chain, now, start=request.escalation_level + 1, respect_hours=True)
-        people = chain[level]
+        level, people = await reachable(
+            uow, client, now, start=request.escalation_level + 1, respect_hours=True
+        )
         red = bool((request.details or {}).get("red_button"))
         service = desk.catalogue.get(request.service_code)
         sla = desk.catalogue.red_button.sla if red or service is None else service.sla

@@ -23,18 +23,6 @@ def is_working(staff: Staff, now: datetime) -> bool:
     return local >= staff.work_start or local < staff.work_end
 
 
-async def escalation_chain(uow: UnitOfWork, client: Client) -> list[list[Staff]]:
-    """Level by level: [manager], [backup], [every duty officer]; a missing level is empty."""
-    manager = await uow.staff.get(client.manager_id) if client.manager_id else None
-    backup = await uow.staff.get(manager.backup_id) if manager and manager.backup_id else None
-    duty = await uow.staff.with_role(Role.DUTY)
-    return [
-        [manager] if manager and manager.active else [],
-        [backup] if backup and backup.active else [],
-        duty,
-    ]
-
-
 def first_level(
     chain: list[list[Staff]], now: datetime, *, start: int = 0, respect_hours: bool
 ) -> int:
@@ -46,11 +34,30 @@ def first_level(
     return DUTY_LEVEL
 
 
+async def reachable(
+    uow: UnitOfWork, client: Client, now: datetime, *, start: int = 0, respect_hours: bool
+) -> tuple[int, list[Staff]]:
+    """(level, people) of the first reachable level from `start`, as `first_level` decides.
+
+    The duty desk is read only when the request gets that far: most messages stop at the
+    manager, and the duty roster is the one level that needs a search over all staff.
+    """
+    manager = await uow.staff.get(client.manager_id) if client.manager_id else None
+    backup = await uow.staff.get(manager.backup_id) if manager and manager.backup_id else None
+    chain: list[list[Staff]] = [
+        [manager] if manager and manager.active else [],
+        [backup] if backup and backup.active else [],
+        [],
+    ]
+    level = first_level(chain, now, start=start, respect_hours=respect_hours)
+    if level == DUTY_LEVEL:
+        return level, await uow.staff.with_role(Role.DUTY)
+    return level, chain[level]
+
+
 async def answering_for(
     uow: UnitOfWork, client: Client, now: datetime
 ) -> tuple[Staff | None, bool]:
     """(who takes the client's message now, whether it is a stand-in for the manager)."""
-    chain = await escalation_chain(uow, client)
-    level = first_level(chain, now, respect_hours=True)
-    people = chain[level]
+    level, people = await reachable(uow, client, now, respect_hours=True)
     return (people[0] if people else None), level != MANAGER_LEVEL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -70,8 +70,13 @@ class SqlStaffRepository:
         return Staff.model_validate(row) if row else None
 
     async def with_role(self, role: Role) -> list[Staff]:
+        # Roles are one comma-separated column: the database narrows by the whole word (so a
+        # bank with thousands of staff is not read whole), the DTO then checks exactly.
+        listed = literal(",") + func.replace(m.StaffRow.roles, " ", "") + literal(",")
         rows = await self._s.scalars(
-            select(m.StaffRow).where(m.StaffRow.active.is_(True)).order_by(m.StaffRow.id)
+            select(m.StaffRow)
+            .where(m.StaffRow.active.is_(True), listed.like(f"%,{role.value},%"))
+            .order_by(m.StaffRow.id)
         )
         return [s for s in (Staff.model_validate(r) for r in rows) if s.has_role(role)]
 

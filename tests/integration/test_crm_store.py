@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 
 from concierge.clock import ManualClock
 from concierge.linking import LinkOutcome, issue_link_code, redeem_link_code
-from crm_adapter.models import Base
+from crm_adapter.dto import Role
+from crm_adapter.models import Base, StaffRow
 from crm_adapter.port import DuplicateUpdate
 from crm_adapter.sql import SqlCrm
 from tests.factories import make_bank
@@ -182,3 +183,25 @@ async def test_consent_history_is_kept(store: SqlCrm, clock: ManualClock) -> Non
         await uow.commit()
         current = await uow.consents.current(bank.client_id)
     assert current is not None and not current.active
+
+
+async def test_staff_with_a_role_are_found_by_the_whole_role_word(store: SqlCrm) -> None:
+    async with store.unit_of_work() as uow:
+        uow.session.add_all(
+            [
+                StaffRow(external_id="S-A", full_name="А", roles="admin, manager"),
+                StaffRow(external_id="S-B", full_name="Б", roles="manager"),
+                StaffRow(external_id="S-C", full_name="В", roles="duty", active=False),
+                StaffRow(external_id="S-D", full_name="Г", roles="duty,coordinator"),
+                StaffRow(external_id="S-E", full_name="Д", roles="coordinators-guest"),
+            ]
+        )
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        found = {role: [s.external_id for s in await uow.staff.with_role(role)] for role in Role}
+    assert found == {
+        Role.MANAGER: ["S-A", "S-B"],
+        Role.COORDINATOR: ["S-D"],
+        Role.DUTY: ["S-D"],  # the inactive duty officer is nobody to escalate to
+        Role.ADMIN: ["S-A"],
+    }
