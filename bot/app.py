@@ -21,7 +21,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import ErrorEvent
 
-from bot.filters import run_sync_filters_inline
+from bot.filters import run_sync_filters_inline, skip_foreign_callbacks
 from bot.i18n import Catalog
 from bot.middlewares import UpdateContextMiddleware
 from bot.notifier import DirectNotifier
@@ -136,6 +136,7 @@ def create_dispatcher(
     )
     dp.include_routers(*get_routers())
     run_sync_filters_inline(dp)
+    skip_foreign_callbacks(dp)
     dp.errors.register(_on_error)
     return dp
 

@@ -107,11 +107,15 @@ class SqlUnitOfWork:
         self.workspace = SqlWorkspaceRepository(session)
         self.events = SqlEventRepository(session)
 
+    # Both skip the session when nothing began: many updates never touch the database in
+    # their handler, and each call is a trip through SQLAlchemy's greenlet bridge.
     async def commit(self) -> None:
-        await self.session.commit()
+        if self.session.in_transaction():
+            await self.session.commit()
 
     async def rollback(self) -> None:
-        await self.session.rollback()
+        if self.session.in_transaction():
+            await self.session.rollback()
 
 
 class SqlCrm:
@@ -134,12 +138,14 @@ class SqlCrm:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
         """A transaction that is rolled back unless the caller commits it."""
-        async with self._sessions() as session:
-            uow = SqlUnitOfWork(session)
-            try:
-                yield uow
-            finally:
-                await session.rollback()
+        session = self._sessions()
+        uow = SqlUnitOfWork(session)
+        try:
+            yield uow
+        finally:
+            # A session holds a connection only inside a transaction; ending that one is all
+            # a close would do.
+            await uow.rollback()
 
     async def close(self) -> None:
         await self.engine.dispose()

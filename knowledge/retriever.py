@@ -116,6 +116,8 @@ class DenseIndex:
 
     def similarities(self, vector: Sequence[float]) -> Any:
         """Cosine similarity of the query to every chunk, by row."""
+        if not self._chunks:  # nothing indexed yet: no vectors to compare with
+            return np.zeros(0, dtype=np.float32)
         query = np.asarray(vector, dtype=np.float32)
         norm = float(np.linalg.norm(query))
         return self._matrix @ (query / norm if norm else query)

@@ -8,11 +8,12 @@ import inspect
 import pytest
 from aiogram import F, Router
 from aiogram.dispatcher.event.handler import CallableObject
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Chat, Message
+from aiogram.types import CallbackQuery, Chat, Message, User
 
 from bot.app import App
-from bot.filters import run_sync_filters_inline
+from bot.filters import run_sync_filters_inline, skip_foreign_callbacks
 
 
 def _callables(app: App) -> list[tuple[str, CallableObject]]:
@@ -69,3 +70,53 @@ async def test_inlined_filters_decide_as_before(monkeypatch: pytest.MonkeyPatch)
     group = message("hello").model_copy(update={"chat": Chat(id=-5, type="group")})
     assert not (await router.message._handler.check(group))[0]
     assert inspect.iscoroutinefunction(handler.filters[0].callback)
+
+
+def test_every_button_filter_of_the_assembled_dispatcher_checks_the_prefix_first(
+    app: App,
+) -> None:
+    unguarded = [
+        f"{router.name}: {f.callback!r}"
+        for router in app.dispatcher.chain_tail
+        for handler in router.callback_query.handlers
+        for f in handler.filters or ()
+        if isinstance(f.callback, CallbackQueryFilter)
+    ]
+    assert unguarded == []
+
+
+class ProbeCb(CallbackData, prefix="probe"):
+    action: str
+    value: int
+
+
+async def test_prefix_checked_button_filters_decide_as_before() -> None:
+    router = Router(name="buttons")
+
+    @router.callback_query(ProbeCb.filter(F.action == "open"))
+    async def pressed(query: CallbackQuery) -> None: ...
+
+    original = router.callback_query.handlers[0].filters[0].callback
+    assert skip_foreign_callbacks(router) == 1
+    assert skip_foreign_callbacks(router) == 0  # idempotent: builds reuse module routers
+    guarded = router.callback_query.handlers[0]
+    user = User(id=1, is_bot=False, first_name="К")
+
+    def press(data: str | None) -> CallbackQuery:
+        return CallbackQuery(id="1", from_user=user, chat_instance="c", data=data)
+
+    for data in (
+        "probe:open:7",
+        "probe:close:7",  # the rule refuses it
+        "probe:open:x",  # not an int
+        "probe:open",  # too few parts
+        "probex:open:7",  # another prefix that starts alike
+        "menu:ask",
+        "probe",
+        "",
+        None,
+    ):
+        expected = await original(press(data))
+        assert (await guarded.check(press(data)))[0] == bool(expected), data
+    _, found = await guarded.check(press("probe:open:7"))
+    assert found["callback_data"] == ProbeCb(action="open", value=7)

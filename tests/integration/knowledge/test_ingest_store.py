@@ -261,3 +261,12 @@ def test_every_hybrid_hit_carries_its_similarity_to_the_question(kb: KnowledgeBa
         passage = embedder.embed_documents([hit.chunk.embedding_text()])[0]
         expected = sum(a * b for a, b in zip(query, passage, strict=True))
         assert hit.dense_similarity == pytest.approx(expected, abs=1e-4)
+
+
+def test_an_empty_index_answers_every_mode_with_nothing(settings: KnowledgeSettings) -> None:
+    # Regression: the in-memory ranking of an empty collection failed on the vector shapes.
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    assert kb.is_empty()
+    for mode in ("hybrid", "bm25", "dense"):
+        assert kb.search("курс обмена", audience="client", mode=mode) == []  # type: ignore[arg-type]
+    assert kb.answer("курс обмена", audience="client").needs_manager
