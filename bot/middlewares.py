@@ -14,8 +14,9 @@ from bot.observability import Metrics
 from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
-from concierge.identity import identity_of
+from concierge.identity import Identity, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
+from crm_adapter.dto import LinkedAccount
 from crm_adapter.port import Crm, DuplicateUpdate, Owner
 
 log = logging.getLogger(__name__)
@@ -80,32 +81,33 @@ class UpdateContextMiddleware(BaseMiddleware):
             self.metrics.duplicates.labels("fast").inc()
             log.info("duplicate update %s ignored (claim)", event.update_id)
             return None
-        ledger = self.crm.ledger
-        try:
+        chat_id = chat.id if chat else None
+        identity = Identity(user_id=user.id, chat_id=chat_id, language=self.default_language)
+
+        def inbound(found: LinkedAccount | None) -> dict[str, Any]:
+            nonlocal identity
             identity = identity_of(
-                await ledger.account(user.id),
-                user_id=user.id,
-                chat_id=chat.id if chat else None,
-                default_language=self.default_language,
+                found, user_id=user.id, chat_id=chat_id, default_language=self.default_language
             )
             kind, text, payload = describe_update(event)
+            return {
+                "occurred_at": self.clock.now(),
+                "channel": "messenger",
+                "direction": "in",
+                "kind": kind,
+                "actor": identity.actor,
+                "client_id": identity.client_id,
+                "staff_id": identity.staff_id,
+                "chat_id": chat_id,
+                "text": text,
+                "payload": payload,
+                "update_id": event.update_id,
+            }
+
+        try:
             # Committed on its own before the handler: a failing handler never erases the
             # record of what the person sent, and the unique update_id refuses redeliveries.
-            await ledger.claim(
-                {
-                    "occurred_at": self.clock.now(),
-                    "channel": "messenger",
-                    "direction": "in",
-                    "kind": kind,
-                    "actor": identity.actor,
-                    "client_id": identity.client_id,
-                    "staff_id": identity.staff_id,
-                    "chat_id": chat.id if chat else None,
-                    "text": text,
-                    "payload": payload,
-                    "update_id": event.update_id,
-                }
-            )
+            await self.crm.ledger.open_update(user.id, inbound)
         except DuplicateUpdate:
             self.metrics.duplicates.labels("database").inc()
             log.info("duplicate update %s ignored", event.update_id)
@@ -124,7 +126,6 @@ class UpdateContextMiddleware(BaseMiddleware):
             if warn and chat is not None:
                 await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
             return None
-        chat_id = chat.id if chat else None
         # The handler's unit of work connects only when the handler touches the database.
         async with self.crm.unit_of_work() as uow:
             data["uow"] = uow

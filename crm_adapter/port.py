@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -388,6 +388,12 @@ class UpdateLedger(Protocol):
 
     async def claim(self, interaction: Mapping[str, Any]) -> None:
         """Commits the inbound interaction; DuplicateUpdate if its update_id was seen before."""
+        ...
+
+    async def open_update(
+        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+    ) -> LinkedAccount | None:
+        """`account`, then `claim` of the interaction `inbound` makes of it, on one connection."""
         ...
 
     async def log_replies(

@@ -21,7 +21,8 @@ log line never undoes what the handler committed).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select
@@ -29,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.util import greenlet_spawn
 
@@ -155,23 +156,43 @@ class CoreUpdateLedger:
 
     async def account(self, user_id: int) -> LinkedAccount | None:
         async with self._engine.connect() as conn:
-            found = await conn.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": MESSENGER})
-            row = found.first()
-        return linked_account(row._mapping) if row is not None else None
+            return await self._account(conn, user_id)
 
     async def claim(self, interaction: Mapping[str, Any]) -> None:
+        async with self._engine.connect() as conn:
+            await self._claim_committed(conn, interaction)
+
+    async def open_update(
+        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+    ) -> LinkedAccount | None:
+        # One checkout (and one pre-ping) for both.
+        async with self._engine.connect() as conn:
+            found = await self._account(conn, user_id)
+            await self._claim_committed(conn, inbound(found))
+        return found
+
+    async def _account(self, conn: AsyncConnection, user_id: int) -> LinkedAccount | None:
+        found = await conn.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": MESSENGER})
+        row = found.first()
+        return linked_account(row._mapping) if row is not None else None
+
+    async def _claim_committed(
+        self, conn: AsyncConnection, interaction: Mapping[str, Any]
+    ) -> None:
         values = dict(interaction)
         try:
-            async with self._engine.begin() as conn:
-                result = await conn.execute(self._claim, values)
-                if self._dialect == "postgresql":
-                    claimed = result.scalar() is not None
-                else:
-                    claimed = result.rowcount == 1
-                if not claimed:
-                    raise DuplicateUpdate(values["update_id"])
+            result = await conn.execute(self._claim, values)
+            if self._dialect == "postgresql":
+                claimed = result.scalar() is not None
+            else:
+                claimed = result.rowcount == 1
         except IntegrityError as exc:  # engines without ON CONFLICT: the unique index says it
+            await conn.rollback()
             raise DuplicateUpdate(values["update_id"]) from exc
+        if not claimed:
+            await conn.rollback()
+            raise DuplicateUpdate(values["update_id"])
+        await conn.commit()
 
     async def log_replies(
         self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
@@ -242,25 +263,50 @@ class SqliteUpdateLedger:
         )
         self._insert = _Compiled(insert(INTERACTION), dialect, columns=INTERACTION_COLUMNS)
 
-    async def _run(self, job: Callable[..., Any], *args: Any, write: bool) -> Any:
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[OneHopConnection]:
         pooled = await self._engine.raw_connection()
         try:
             # `ledger_for` chose this class because the engine's driver is OneHopDbapi, whose
             # connections are all OneHopConnection.
-            connection = cast(OneHopConnection, pooled.dbapi_connection)
-            return await connection.run_job(job, *args, write=write)
+            yield cast(OneHopConnection, pooled.dbapi_connection)
         finally:
             # In a greenlet: returning an overflow connection closes it, which awaits.
             await greenlet_spawn(pooled.close)
 
+    async def _run(self, job: Callable[..., Any], *args: Any, write: bool) -> Any:
+        async with self._connection() as connection:
+            return await connection.run_job(job, *args, write=write)
+
     async def account(self, user_id: int) -> LinkedAccount | None:
-        params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})
-        raw = await self._run(_fetch_one, self._account.sql, params, write=False)
-        return linked_account(self._account.row(raw)) if raw is not None else None
+        async with self._connection() as connection:
+            return await self._read_account(connection, user_id)
 
     async def claim(self, interaction: Mapping[str, Any]) -> None:
+        async with self._connection() as connection:
+            await self._claim_on(connection, interaction)
+
+    async def open_update(
+        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+    ) -> LinkedAccount | None:
+        async with self._connection() as connection:
+            found = await self._read_account(connection, user_id)
+            await self._claim_on(connection, inbound(found))
+        return found
+
+    async def _read_account(
+        self, connection: OneHopConnection, user_id: int
+    ) -> LinkedAccount | None:
+        params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})
+        raw = await connection.run_job(_fetch_one, self._account.sql, params)
+        return linked_account(self._account.row(raw)) if raw is not None else None
+
+    async def _claim_on(
+        self, connection: OneHopConnection, interaction: Mapping[str, Any]
+    ) -> None:
         params = self._claim.parameters(interaction)
-        if not await self._run(_insert_committed, self._claim.sql, params, write=True):
+        inserted = await connection.run_job(_insert_committed, self._claim.sql, params, write=True)
+        if not inserted:
             raise DuplicateUpdate(interaction["update_id"])
 
     async def log_replies(

@@ -35,15 +35,15 @@ async def test_update_that_failed_before_it_was_logged_runs_when_redelivered(
     # The fast claim is released when the update could not be recorded; otherwise Telegram's
     # redelivery would be dropped as a duplicate of an update that never ran.
     ledger = harness.app.crm.ledger
-    real = ledger.account
+    real = ledger.open_update
     failures = iter([ConnectionError("database restarting")])
 
-    async def flaky(user_id: int) -> Any:
+    async def flaky(*args: Any) -> Any:
         for failure in failures:
             raise failure
-        return await real(user_id)
+        return await real(*args)
 
-    monkeypatch.setattr(ledger, "account", flaky)
+    monkeypatch.setattr(ledger, "open_update", flaky)
     guest = harness.user(7302)
     update = harness.update(message=harness._message(guest, text="/help"))
     assert await harness.feed(update) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from concierge.clock import ManualClock
 from crm_adapter import models as m
-from crm_adapter.dto import Interaction
+from crm_adapter.dto import Interaction, LinkedAccount
 from crm_adapter.port import DuplicateUpdate, UpdateLedger
 from crm_adapter.sql import SqlCrm
 from crm_adapter.update_ledger import CoreUpdateLedger, SqliteUpdateLedger
@@ -215,3 +215,34 @@ async def test_concurrent_claims_and_an_open_transaction_never_lock_each_other_o
         await uow.commit()
     await asyncio.gather(*claims)
     assert len(await _rows(store)) == 21
+
+
+async def test_opening_an_update_reads_the_account_and_claims_it_in_one_go(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    bank = await _linked_bank(store, clock)
+    at = clock.now()
+    for n, ledger in enumerate(_ledgers(store)):
+        seen: list[LinkedAccount | None] = []
+        opened = await ledger.open_update(CLIENT_USER, _recording(seen, 200 + n, at))
+        assert opened is not None and opened == seen[0] == await ledger.account(CLIENT_USER)
+        with pytest.raises(DuplicateUpdate):
+            await ledger.open_update(CLIENT_USER, _recording(seen, 200 + n, at))
+        assert await ledger.open_update(999_999, _recording(seen, 300 + n, at)) is None
+        assert seen[-1] is None
+
+    rows = await _rows(store)
+    claimed = [(r.update_id, r.client_id) for r in rows]
+    ledgers = range(len(_ledgers(store)))
+    assert claimed == [x for n in ledgers for x in ((200 + n, bank.client_id), (300 + n, None))]
+
+
+def _recording(
+    seen: list[LinkedAccount | None], update_id: int, at: datetime
+) -> Callable[[LinkedAccount | None], dict[str, Any]]:
+    def inbound(found: LinkedAccount | None) -> dict[str, Any]:
+        seen.append(found)
+        client_id = found.client.id if found and found.client else None
+        return _inbound(update_id, at, client_id=client_id)
+
+    return inbound
