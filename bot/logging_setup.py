@@ -55,3 +55,6 @@ def configure_logging(settings: Settings, *, to_file: Path | None = None) -> Non
     root.setLevel(settings.log_level)
     # Per-update INFO lines from aiogram carry no ids we need and flood the log.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # Chroma's HTTP client logs every request at INFO: with a Chroma server each replica
+    # checks the index every few seconds, which buried the log in request lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
