@@ -171,7 +171,7 @@ def build_app(
     "scheduler_leader"), the database and Redis checks are added here."""
     clock = clock or SystemClock()
     crm = crm or SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
-    catalog = Catalog.load()
+    catalog = Catalog.shared()
     # Redis when REDIS_URL is set, so conversations, dedupe and throttling span replicas.
     replica_state = replica_state or build_replica_state(settings)
     metrics = Metrics()

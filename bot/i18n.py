@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from dataclasses import dataclass
@@ -51,6 +52,13 @@ class Catalog:
             texts[language] = flat
         return cls(texts)
 
+    @classmethod
+    def shared(cls) -> Catalog:
+        """The locale files as loaded once per process: the app, scheduler jobs and the CLI
+        share one copy (a load parses every YAML file; the first client request used to pay
+        a second one)."""
+        return _shared_catalog()
+
     def keys(self, language: str) -> set[str]:
         return set(self._texts.get(language, {}))
 
@@ -85,3 +93,8 @@ def _escape(value: Any) -> Any:
     if isinstance(value, str):
         return html.escape(value, quote=False)
     return value
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_catalog() -> Catalog:
+    return Catalog.load()

@@ -490,7 +490,7 @@ def default_texts() -> Templates:
     # Deferred: the texts live with the bot's locale files; callers may pass their own.
     from bot.i18n import Catalog
 
-    return Catalog.load()
+    return Catalog.shared()
 
 
 def briefing_message(briefing: Briefing, texts: Templates) -> Outgoing:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
@@ -16,10 +15,9 @@ from crm_adapter.port import UnitOfWork
 RATING_SCORES = (1, 2, 3, 4, 5)
 
 
-@lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
     """The texts, loaded once per process for use cases called outside the bot (scheduler)."""
-    return Catalog.load()
+    return Catalog.shared()
 
 
 async def client_translator(uow: UnitOfWork, catalog: Catalog, client: Client) -> Translator:

@@ -103,7 +103,7 @@ def register(
                     staff_ref=staff,
                     language=lang,
                     as_json=as_json,
-                    texts=Catalog.load(),
+                    texts=Catalog.shared(),
                     clock=SystemClock(),
                     facts=facts_factory() if facts_factory else None,
                 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,10 +40,9 @@ class RequestRefused(Exception):
         self.request_id = request_id
 
 
-@lru_cache(maxsize=1)
 def default_texts() -> Catalog:
     """Locale texts for use cases run outside an update (scheduler jobs, the CLI)."""
-    return Catalog.load()
+    return Catalog.shared()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.app import App
 from bot.i18n import Catalog, Raw
 from bot.rendering import TELEGRAM_LIMIT, split_text
 
@@ -40,3 +41,13 @@ def test_split_cuts_a_word_only_when_there_is_no_space() -> None:
 
 def test_short_text_is_one_part() -> None:
     assert split_text("привет") == ["привет"]
+
+
+async def test_the_app_and_the_use_cases_share_one_copy_of_the_texts(app: App) -> None:
+    # Regression: use cases loaded every YAML file again on the first client request.
+    from concierge import briefing, event_messages, requests
+
+    shared = app.catalog
+    assert requests.default_texts() is shared
+    assert event_messages.default_catalog() is shared
+    assert briefing.default_texts() is shared
