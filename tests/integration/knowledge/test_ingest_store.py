@@ -129,13 +129,7 @@ def test_dense_search_finds_chunks_written_since_the_last_reload(
         kb.retriever._store, check_interval=3600, exact_search_max_chunks=0
     )
     retriever.refresh()
-    (settings.docs_path / "yacht.md").write_text(
-        "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
-        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия\n'
-        "Аренда яхты в Монако на выходные для клиентов Private.\n",
-        encoding="utf-8",
-    )
-    KnowledgeBase(settings, HashingEmbedder()).ingest()
+    _another_process_adds_a_document(settings)
 
     hits = retriever.search("Аренда яхты в Монако на выходные", audience="client", mode="dense")
     assert hits[0].chunk.doc_id == "yacht-charter"
@@ -229,13 +223,7 @@ def test_in_memory_ranking_matches_chromas_and_catches_up_with_other_writers(
                 [h.dense_similarity for h in theirs], abs=1e-5
             )
 
-    (settings.docs_path / "yacht.md").write_text(
-        "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
-        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия\n'
-        "Аренда яхты в Монако на выходные для клиентов Private.\n",
-        encoding="utf-8",
-    )
-    KnowledgeBase(settings, HashingEmbedder()).ingest()
+    _another_process_adds_a_document(settings)
     question = "Аренда яхты в Монако на выходные"
     # Both rankings see one snapshot: the new chunk arrives with the next check, not before.
     assert exact.search(question, audience="client", mode="dense")[0].chunk.doc_id != (
@@ -270,3 +258,14 @@ def test_an_empty_index_answers_every_mode_with_nothing(settings: KnowledgeSetti
     for mode in ("hybrid", "bm25", "dense"):
         assert kb.search("курс обмена", audience="client", mode=mode) == []  # type: ignore[arg-type]
     assert kb.answer("курс обмена", audience="client").needs_manager
+
+
+def _another_process_adds_a_document(settings: KnowledgeSettings) -> None:
+    """A new client document (`yacht-charter`) ingested by a knowledge base of its own."""
+    (settings.docs_path / "yacht.md").write_text(
+        "---\nid: yacht-charter\ntitle: Аренда яхты\naudience: client\nlanguage: ru\n"
+        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия\n'
+        "Аренда яхты в Монако на выходные для клиентов Private.\n",
+        encoding="utf-8",
+    )
+    KnowledgeBase(settings, HashingEmbedder()).ingest()
