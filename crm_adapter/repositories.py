@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select, update
+from sqlalchemy import Table, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -356,12 +356,6 @@ class SqlInteractionRepository:
         except IntegrityError as exc:
             raise DuplicateUpdate(update_id) from exc
         return row.id
-
-    async def record_many(self, records: list[dict[str, Any]]) -> None:
-        if records:
-            # One multi-row INSERT: a reply burst costs one round trip, not one per message.
-            # Core, not ORM bulk insert: no objects are needed back and it skips the ORM layer.
-            await self._s.execute(insert(_INTERACTION_TABLE), records)
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]:
         rows = await self._s.scalars(
