@@ -21,6 +21,11 @@ _MANAGER_PATTERNS = [
     r"\b(call|connect|get)\b.{0,20}\b(my|a|the)\s+(manager|human|person|banker|advis[eo]r)\b",
     r"\b(real|live)\s+(person|human|agent)\b",
     r"\bcall me( back)?\b",
+    # Moving or cancelling an appointment is for the manager to act on, never for the
+    # documents to answer (they only say how to book one).
+    r"\b(перенести|перенесем|перенос\w*|отменить|отмените|сдвинуть)\b.{0,25}"
+    r"\b(встреч\w*|звонок|звонка|созвон\w*|визит\w*)",
+    r"\b(reschedule|postpone|cancel|move)\b.{0,25}\b(meeting|appointment|call|visit)\b",
 ]
 _MANAGER_RE = re.compile("|".join(f"(?:{p})" for p in _MANAGER_PATTERNS), re.IGNORECASE)
 

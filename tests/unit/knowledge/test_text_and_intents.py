@@ -35,6 +35,10 @@ def test_split_sentences_drops_bullets_and_headings() -> None:
         "connect me with a human please",
         "нужен живой человек",
         "свяжите меня с моим менеджером",
+        # Regression: answered from the inheritance page instead of reaching the manager.
+        "Добрый день, можно перенести встречу?",
+        "Нужно отменить завтрашнюю встречу",
+        "Can we reschedule our meeting to Thursday?",
     ],
 )
 def test_asks_for_manager(question: str) -> None:
@@ -48,6 +52,8 @@ def test_asks_for_manager(question: str) -> None:
         "менеджер сказал про кэшбэк, сколько он?",
         # Regression: a complaint about the manager was taken for a request to talk to one.
         "хочу пожаловаться на менеджера",
+        "как записаться на встречу с юристом?",
+        "какие встречи с экономистами будут в декабре?",
     ],
 )
 def test_plain_questions_do_not_ask_for_manager(question: str) -> None:
