@@ -139,8 +139,16 @@ class CoreUpdateLedger:
     """Core statements on a pooled connection: any engine, no ORM session."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
         self._dialect = engine.dialect.name
+        # Each write here is a single statement, atomic on its own: the claim is one
+        # INSERT … ON CONFLICT, the reply log one multi-row INSERT (owner look-ups before it
+        # only read). Autocommit spares the BEGIN and COMMIT round trips around them, four of
+        # the nine an update made on PostgreSQL. Other engines keep explicit transactions.
+        self._engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._dialect == "postgresql"
+            else engine
+        )
         claim: Executable
         if self._dialect == "postgresql":
             claim = (
