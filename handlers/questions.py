@@ -20,7 +20,7 @@ from concierge.notify import Notifier
 from concierge.questions import answer_client_question
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.fallback import plain_text
-from knowledge.answers import KnowledgeBase, section_key_of
+from knowledge.answers import KnowledgeBase, document_ref, section_key_of
 
 router = Router(name="questions")
 
@@ -75,7 +75,7 @@ async def client_question(
     for c in answer.citations[:3]:
         buttons.button(
             text=t("questions.show_section", section=c.section[:40]),
-            callback_data=SectionCb(doc=c.doc_id[:30], key=section_key_of(c.section)),
+            callback_data=SectionCb(doc=document_ref(c.doc_id), key=section_key_of(c.section)),
         )
     buttons.adjust(1)
     assert message.bot is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -115,13 +116,15 @@ class KnowledgeBase:
         return cls(settings.knowledge, embedder, llm=llm)
 
     def full_section(
-        self, doc_id: str, section_key: str, *, audience: Audience
+        self, doc_ref: str, section_key: str, *, audience: Audience
     ) -> Citation | None:
-        """The whole section behind a citation (`section_key` from `section_key()`), if the
-        audience may read it."""
-        for chunk in self._store.all_chunks():
+        """The whole section behind a citation (`document_ref` and `section_key_of` of it), if
+        the audience may read it."""
+        # The chunks held for search, not a read of the whole collection per button press.
+        self._retriever.ensure_fresh()
+        for chunk in self._retriever.chunks():
             if (
-                chunk.doc_id == doc_id
+                document_ref(chunk.doc_id) == doc_ref
                 and section_key_of(chunk.section) == section_key
                 and (audience == "staff" or chunk.audience == "client")
             ):
@@ -327,6 +330,21 @@ def _citation(hit: SearchHit) -> Citation:
         language=hit.chunk.language,
         score=hit.score,
     )
+
+
+_PLAIN_REF = re.compile(r"[A-Za-z0-9._-]{1,30}")
+
+
+def document_ref(doc_id: str) -> str:
+    """A document id short and plain enough for a button's callback data (64 bytes in all).
+
+    Plain ids up to 30 characters stand for themselves, so buttons already sent stay valid;
+    a longer one, or one with other characters (Cyrillic takes two bytes each, a colon is the
+    separator), becomes a digest of it.
+    """
+    if _PLAIN_REF.fullmatch(doc_id):
+        return doc_id
+    return "~" + hashlib.sha1(doc_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 def section_key_of(section: str) -> str:

@@ -235,6 +235,10 @@ class HybridRetriever:
     def _index(self) -> Bm25Index:
         return self._current().bm25
 
+    def chunks(self) -> list[Chunk]:
+        """Every chunk as of the last reload."""
+        return self._index().chunks
+
     def translations(self, chunk: Chunk, language: str, *, audience: Audience) -> list[Chunk]:
         """Chunks of the other-language versions of `chunk`'s document, in section order."""
         return sorted(

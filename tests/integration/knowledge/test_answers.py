@@ -6,9 +6,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bot.callbacks import SectionCb
 from bot.settings import KnowledgeSettings
 from knowledge import cli
-from knowledge.answers import KnowledgeBase
+from knowledge.answers import KnowledgeBase, document_ref, section_key_of
 from knowledge.llm import LlmAnswerer
 from tests.unit.knowledge.fakes import HashingEmbedder, RecordingChatModel
 
@@ -126,3 +127,31 @@ def test_translation_keeps_the_section_of_the_best_match(kb: KnowledgeBase) -> N
     )
     assert answer.citations[0].doc_id == "card-lost-abroad-en"
     assert answer.citations[0].section == "First steps"
+
+
+def test_full_section_buttons_work_for_long_and_cyrillic_document_ids(
+    settings: KnowledgeSettings,
+) -> None:
+    # Regression: the button carried the id cut to 30 characters, so a longer id was never
+    # found again ("stale button"), and a Cyrillic one could overflow the 64-byte limit.
+    long_id = "страхование-жизни-накопительное-для-семей-с-детьми"
+    (settings.docs_path / "family-life.md").write_text(
+        f"---\nid: {long_id}\ntitle: Семейное страхование\naudience: client\nlanguage: ru\n"
+        'version: "1"\neffective_date: 2026-11-01\n---\n## Условия полиса\n'
+        "Полис семейного накопительного страхования жизни оформляется на срок от 5 лет.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(settings, HashingEmbedder())
+    kb.ingest()
+    for doc_id in (long_id, "card-lost-abroad"):
+        chunk = next(c for c in kb.retriever.chunks() if c.doc_id == doc_id)
+        button = SectionCb(doc=document_ref(doc_id), key=section_key_of(chunk.section))
+        assert len(button.pack().encode()) <= 64
+        found = kb.full_section(button.doc, button.key, audience="client")
+        assert found is not None and found.doc_id == doc_id
+    assert document_ref("card-lost-abroad") == "card-lost-abroad"  # sent buttons stay valid
+
+    secret = next(c for c in kb.retriever.chunks() if c.audience == "staff")
+    ref, key = document_ref(secret.doc_id), section_key_of(secret.section)
+    assert kb.full_section(ref, key, audience="client") is None
+    assert kb.full_section(ref, key, audience="staff") is not None
