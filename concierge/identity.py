@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Role, Staff
-from crm_adapter.port import UnitOfWork
 
 
 class PersonKind(StrEnum):
@@ -52,14 +51,6 @@ class Identity:
     @property
     def actor(self) -> str:
         return self.kind.value
-
-
-async def resolve_identity(
-    uow: UnitOfWork, *, user_id: int, chat_id: int | None, default_language: str
-) -> Identity:
-    """Looks the messenger account up in the CRM; unknown accounts stay unknown."""
-    found = await uow.links.with_owner(user_id)
-    return identity_of(found, user_id=user_id, chat_id=chat_id, default_language=default_language)
 
 
 def identity_of(

@@ -66,9 +66,6 @@ class LinkRepository(Protocol):
         """The account's link, its owner and the owner's consent, in one lookup."""
         ...
 
-    async def by_chat(
-        self, chat_id: int, *, messenger: str = "telegram"
-    ) -> MessengerLink | None: ...
     async def for_client(self, client_id: int) -> MessengerLink | None: ...
     async def for_staff(self, staff_id: int) -> MessengerLink | None: ...
     async def bind(
@@ -382,14 +379,11 @@ class UpdateLedger(Protocol):
         """The messenger account of `user_id` with its owner, or None for a stranger."""
         ...
 
-    async def claim(self, interaction: Mapping[str, Any]) -> None:
-        """Commits the inbound interaction; DuplicateUpdate if its update_id was seen before."""
-        ...
-
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
-        """`account`, then `claim` of the interaction `inbound` makes of it, on one connection."""
+        """`account`, then commits the inbound interaction `inbound` makes of it, on one
+        connection; DuplicateUpdate if its update_id was seen before."""
         ...
 
     async def log_replies(

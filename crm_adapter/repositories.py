@@ -154,11 +154,6 @@ class SqlLinkRepository:
         row = found.first()
         return linked_account(row._mapping) if row is not None else None
 
-    async def by_chat(self, chat_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
-        return await self._one(
-            m.MessengerLinkRow.messenger == messenger, m.MessengerLinkRow.chat_id == chat_id
-        )
-
     async def for_client(self, client_id: int) -> MessengerLink | None:
         return await self._one(m.MessengerLinkRow.client_id == client_id)
 

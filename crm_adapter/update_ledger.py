@@ -166,10 +166,6 @@ class CoreUpdateLedger:
         async with self._engine.connect() as conn:
             return await self._account(conn, user_id)
 
-    async def claim(self, interaction: Mapping[str, Any]) -> None:
-        async with self._engine.connect() as conn:
-            await self._claim_committed(conn, interaction)
-
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
@@ -282,17 +278,9 @@ class SqliteUpdateLedger:
             # In a greenlet: returning an overflow connection closes it, which awaits.
             await greenlet_spawn(pooled.close)
 
-    async def _run(self, job: Callable[..., Any], *args: Any, write: bool) -> Any:
-        async with self._connection() as connection:
-            return await connection.run_job(job, *args, write=write)
-
     async def account(self, user_id: int) -> LinkedAccount | None:
         async with self._connection() as connection:
             return await self._read_account(connection, user_id)
-
-    async def claim(self, interaction: Mapping[str, Any]) -> None:
-        async with self._connection() as connection:
-            await self._claim_on(connection, interaction)
 
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
@@ -321,7 +309,10 @@ class SqliteUpdateLedger:
         self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
     ) -> None:
         if records:
-            await self._run(self._log_replies, records, dict(known_owners), write=True)
+            async with self._connection() as connection:
+                await connection.run_job(
+                    self._log_replies, records, dict(known_owners), write=True
+                )
 
     def _log_replies(
         self,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.callbacks import SectionCb
 from crm_adapter import models as m
+from knowledge.answers import document_ref, section_key_of
 from tests.factories import make_bank
 from tests.harness import BotHarness
 
@@ -31,8 +33,14 @@ async def test_section_of_a_staff_document_is_refused(asking: BotHarness) -> Non
     bank = await make_bank(asking.app.crm)
     client = asking.user(7104)
     await asking.link(client, client_id=bank.client_id)
-    calls = await asking.press(client, "sec:staff-escalation-matrix:0123456789")
+    knowledge = asking.app.extras["knowledge"]
+    secret = next(c for c in knowledge.retriever.chunks() if c.audience == "staff")
+    forged = SectionCb(doc=document_ref(secret.doc_id), key=section_key_of(secret.section))
+    # The button is genuine in every respect but the audience: staff may open it.
+    assert knowledge.full_section(forged.doc, forged.key, audience="staff") is not None
+    calls = await asking.press(client, forged.pack())
     assert calls[0].show_alert  # type: ignore[attr-defined]
+    assert secret.section_text[:40] not in "".join(asking.texts(7104))
 
 
 async def test_asking_for_a_person_hands_over_to_the_manager(asking: BotHarness) -> None:

@@ -141,9 +141,11 @@ async def test_a_claim_is_committed_once_and_a_redelivery_refused(
     bank = await _linked_bank(store, clock)
     at = datetime(2026, 5, 4, 12, 30, 15, 123456, tzinfo=UTC)
     for n, ledger in enumerate(_ledgers(store)):
-        await ledger.claim(_inbound(100 + n, at, client_id=bank.client_id))
+        first = _inbound(100 + n, at, client_id=bank.client_id)
+        await ledger.open_update(CLIENT_USER, lambda _found, row=first: row)
+        again = _inbound(100 + n, at, text="again")
         with pytest.raises(DuplicateUpdate):
-            await ledger.claim(_inbound(100 + n, at, text="again"))
+            await ledger.open_update(CLIENT_USER, lambda _found, row=again: row)
 
     rows = await _rows(store)
     assert [r.update_id for r in rows] == [100 + n for n in range(len(_ledgers(store)))]
@@ -209,7 +211,10 @@ async def test_concurrent_claims_and_an_open_transaction_never_lock_each_other_o
             occurred_at=at, channel="messenger", direction="internal", kind="note", actor="system"
         )
         claims = [
-            asyncio.create_task(store.ledger.claim(_inbound(1000 + i, at))) for i in range(20)
+            asyncio.create_task(
+                store.ledger.open_update(CLIENT_USER, lambda _found, i=i: _inbound(1000 + i, at))
+            )
+            for i in range(20)
         ]
         await asyncio.sleep(0.05)
         await uow.commit()
