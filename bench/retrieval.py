@@ -25,7 +25,7 @@ from bot.settings import KnowledgeSettings  # noqa: E402  (environment first)
 from knowledge.answers import KnowledgeBase  # noqa: E402
 from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.models import Audience  # noqa: E402
-from knowledge.retriever import SearchMode  # noqa: E402
+from knowledge.retriever import HybridRetriever, SearchMode  # noqa: E402
 
 EVAL_PATH = Path(__file__).parent / "data" / "retrieval_eval.yaml"
 MODES: tuple[SearchMode, ...] = ("bm25", "dense", "hybrid")
@@ -127,6 +127,7 @@ def bench_embedder(
             on_topic_conf.append(answer.confidence)
             on_topic_flagged += answer.needs_manager
         off = [cold.answer(text, audience="client") for text in off_topic]
+        dense = compare_dense_ranking(cold, questions)
         return {
             "embedder": name,
             "documents": len(build.added),
@@ -145,7 +146,39 @@ def bench_embedder(
                 sum(a.needs_manager for a in off) / len(off) if off else 0.0
             ),
             "quality": quality,
+            "dense_ranking": dense,
         }
+
+
+def compare_dense_ranking(kb: KnowledgeBase, questions: list[Question]) -> dict[str, Any]:
+    """Dense ranking over the vectors held in memory (ours) beside a Chroma query (the
+    baseline, what the retriever uses above `exact_search_max_chunks`), on one vector per
+    question, and how often both give the same top ten."""
+    store = kb.retriever.store
+    exact = HybridRetriever(store)
+    chroma = HybridRetriever(store, exact_search_max_chunks=0)
+    vectors, embed_ms = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        vectors.append(store.embedder.embed_query(q.text))
+        embed_ms.append((time.perf_counter() - t0) * 1000)
+    timings: dict[str, list[float]] = {"memory": [], "chroma": []}
+    ranked: dict[str, list[list[str]]] = {"memory": [], "chroma": []}
+    for name, retriever in (("memory", exact), ("chroma", chroma)):
+        retriever.refresh()
+        for q, vector in zip(questions, vectors, strict=True):
+            t0 = time.perf_counter()
+            hits = retriever.rank_dense(vector, audience=q.audience, limit=10)
+            timings[name].append((time.perf_counter() - t0) * 1000)
+            ranked[name].append([h.chunk.chunk_id for h in hits])
+    same = sum(a == b for a, b in zip(ranked["memory"], ranked["chroma"], strict=True))
+    return {
+        "embed_query_p50_ms": statistics.median(embed_ms),
+        "memory_p50_ms": statistics.median(timings["memory"]),
+        "chroma_p50_ms": statistics.median(timings["chroma"]),
+        "same_top10": same,
+        "questions": len(questions),
+    }
 
 
 def _print_table(result: dict[str, Any], *, show_misses: bool) -> None:
@@ -166,6 +199,13 @@ def _print_table(result: dict[str, Any], *, show_misses: bool) -> None:
         f"cold start {result['cold_start_first_answer_s']:.2f} s; "
         f"index build {result['index_build_s']:.2f} s; "
         f"re-ingest unchanged {result['reingest_unchanged_s']:.2f} s"
+    )
+    dense = result["dense_ranking"]
+    print(
+        f"dense ranking of a query vector p50: in memory {dense['memory_p50_ms']:.2f} ms, "
+        f"Chroma query {dense['chroma_p50_ms']:.2f} ms (embedding the question "
+        f"{dense['embed_query_p50_ms']:.2f} ms); same top 10 for {dense['same_top10']} of "
+        f"{dense['questions']} questions"
     )
     print(
         f"confidence: on-topic median {result['confidence_on_topic_median']:.2f}, "

@@ -2,9 +2,9 @@
 
 Each update reads who is writing, claims its update id by logging the inbound interaction,
 and after the handler logs the replies it caused. Run through an ORM session these three
-cost more than the rest of a menu press (about 4 ms of 13 on the slow VM of `bench.dispatch`),
-nearly all of it per-statement machinery (session, connection checkout, greenlet hops,
-result objects), not SQL. So here:
+were the largest share of a menu press in profiles of `bench.dispatch`, nearly all of it
+per-statement machinery (session, connection checkout, greenlet hops, result objects), not
+SQL. So here:
 
 - On SQLite (our one-hop aiosqlite adapter) each of the three is one job on the connection's
   worker thread: SQL that SQLAlchemy compiled once from the same tables, with SQLAlchemy's

@@ -92,11 +92,11 @@ class Bm25Index:
 class DenseIndex:
     """Every chunk's vector in memory, ranked exactly by cosine similarity.
 
-    Chroma stays the store every process shares; asking it for the nearest chunks cost about
-    6 ms a question on the sample base (its client and query planning, not the arithmetic),
-    while a matrix-vector product over the same vectors takes 0.1 ms and gave the same top
-    ten for all 93 client questions of bench.retrieval. Memory is about 2 KB a chunk, which
-    is why the retriever uses this only up to `exact_search_max_chunks`.
+    Chroma stays the store every process shares; asking it for the nearest chunks costs its
+    client and query planning, not the arithmetic, so a matrix-vector product over the same
+    vectors is an order of magnitude faster and exact (`python -m bench.retrieval` prints
+    both side by side and how often their top ten agree). Memory is about 2 KB a chunk,
+    which is why the retriever uses this only up to `exact_search_max_chunks`.
     """
 
     def __init__(self, chunks: Sequence[Chunk], vectors: Any) -> None:
@@ -235,6 +235,10 @@ class HybridRetriever:
     def _index(self) -> Bm25Index:
         return self._current().bm25
 
+    @property
+    def store(self) -> ChunkStore:
+        return self._store
+
     def chunks(self) -> list[Chunk]:
         """Every chunk as of the last reload."""
         return self._index().chunks
@@ -268,6 +272,17 @@ class HybridRetriever:
         if not self._store.dense_ready:
             return [], None
         vector = self._store.embedder.embed_query(query)
+        return self._rank(vector, audience=audience, limit=limit, snapshot=snapshot)
+
+    def rank_dense(
+        self, vector: list[float], *, audience: Audience, limit: int
+    ) -> list[SearchHit]:
+        """The dense ranking of an embedded query (for benchmarks: no embedding inside)."""
+        return self._rank(vector, audience=audience, limit=limit, snapshot=self._current())[0]
+
+    def _rank(
+        self, vector: list[float], *, audience: Audience, limit: int, snapshot: _Snapshot
+    ) -> tuple[list[SearchHit], Any]:
         if snapshot.dense is not None:
             similarities = snapshot.dense.similarities(vector)
             found = snapshot.dense.nearest(similarities, audience=audience, limit=limit)

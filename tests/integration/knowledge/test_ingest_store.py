@@ -74,7 +74,7 @@ class CountingCollection:
 
 
 def test_queries_use_the_cached_count_which_writes_keep_current(kb: KnowledgeBase) -> None:
-    store = kb.retriever._store
+    store = kb.retriever.store
     spy = CountingCollection(store._collection)
     store._collection = spy
     total = store.count()
@@ -92,16 +92,16 @@ def test_the_index_is_checked_for_other_writers_at_most_every_interval(
     now = [100.0]
     kb = KnowledgeBase(settings, HashingEmbedder())
     kb.ingest()
-    retriever = HybridRetriever(kb.retriever._store, check_interval=10, monotonic=lambda: now[0])
+    retriever = HybridRetriever(kb.retriever.store, check_interval=10, monotonic=lambda: now[0])
     checks = 0
-    fingerprint = kb.retriever._store.fingerprint
+    fingerprint = kb.retriever.store.fingerprint
 
     def counting() -> Fingerprint:
         nonlocal checks
         checks += 1
         return fingerprint()
 
-    kb.retriever._store.fingerprint = counting  # type: ignore[method-assign]
+    kb.retriever.store.fingerprint = counting  # type: ignore[method-assign]
     retriever.refresh()
     assert checks == 1
     # Another writer syncs the index with the folder, which no longer has one document.
@@ -125,9 +125,7 @@ def test_dense_search_finds_chunks_written_since_the_last_reload(
     is read from the store."""
     kb = KnowledgeBase(settings, HashingEmbedder())
     kb.ingest()
-    retriever = HybridRetriever(
-        kb.retriever._store, check_interval=3600, exact_search_max_chunks=0
-    )
+    retriever = HybridRetriever(kb.retriever.store, check_interval=3600, exact_search_max_chunks=0)
     retriever.refresh()
     _another_process_adds_a_document(settings)
 
@@ -142,7 +140,7 @@ def test_a_search_checks_the_store_for_other_writers_once(settings: KnowledgeSet
     runs both rankings, and each check is two requests to a Chroma server."""
     kb = KnowledgeBase(settings, HashingEmbedder())
     kb.ingest()
-    store = kb.retriever._store
+    store = kb.retriever.store
     retriever = HybridRetriever(store, check_interval=0)
     retriever.refresh()
     checks = 0
@@ -210,7 +208,7 @@ def test_in_memory_ranking_matches_chromas_and_catches_up_with_other_writers(
 ) -> None:
     kb = KnowledgeBase(settings, HashingEmbedder())
     kb.ingest()
-    store = kb.retriever._store
+    store = kb.retriever.store
     now = [0.0]
     exact = HybridRetriever(store, check_interval=10, monotonic=lambda: now[0])
     chroma = HybridRetriever(store, check_interval=10, exact_search_max_chunks=0)
@@ -239,10 +237,10 @@ def test_every_hybrid_hit_carries_its_similarity_to_the_question(kb: KnowledgeBa
     """BM25-only hits get theirs from the vectors in memory: the answer's confidence needs it
     and no longer embeds the question and the passage a second time."""
     question = "потеряна карта за границей"
-    embedder = kb.retriever._store.embedder
+    embedder = kb.retriever.store.embedder
     query = embedder.embed_query(question)
     # Few candidates a side, so that some of the fused hits were ranked by BM25 alone.
-    retriever = HybridRetriever(kb.retriever._store, candidates=3)
+    retriever = HybridRetriever(kb.retriever.store, candidates=3)
     hits = retriever.search(question, audience="staff", limit=6)
     assert any(h.dense_rank is None for h in hits)
     for hit in hits:
