@@ -383,13 +383,18 @@ class UpdateLedger(Protocol):
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
         """`account`, then commits the inbound interaction `inbound` makes of it, on one
-        connection; DuplicateUpdate if its update_id was seen before."""
+        connection; DuplicateUpdate if its update_id was seen before. `inbound` may run on
+        the database's worker thread: it only computes the row."""
         ...
 
     async def log_replies(
         self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
     ) -> None:
         """Commits outgoing calls as interactions; owners of other chats are looked up."""
+        ...
+
+    async def close(self) -> None:
+        """Releases what the ledger holds of its own (the store's `close` calls it)."""
         ...
 
 

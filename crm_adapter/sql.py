@@ -38,7 +38,7 @@ from crm_adapter.repositories_delivery import (
     SqlOutboxRepository,
     SqlRuleFiringRepository,
 )
-from crm_adapter.sqlite_driver import one_hop_dbapi
+from crm_adapter.sqlite_driver import apply_pragmas, one_hop_dbapi
 from crm_adapter.update_ledger import ledger_for
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
@@ -70,19 +70,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", lambda dbapi, _record: apply_pragmas(dbapi))
     return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets the console, the scheduler and a CLI command read while the bot writes;
-    # NORMAL sync is durable across application crashes, which is what WAL needs.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
 
 
 class SqlUnitOfWork:
@@ -148,4 +137,5 @@ class SqlCrm:
             await uow.rollback()
 
     async def close(self) -> None:
+        await self._ledger.close()
         await self.engine.dispose()

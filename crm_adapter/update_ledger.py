@@ -6,10 +6,11 @@ were the largest share of a menu press in profiles of `bench.dispatch`, nearly a
 per-statement machinery (session, connection checkout, greenlet hops, result objects), not
 SQL. So here:
 
-- On SQLite (our one-hop aiosqlite adapter) each of the three is one job on the connection's
-  worker thread: SQL that SQLAlchemy compiled once from the same tables, with SQLAlchemy's
-  own type conversions (UTC timestamps, JSON) applied on both sides, so the schema stays
-  in `models/` and nothing is hand-written twice.
+- On a SQLite file (our one-hop aiosqlite adapter) the ledger has a connection of its own,
+  outside the pool (`DedicatedConnection`), and opening an update (read, claim, commit) is
+  one job on its worker thread, as is logging the replies: SQL that SQLAlchemy compiled
+  once from the same tables, with SQLAlchemy's own type conversions (UTC timestamps, JSON)
+  applied on both sides, so the schema stays in `models/` and nothing is hand-written twice.
 - On other engines (PostgreSQL) the same Core statements run on a pooled connection, without
   an ORM session.
 
@@ -21,8 +22,7 @@ log line never undoes what the handler committed).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select
@@ -32,12 +32,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.util import greenlet_spawn
 
 from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
 from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
-from crm_adapter.sqlite_driver import OneHopConnection, OneHopDbapi
+from crm_adapter.sqlite_driver import DedicatedConnection, OneHopDbapi, WriterGate, gate_for
 
 MESSENGER = "telegram"
 
@@ -130,8 +129,10 @@ def reply_row(record: Mapping[str, Any], owners: Mapping[int, Owner]) -> dict[st
 
 
 def ledger_for(engine: AsyncEngine) -> UpdateLedger:
-    if isinstance(engine.dialect.loaded_dbapi, OneHopDbapi):
-        return SqliteUpdateLedger(engine)
+    """The SQLite ledger for a database file under our adapter, else the Core one."""
+    gate = gate_for(engine.url.database)
+    if isinstance(engine.dialect.loaded_dbapi, OneHopDbapi) and gate is not None:
+        return SqliteUpdateLedger(engine, gate)
     return CoreUpdateLedger(engine)
 
 
@@ -161,6 +162,9 @@ class CoreUpdateLedger:
         else:
             claim = insert(INTERACTION)
         self._claim = claim
+
+    async def close(self) -> None:
+        """Nothing of its own: its connections are the engine's."""
 
     async def account(self, user_id: int) -> LinkedAccount | None:
         async with self._engine.connect() as conn:
@@ -253,10 +257,9 @@ class _Compiled:
 
 
 class SqliteUpdateLedger:
-    """One worker-thread job per step on SQLite; see the module docstring."""
+    """One job on a connection of the ledger's own per step; see the module docstring."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, gate: WriterGate) -> None:
         dialect = engine.dialect
         self._account = _Compiled(ACCOUNT_QUERY, dialect)
         self._owner = _Compiled(_OWNER_QUERY, dialect)
@@ -266,53 +269,48 @@ class SqliteUpdateLedger:
             columns=INTERACTION_COLUMNS,
         )
         self._insert = _Compiled(insert(INTERACTION), dialect, columns=INTERACTION_COLUMNS)
+        database = engine.url.database
+        assert database, "ledger_for gives file databases only"
+        self._connection = DedicatedConnection(database, gate)
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[OneHopConnection]:
-        pooled = await self._engine.raw_connection()
-        try:
-            # `ledger_for` chose this class because the engine's driver is OneHopDbapi, whose
-            # connections are all OneHopConnection.
-            yield cast(OneHopConnection, pooled.dbapi_connection)
-        finally:
-            # In a greenlet: returning an overflow connection closes it, which awaits.
-            await greenlet_spawn(pooled.close)
+    async def close(self) -> None:
+        await self._connection.close()
 
     async def account(self, user_id: int) -> LinkedAccount | None:
-        async with self._connection() as connection:
-            return await self._read_account(connection, user_id)
+        return await self._connection.run_job(self._read_account, user_id)
 
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
-        async with self._connection() as connection:
-            found = await self._read_account(connection, user_id)
-            await self._claim_on(connection, inbound(found))
-        return found
-
-    async def _read_account(
-        self, connection: OneHopConnection, user_id: int
-    ) -> LinkedAccount | None:
-        params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})
-        raw = await connection.run_job(_fetch_one, self._account.sql, params)
-        return linked_account(self._account.row(raw)) if raw is not None else None
-
-    async def _claim_on(
-        self, connection: OneHopConnection, interaction: Mapping[str, Any]
-    ) -> None:
-        params = self._claim.parameters(interaction)
-        inserted = await connection.run_job(_insert_committed, self._claim.sql, params, write=True)
-        if not inserted:
-            raise DuplicateUpdate(interaction["update_id"])
+        # Read, claim and commit in one job: `inbound` runs on the worker thread.
+        return await self._connection.run_job(self._open_update, user_id, inbound, write=True)
 
     async def log_replies(
         self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
     ) -> None:
         if records:
-            async with self._connection() as connection:
-                await connection.run_job(
-                    self._log_replies, records, dict(known_owners), write=True
-                )
+            await self._connection.run_job(
+                self._log_replies, records, dict(known_owners), write=True
+            )
+
+    # The jobs, on the worker thread.
+
+    def _read_account(self, connection: sqlite3.Connection, user_id: int) -> LinkedAccount | None:
+        params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})
+        raw = _fetch_one(connection, self._account.sql, params)
+        return linked_account(self._account.row(raw)) if raw is not None else None
+
+    def _open_update(
+        self,
+        connection: sqlite3.Connection,
+        user_id: int,
+        inbound: Callable[[LinkedAccount | None], Mapping[str, Any]],
+    ) -> LinkedAccount | None:
+        found = self._read_account(connection, user_id)
+        interaction = inbound(found)
+        if not _insert_committed(connection, self._claim.sql, self._claim.parameters(interaction)):
+            raise DuplicateUpdate(interaction["update_id"])
+        return found
 
     def _log_replies(
         self,
@@ -320,7 +318,7 @@ class SqliteUpdateLedger:
         records: Sequence[Mapping[str, Any]],
         owners: dict[int, Owner],
     ) -> None:
-        # On the worker thread: the owner look-ups, the insert and the commit in one job.
+        # The owner look-ups, the insert and the commit in one job.
         try:
             for chat_id in _unknown_chats(records, owners):
                 params = self._owner.parameters({"chat_id": chat_id, "messenger": MESSENGER})

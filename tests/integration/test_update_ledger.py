@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiosqlite
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from concierge.clock import ManualClock
 from crm_adapter import models as m
@@ -251,3 +252,60 @@ def _recording(
         return _inbound(update_id, at, client_id=client_id)
 
     return inbound
+
+
+async def test_on_sqlite_an_update_is_one_job_on_the_ledgers_own_connection(
+    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through the pool every job also paid a checkout and a check-in (two thirds of its cost
+    # in profiles); the ledger's own connection runs each step as one job on its thread.
+    crm = SqlCrm.from_url(sqlite_url)
+    try:
+        bank = await _linked_bank(crm, clock)
+        ledger = crm.ledger
+        assert isinstance(ledger, SqliteUpdateLedger)
+        jobs: list[str] = []
+        original = aiosqlite.Connection._execute
+
+        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
+            jobs.append(getattr(fn, "__name__", "?"))
+            return await original(self, fn, *args)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        checkouts: list[object] = []
+        event.listen(crm.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+        at = clock.now()
+
+        # Ten updates arriving together share one connection, opened once.
+        opened = await asyncio.gather(
+            *(
+                ledger.open_update(CLIENT_USER, lambda _found, i=i: _inbound(400 + i, at))
+                for i in range(10)
+            )
+        )
+        await ledger.log_replies(
+            [
+                {
+                    "occurred_at": at,
+                    "kind": "message",
+                    "chat_id": CLIENT_USER,
+                    "text": "Ок",
+                    "payload": {},
+                }
+            ],
+            known_owners={},
+        )
+
+        assert all(a is not None and a.client is not None for a in opened)
+        assert jobs == ["apply_pragmas", *["_open_update"] * 10, "_log_replies"]
+        assert checkouts == []
+        rows = await _rows(crm)
+        assert sorted(r.update_id for r in rows if r.update_id) == list(range(400, 410))
+        assert [r.client_id for r in rows if r.direction == "out"] == [bank.client_id]
+    finally:
+        await crm.close()
+    # Closed with the store; a store used again opens a fresh one.
+    jobs.clear()
+    assert await crm.ledger.account(CLIENT_USER) is not None
+    assert jobs == ["apply_pragmas", "_read_account"]
+    await crm.close()
