@@ -20,7 +20,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot import event_views as views
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
-from bot.filters import IsStaff
+from bot.filters import IsStaff, staff_only
 from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
 from concierge.clock import Clock
@@ -53,7 +53,7 @@ from concierge.notify import Notifier
 from crm_adapter.dto import Event, Role
 from crm_adapter.sql import SqlUnitOfWork
 
-router = Router(name="events")
+router = staff_only(Router(name="events"))
 log = logging.getLogger(__name__)
 
 COORDINATION = (Role.COORDINATOR, Role.ADMIN)

@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.filters import IsStaff
+from bot.filters import IsStaff, staff_only
 from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
 from concierge.access import open_client
@@ -39,7 +39,7 @@ from handlers.manager_render import (
     portfolio_list,
 )
 
-router = Router(name="manager")
+router = staff_only(Router(name="manager"))
 WORKSPACE = IsStaff(Role.MANAGER, Role.ADMIN)
 COMMANDS = ("clients", "brief", "note", "portfolio")
 

@@ -10,7 +10,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import ReassignCb, StaffRequestCb
-from bot.filters import IsStaff
+from bot.filters import IsStaff, staff_only
 from bot.i18n import Translator
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
@@ -34,7 +34,7 @@ from crm_adapter.dto import Role
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import refuse, reply
 
-router = Router(name="staff_requests")
+router = staff_only(Router(name="staff_requests"))
 
 
 class StaffReply(StatesGroup):

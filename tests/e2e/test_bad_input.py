@@ -11,11 +11,14 @@ from aiogram.types import Message
 from sqlalchemy import func, select
 
 from bot.app import build_app
+from bot.callbacks import StaffRequestCb
+from bot.event_callbacks import EventAdminCb
 from bot.settings import BehaviourSettings, Settings
 from concierge.clock import ManualClock
 from concierge.linking import issue_link_code
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
+from handlers.manager_render import ClientCb
 from tests.factories import make_bank
 from tests.harness import BotHarness, RecordingSession
 
@@ -139,3 +142,31 @@ async def test_a_failing_handler_is_answered_and_the_update_still_logged(
             select(func.count()).where(m.InteractionRow.text == "boom")
         )
     assert count == 1
+
+
+@pytest.mark.parametrize("command", ["/clients", "/brief", "/requests", "/newevent", "/events"])
+async def test_a_client_typing_a_staff_command_is_told_it_does_not_exist(
+    harness: BotHarness, client_user: object, command: str
+) -> None:
+    calls = await harness.send(client_user, command)  # type: ignore[arg-type]
+    assert len(calls) == 1 and "Такой команды нет" in calls[0].text  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        StaffRequestCb(action="accept", request_id=1).pack(),
+        ClientCb(action="card", client_id=2).pack(),
+        EventAdminCb(event_id=1, action="csv").pack(),
+    ],
+)
+async def test_a_client_pressing_a_staff_button_is_refused_and_audited(
+    harness: BotHarness, client_user: object, data: str
+) -> None:
+    # Staff routers check the role once for all their handlers (bot.filters.staff_only).
+    calls = await harness.press(client_user, data)  # type: ignore[arg-type]
+    assert len(calls) == 1
+    assert isinstance(calls[0], AnswerCallbackQuery) and calls[0].show_alert
+    async with harness.app.crm.unit_of_work() as uow:
+        audit = await uow.audit.recent(limit=1)
+    assert audit[0].action == "callback_rejected" and audit[0].outcome == "denied"
