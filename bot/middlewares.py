@@ -141,7 +141,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             finally:
                 release_unit_of_work(bound)
             owners: dict[int, Owner] = {}
-            if chat_id is not None and identity.link is not None and not _relinked(uow):
+            if chat_id is not None and identity.link is not None and not uow.relinked:
                 # Spares the look-up; after a (re)link the chat's owner is read afresh.
                 owners[chat_id] = (identity.client_id, identity.staff_id)
         await self._log_replies(end_capture(token), chat_id, owners=owners)
@@ -156,8 +156,3 @@ class UpdateContextMiddleware(BaseMiddleware):
         except Exception:
             # The messages were delivered; a lost log line is reported, not shown to anyone.
             log.exception("could not log %d outgoing calls", len(records))
-
-
-def _relinked(uow: Any) -> bool:
-    """Whether the handler bound an account, so the update's chat may have a new owner."""
-    return bool(getattr(uow.links, "bound", False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,35 +76,103 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 class SqlUnitOfWork:
-    """Repositories over one session; feature code may reach `session` for its own queries."""
+    """Repositories over one session; feature code may reach `session` for its own queries.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.staff = SqlStaffRepository(session)
-        self.clients = SqlClientRepository(session)
-        self.links = SqlLinkRepository(session)
-        self.link_codes = SqlLinkCodeRepository(session)
-        self.consents = SqlConsentRepository(session)
-        self.interactions = SqlInteractionRepository(session)
-        self.profiles = SqlProfileRepository(session)
-        self.audit = SqlAuditRepository(session)
-        self.outbox = SqlOutboxRepository(session)
-        self.contact_decisions = SqlContactDecisionRepository(session)
-        self.rule_firings = SqlRuleFiringRepository(session)
-        self.requests = SqlServiceRequestRepository(session)
-        self.relay = SqlRelayRepository(session)
-        self.feedback = SqlFeedbackRepository(session)
-        self.workspace = SqlWorkspaceRepository(session)
-        self.events = SqlEventRepository(session)
+    The session and each repository are made on first use: every update opens a unit of
+    work, most handlers touch two or three repositories and many none, and building an
+    AsyncSession with seventeen repositories up front cost more than some whole handlers.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @cached_property
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    @property
+    def began(self) -> bool:
+        """Whether anything has used the session yet (reading it does not create it)."""
+        return "session" in self.__dict__
+
+    @cached_property
+    def staff(self) -> SqlStaffRepository:
+        return SqlStaffRepository(self.session)
+
+    @cached_property
+    def clients(self) -> SqlClientRepository:
+        return SqlClientRepository(self.session)
+
+    @cached_property
+    def links(self) -> SqlLinkRepository:
+        return SqlLinkRepository(self.session)
+
+    @cached_property
+    def link_codes(self) -> SqlLinkCodeRepository:
+        return SqlLinkCodeRepository(self.session)
+
+    @cached_property
+    def consents(self) -> SqlConsentRepository:
+        return SqlConsentRepository(self.session)
+
+    @cached_property
+    def interactions(self) -> SqlInteractionRepository:
+        return SqlInteractionRepository(self.session)
+
+    @cached_property
+    def profiles(self) -> SqlProfileRepository:
+        return SqlProfileRepository(self.session)
+
+    @cached_property
+    def audit(self) -> SqlAuditRepository:
+        return SqlAuditRepository(self.session)
+
+    @cached_property
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self.session)
+
+    @cached_property
+    def contact_decisions(self) -> SqlContactDecisionRepository:
+        return SqlContactDecisionRepository(self.session)
+
+    @cached_property
+    def rule_firings(self) -> SqlRuleFiringRepository:
+        return SqlRuleFiringRepository(self.session)
+
+    @cached_property
+    def requests(self) -> SqlServiceRequestRepository:
+        return SqlServiceRequestRepository(self.session)
+
+    @cached_property
+    def relay(self) -> SqlRelayRepository:
+        return SqlRelayRepository(self.session)
+
+    @cached_property
+    def feedback(self) -> SqlFeedbackRepository:
+        return SqlFeedbackRepository(self.session)
+
+    @cached_property
+    def workspace(self) -> SqlWorkspaceRepository:
+        return SqlWorkspaceRepository(self.session)
+
+    @cached_property
+    def events(self) -> SqlEventRepository:
+        return SqlEventRepository(self.session)
+
+    @property
+    def relinked(self) -> bool:
+        """Whether an account was (re)bound here, so the update's chat may have a new owner."""
+        links = self.__dict__.get("links")
+        return links is not None and links.bound
 
     # Both skip the session when nothing began: many updates never touch the database in
     # their handler, and each call is a trip through SQLAlchemy's greenlet bridge.
     async def commit(self) -> None:
-        if self.session.in_transaction():
+        if self.began and self.session.in_transaction():
             await self.session.commit()
 
     async def rollback(self) -> None:
-        if self.session.in_transaction():
+        if self.began and self.session.in_transaction():
             await self.session.rollback()
 
 
@@ -127,8 +196,7 @@ class SqlCrm:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
         """A transaction that is rolled back unless the caller commits it."""
-        session = self._sessions()
-        uow = SqlUnitOfWork(session)
+        uow = SqlUnitOfWork(self._sessions)
         try:
             yield uow
         finally:

@@ -59,6 +59,11 @@ def opens_transaction(operation: str) -> bool:
     return operation.lstrip()[:7].upper().startswith(_OPENS_TRANSACTION)
 
 
+def is_plain_read(operation: str) -> bool:
+    """A SELECT: in sqlite3's legacy mode it runs outside any transaction of the connection."""
+    return operation.lstrip()[:6].upper() == "SELECT"
+
+
 class WriterGate:
     """One write transaction at a time per database file within this process."""
 
@@ -192,8 +197,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection = self._adapt_connection
-        if isinstance(connection, OneHopConnection) and opens_transaction(operation):
-            await connection.enter_write()
+        if isinstance(connection, OneHopConnection):
+            if opens_transaction(operation):
+                await connection.enter_write()
+            elif not is_plain_read(operation):
+                connection.touched = True
         async with connection._execute_mutex:
             outcome: _Outcome = await self._connection._execute(
                 _run_statement, self._connection._conn, operation, parameters, many
@@ -203,13 +211,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_gate", "_held")
+    __slots__ = ("_gate", "_held", "touched")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any, gate: WriterGate | None) -> None:
         super().__init__(dbapi, connection)
         self._gate = gate
         self._held: asyncio.Lock | None = None
+        # Set by a statement that may have opened a transaction without taking the write
+        # turn (SAVEPOINT, BEGIN, a CTE...): its commit or rollback must reach SQLite.
+        self.touched = False
 
     async def enter_write(self) -> None:
         """Waits for the file's write turn unless this connection's transaction has it."""
@@ -235,16 +246,26 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def _leave_write(self) -> None:
         held, self._held = self._held, None
+        self.touched = False
         if held is not None and held.locked():
             held.release()
 
+    def _nothing_to_end(self) -> bool:
+        """Only SELECTs since the last commit: sqlite3 has no transaction open, and ending
+        one would be a hop to the worker thread for nothing (a read-only unit of work)."""
+        return self._gate is not None and self._held is None and not self.touched
+
     def commit(self) -> None:
+        if self._nothing_to_end():
+            return
         try:
             super().commit()
         finally:
             self._leave_write()
 
     def rollback(self) -> None:
+        if self._nothing_to_end():
+            return
         try:
             super().rollback()
         finally:

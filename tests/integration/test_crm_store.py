@@ -205,3 +205,12 @@ async def test_staff_with_a_role_are_found_by_the_whole_role_word(store: SqlCrm)
         Role.DUTY: ["S-D"],  # the inactive duty officer is nobody to escalate to
         Role.ADMIN: ["S-A"],
     }
+
+
+async def test_a_unit_of_work_makes_its_session_on_first_use(store: SqlCrm) -> None:
+    async with store.unit_of_work() as uow:
+        await uow.commit()
+        assert not uow.began and not uow.relinked
+        assert await uow.staff.get(10**6) is None
+        assert uow.began and uow.staff is uow.staff
+        await uow.commit()

@@ -138,3 +138,45 @@ def test_statements_that_open_a_write_transaction() -> None:
     assert not sqlite_driver.opens_transaction("CREATE TABLE x (a)")
     assert sqlite_driver.gate_for(":memory:") is None
     assert sqlite_driver.gate_for("a.db") is sqlite_driver.gate_for(Path("a.db").resolve())
+
+
+async def test_a_read_only_transaction_ends_without_a_hop(tmp_path: Path, hops: list[str]) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+        hops.clear()
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        # Only SELECTs: sqlite3 opened no transaction, so there is no COMMIT to send.
+        assert hops == ["_run_statement"]
+
+        hops.clear()
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+        assert hops == ["_run_statement", "commit"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_transaction_a_savepoint_opened_is_still_committed(tmp_path: Path) -> None:
+    # SAVEPOINT outside a transaction starts one in SQLite without sqlite3 noticing; its end
+    # must reach SQLite, or the connection would go back to the pool mid-transaction.
+    path = tmp_path / "db.sqlite"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        async with engine.connect() as conn:
+            await conn.execute(text("SAVEPOINT s"))
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            await conn.commit()
+            raw = await conn.get_raw_connection()
+            sqlite3_connection = raw.dbapi_connection._connection._conn  # type: ignore[union-attr]
+            in_transaction = await raw.dbapi_connection._connection._execute(  # type: ignore[union-attr]
+                lambda: sqlite3_connection.in_transaction
+            )
+            assert not in_transaction
+    finally:
+        await engine.dispose()
