@@ -206,3 +206,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":  # `python -m bot.cli`, like `python -m bot` and `concierge`
+    main()

@@ -76,6 +76,14 @@ class Button:
     data: str
     message: Message | None
 
+    @property
+    def message_id(self) -> int | None:
+        return self.message.message_id if self.message is not None else None
+
+
+# Keyboards remembered per chat for `:press` by label (a chat scrolls back that far).
+KEYBOARDS_KEPT = 20
+
 
 @dataclass
 class Transcript:
@@ -83,7 +91,9 @@ class Transcript:
 
     out: TextIO
     names: dict[int, str] = field(default_factory=dict)
-    keyboards: dict[int, list[Button]] = field(default_factory=dict)
+    # Every keyboard still on screen per chat, newest last: in Telegram the buttons of an
+    # earlier message (the main menu above an answer) stay pressable.
+    keyboards: dict[int, list[list[Button]]] = field(default_factory=dict)
     last_message: dict[int, Message] = field(default_factory=dict)
 
     def write(self, text: str) -> None:
@@ -131,7 +141,11 @@ class ConsoleSession(LocalSession):
             t.write(f"\n── edited for {who} ──\n{_plain(method.text or '')}")
         elif isinstance(method, EditMessageReplyMarkup) and isinstance(chat_id, int):
             if method.reply_markup is None:
-                t.keyboards.pop(chat_id, None)
+                t.keyboards[chat_id] = [
+                    shown
+                    for shown in t.keyboards.get(chat_id, [])
+                    if not shown or shown[0].message_id != method.message_id
+                ]
         elif isinstance(method, AnswerCallbackQuery) and method.text:
             t.write(f"   ({_plain(method.text)})")
 
@@ -144,7 +158,9 @@ class ConsoleSession(LocalSession):
             for b in row
             if b.callback_data
         ]
-        self.transcript.keyboards[chat_id] = buttons
+        shown = self.transcript.keyboards.setdefault(chat_id, [])
+        shown.append(buttons)
+        del shown[:-KEYBOARDS_KEPT]
         numbered = "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1))
         self.transcript.write(f"   {numbered}")
 
@@ -245,14 +261,19 @@ class ConsoleMessenger:
         await self._feed(message=self._message(text=text, **fields))
 
     async def press(self, ref: str) -> None:
-        buttons = self.t.keyboards.get(self.persona.user.id, [])
+        """A number presses a button of the last keyboard; a label, the newest button that
+        has it, on any message still on screen (as a person scrolls up to the menu)."""
+        shown = self.t.keyboards.get(self.persona.user.id, [])
+        last = shown[-1] if shown else []
         chosen: Button | None = None
-        if ref.isdigit() and 1 <= int(ref) <= len(buttons):
-            chosen = buttons[int(ref) - 1]
-        else:
-            chosen = next((b for b in buttons if ref.lower() in b.label.lower()), None)
+        if ref.isdigit() and 1 <= int(ref) <= len(last):
+            chosen = last[int(ref) - 1]
+        elif ref:
+            wanted = ref.lower()
+            newest_first = (b for buttons in reversed(shown) for b in buttons)
+            chosen = next((b for b in newest_first if wanted in b.label.lower()), None)
         if chosen is None:
-            self.t.write("(no such button on your last message)")
+            self.t.write("(no such button on your messages)")
             return
         query = CallbackQuery(
             id=str(next(self._update_ids)),

@@ -70,6 +70,27 @@ async def test_console_session_link_consent_menu(
     assert duplicates == 0
 
 
+async def test_console_presses_a_button_of_an_earlier_message(
+    settings: Settings, crm: SqlCrm, clock: ManualClock
+) -> None:
+    # After the relay's own keyboard, the main menu above it is still on screen, as in
+    # Telegram: pressing "Мой менеджер" again used to answer "no such button".
+    await make_bank(crm)
+    out = io.StringIO()
+    transcript = Transcript(out=out)
+    app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
+    script = (
+        ":as client C-0001\n:press Даю согласие\n:press Мой менеджер\n:press Завершить\n"
+        ":press Мой менеджер\n:press 1\n:press Нет такой\n:quit\n"
+    )
+    await run_console(app, transcript, io.StringIO(script))
+    text = out.getvalue()
+    assert text.count("Ваш персональный менеджер — *Соколов Андрей*") == 2
+    # A number still means the last keyboard: [1] of the relay's is "Завершить".
+    assert text.count("Диалог с менеджером завершён") == 2
+    assert "(no such button on your messages)" in text
+
+
 async def test_concierge_console_command_runs_a_script(
     settings: Settings, crm: SqlCrm, tmp_path: Path
 ) -> None:
