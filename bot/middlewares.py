@@ -16,6 +16,7 @@ from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from concierge.clock import Clock
 from concierge.identity import Identity, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
+from concierge.requests import RequestRefused
 from crm_adapter.dto import LinkedAccount
 from crm_adapter.port import Crm, DuplicateUpdate, Owner
 
@@ -132,7 +133,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             token = begin_capture()
             bound = bind_unit_of_work(uow)
             try:
-                result = await handler(event, data)
+                result = await _run_handler(handler, event, data)
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
@@ -156,3 +157,26 @@ class UpdateContextMiddleware(BaseMiddleware):
         except Exception:
             # The messages were delivered; a lost log line is reported, not shown to anyone.
             log.exception("could not log %d outgoing calls", len(records))
+
+
+async def _run_handler(handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+    """The handler; a refusal from a use case is answered here for every handler alike.
+
+    A refused request ends normally, so the unit of work commits: the use case audited the
+    attempt in it. The person is told why: an alert on the pressed button, else a message.
+    """
+    try:
+        return await handler(event, data)
+    except RequestRefused as refused:
+        await _tell_refusal(event, data, refused)
+        return None
+
+
+async def _tell_refusal(event: Update, data: dict[str, Any], refused: RequestRefused) -> None:
+    log.info("request %s refused: %s", refused.request_id, refused.reason.value)
+    text = data["t"](f"requests.refused.{refused.reason.value}")
+    bot = data["bot"]
+    if event.callback_query is not None:
+        await bot.answer_callback_query(event.callback_query.id, text=text, show_alert=True)
+    elif event.message is not None:
+        await bot.send_message(event.message.chat.id, text)

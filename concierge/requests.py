@@ -34,6 +34,12 @@ class Refusal(StrEnum):
 
 
 class RequestRefused(Exception):
+    """A person may not do this to this request; the use case has audited the attempt.
+
+    Handlers let it propagate: the update middleware commits the unit of work (keeping the
+    audit row) and tells the person why (`requests.refused.<reason>`).
+    """
+
     def __init__(self, reason: Refusal, request_id: int) -> None:
         super().__init__(f"{reason.value}: request {request_id}")
         self.reason = reason

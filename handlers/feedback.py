@@ -15,9 +15,8 @@ from concierge.clock import Clock
 from concierge.feedback import comment_feedback, rate_request, record_nps
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import RequestRefused
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import refuse, reply
+from handlers.common import reply
 
 router = Router(name="feedback")
 
@@ -37,18 +36,14 @@ async def rate(
     t: Translator,
 ) -> None:
     assert identity.client is not None
-    try:
-        feedback = await rate_request(
-            uow,
-            notifier,
-            clock,
-            client=identity.client,
-            request_id=callback_data.request_id,
-            score=callback_data.score,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    feedback = await rate_request(
+        uow,
+        notifier,
+        clock,
+        client=identity.client,
+        request_id=callback_data.request_id,
+        score=callback_data.score,
+    )
     kb = Keyboard()
     kb.button(
         text=t("feedback.btn.comment"), callback_data=FeedbackCommentCb(feedback_id=feedback.id)
@@ -81,18 +76,14 @@ async def comment_received(
     assert identity.client is not None
     feedback_id = int((await state.get_data())["feedback_id"])
     await state.clear()
-    try:
-        await comment_feedback(
-            uow,
-            notifier,
-            clock,
-            client=identity.client,
-            feedback_id=feedback_id,
-            comment=(message.text or "")[:2000],
-        )
-    except RequestRefused as refused:
-        await message.answer(t(f"requests.refused.{refused.reason.value}"))
-        return
+    await comment_feedback(
+        uow,
+        notifier,
+        clock,
+        client=identity.client,
+        feedback_id=feedback_id,
+        comment=(message.text or "")[:2000],
+    )
     await message.answer(t("feedback.comment_thanks"))
 
 
@@ -107,17 +98,13 @@ async def nps(
     t: Translator,
 ) -> None:
     assert identity.client is not None
-    try:
-        await record_nps(
-            uow,
-            notifier,
-            clock,
-            client=identity.client,
-            period=callback_data.period,
-            score=callback_data.score,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    await record_nps(
+        uow,
+        notifier,
+        clock,
+        client=identity.client,
+        period=callback_data.period,
+        score=callback_data.score,
+    )
     await query.answer()
     await reply(query, t("feedback.nps_thanks"))

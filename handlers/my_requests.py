@@ -17,7 +17,6 @@ from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.requests import (
     Desk,
-    RequestRefused,
     cancel_request,
     client_requests,
     comment_request,
@@ -26,7 +25,7 @@ from concierge.requests import (
 )
 from crm_adapter.dto import Client, ServiceRequest
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import refuse, reply
+from handlers.common import reply
 
 router = Router(name="my_requests")
 
@@ -85,18 +84,14 @@ async def open_request(
 ) -> None:
     assert identity.client is not None
     desk = Desk.of(notifier, clock, service_catalogue)
-    try:
-        request = await for_client(
-            uow,
-            desk,
-            client=identity.client,
-            request_id=callback_data.request_id,
-            action="view",
-            open_only=False,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    request = await for_client(
+        uow,
+        desk,
+        client=identity.client,
+        request_id=callback_data.request_id,
+        action="view",
+        open_only=False,
+    )
     await query.answer()
     text = t(
         "requests.detail",
@@ -121,13 +116,9 @@ async def cancel(
     clock: Clock,
 ) -> None:
     assert identity.client is not None
-    try:
-        request = await cancel_request(
-            uow, notifier, clock, client=identity.client, request_id=callback_data.request_id
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    request = await cancel_request(
+        uow, notifier, clock, client=identity.client, request_id=callback_data.request_id
+    )
     await query.answer()
     await reply(query, t("requests.cancelled_client", id=request.id))
 
@@ -144,18 +135,14 @@ async def comment_prompt(
     clock: Clock,
 ) -> None:
     assert identity.client is not None
-    try:
-        await for_client(
-            uow,
-            Desk.of(notifier, clock),
-            client=identity.client,
-            request_id=callback_data.request_id,
-            action="comment",
-            open_only=True,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    await for_client(
+        uow,
+        Desk.of(notifier, clock),
+        client=identity.client,
+        request_id=callback_data.request_id,
+        action="comment",
+        open_only=True,
+    )
     await query.answer()
     await state.set_state(ClientComment.text)
     await state.set_data({"request_id": callback_data.request_id})
@@ -175,17 +162,13 @@ async def comment_received(
     assert identity.client is not None
     request_id = int((await state.get_data())["request_id"])
     await state.clear()
-    try:
-        await comment_request(
-            uow,
-            notifier,
-            clock,
-            client=identity.client,
-            request_id=request_id,
-            text=message.text or message.caption,
-            file_id=message.document.file_id if message.document else None,
-        )
-    except RequestRefused as refused:
-        await message.answer(t(f"requests.refused.{refused.reason.value}"))
-        return
+    await comment_request(
+        uow,
+        notifier,
+        clock,
+        client=identity.client,
+        request_id=request_id,
+        text=message.text or message.caption,
+        file_id=message.document.file_id if message.document else None,
+    )
     await message.answer(t("requests.comment_sent"))

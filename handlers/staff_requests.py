@@ -20,7 +20,6 @@ from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.requests import (
     Desk,
-    RequestRefused,
     accept_request,
     comment_request,
     for_staff,
@@ -32,7 +31,7 @@ from concierge.requests import (
 )
 from crm_adapter.dto import Role
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import refuse, reply
+from handlers.common import reply
 
 router = staff_only(Router(name="staff_requests"))
 
@@ -86,18 +85,14 @@ async def open_card(
 ) -> None:
     assert identity.staff is not None
     desk = Desk.of(notifier, clock)
-    try:
-        request = await for_staff(
-            uow,
-            desk,
-            staff=identity.staff,
-            request_id=callback_data.request_id,
-            action="view",
-            open_only=False,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    request = await for_staff(
+        uow,
+        desk,
+        staff=identity.staff,
+        request_id=callback_data.request_id,
+        action="view",
+        open_only=False,
+    )
     await query.answer()
     card = await staff_card(uow, desk, request, identity.staff)
     await reply(query, card.text, reply_markup=card.keyboard)
@@ -115,13 +110,9 @@ async def accept_or_resolve(
 ) -> None:
     assert identity.staff is not None
     use_case = accept_request if callback_data.action == "accept" else resolve_request
-    try:
-        request = await use_case(
-            uow, notifier, clock, staff=identity.staff, request_id=callback_data.request_id
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    request = await use_case(
+        uow, notifier, clock, staff=identity.staff, request_id=callback_data.request_id
+    )
     await query.answer()
     key = (
         "requests.accepted_staff"
@@ -143,18 +134,14 @@ async def reply_prompt(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None
-    try:
-        await for_staff(
-            uow,
-            Desk.of(notifier, clock),
-            staff=identity.staff,
-            request_id=callback_data.request_id,
-            action="reply",
-            open_only=True,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    await for_staff(
+        uow,
+        Desk.of(notifier, clock),
+        staff=identity.staff,
+        request_id=callback_data.request_id,
+        action="reply",
+        open_only=True,
+    )
     await query.answer()
     await state.set_state(StaffReply.text)
     await state.set_data({"request_id": callback_data.request_id})
@@ -174,19 +161,15 @@ async def reply_received(
     assert identity.staff is not None and message.bot is not None
     request_id = int((await state.get_data())["request_id"])
     await state.clear()
-    try:
-        request = await comment_request(
-            uow,
-            notifier,
-            clock,
-            staff=identity.staff,
-            request_id=request_id,
-            text=message.text or message.caption,
-            file_id=message.document.file_id if message.document else None,
-        )
-    except RequestRefused as refused:
-        await message.answer(t(f"requests.refused.{refused.reason.value}"))
-        return
+    request = await comment_request(
+        uow,
+        notifier,
+        clock,
+        staff=identity.staff,
+        request_id=request_id,
+        text=message.text or message.caption,
+        file_id=message.document.file_id if message.document else None,
+    )
     link = await uow.links.for_client(request.client_id)
     if message.document is not None and link is not None:
         # The notifier carries text; the document itself is copied as it was sent.
@@ -205,18 +188,14 @@ async def reassign_choose(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None
-    try:
-        await for_staff(
-            uow,
-            Desk.of(notifier, clock),
-            staff=identity.staff,
-            request_id=callback_data.request_id,
-            action="reassign",
-            open_only=True,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    await for_staff(
+        uow,
+        Desk.of(notifier, clock),
+        staff=identity.staff,
+        request_id=callback_data.request_id,
+        action="reassign",
+        open_only=True,
+    )
     kb = Keyboard()
     for person in await uow.staff.with_role(Role.MANAGER):
         if person.id != identity.staff.id:
@@ -244,18 +223,14 @@ async def reassign(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None
-    try:
-        await reassign_request(
-            uow,
-            notifier,
-            clock,
-            staff=identity.staff,
-            request_id=callback_data.request_id,
-            to_staff_id=callback_data.staff_id,
-        )
-    except RequestRefused as refused:
-        await refuse(query, t, refused)
-        return
+    await reassign_request(
+        uow,
+        notifier,
+        clock,
+        staff=identity.staff,
+        request_id=callback_data.request_id,
+        to_staff_id=callback_data.staff_id,
+    )
     target = await uow.staff.get(callback_data.staff_id)
     await query.answer()
     await reply(

@@ -218,3 +218,30 @@ async def test_comments_documents_and_reassignment(harness: BotHarness) -> None:
         ("staff", "document"),
     ]
     assert request.assignee_id == bank.admin_id and request.acknowledged_at is not None
+
+
+async def test_a_comment_typed_after_the_request_closed_is_refused_and_audited(
+    harness: BotHarness,
+) -> None:
+    # Refusals are answered in one place (the update middleware) for buttons and messages.
+    bank = await _bank(harness)
+    client, manager = harness.user(CLIENT), harness.user(MANAGER)
+    await harness.press_button(client, "Услуги")
+    await harness.press_button(client, "Справка или документ")
+    await harness.press_button(client, "Справка для визы")
+    await harness.send(client, "Для посольства Италии")
+    await harness.press_button(client, "Отправить")
+    await harness.press_button(client, "Мои заявки")
+    await harness.press_button(client, "#")
+    await harness.press_button(client, "Комментарий")
+    await harness.press_button(manager, "Решено")  # closed while the client is typing
+
+    calls = await harness.send(client, "И ещё копию для банка, пожалуйста")
+    assert [c.text for c in calls if isinstance(c, SendMessage)] == [
+        "Заявка уже закрыта — действие недоступно."
+    ]
+    async with harness.app.crm.unit_of_work() as uow:
+        audit = await uow.audit.recent(limit=1)
+        request = (await uow.requests.for_client(bank.client_id))[0]
+        assert await uow.requests.comments(request.id) == []
+    assert audit[0].outcome == "denied" and (audit[0].details or {}).get("reason") == "closed"
