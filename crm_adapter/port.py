@@ -387,8 +387,9 @@ class UpdateLedger(Protocol):
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
         """`account`, then commits the inbound interaction `inbound` makes of it, on one
-        connection; DuplicateUpdate if its update_id was seen before. `inbound` may run on
-        the database's worker thread: it only computes the row."""
+        connection; DuplicateUpdate if its update_id was seen before. `inbound` may run
+        more than once (a job that met another process's lock is run again): it only
+        computes the row."""
         ...
 
     async def log_replies(

@@ -284,56 +284,118 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._leave_write()
 
 
-class DedicatedConnection:
-    """A connection of its own, outside the engine's pool, for one component's short jobs.
+class LoopConnection:
+    """A connection of its own, used on the event loop itself, for one component's short jobs.
 
-    The update ledger runs two or three tiny jobs per update. Through the pool each one also
-    paid a checkout and a check-in, each a trip through SQLAlchemy's greenlet bridge: about
-    two thirds of the job's cost in `bench.dispatch` profiles. Here the jobs go straight to
-    one aiosqlite worker thread, in the order they were sent. Writers still take the file's
-    turn from the same `WriterGate` as the engine's connections, so within this process a
-    dedicated writer and a unit of work never meet inside SQLite's lock.
+    The update ledger runs two tiny jobs per update (read who is writing and claim the
+    update; log the replies), each a few indexed statements and a commit: tens of
+    microseconds of SQLite. On a worker thread each job also paid a wake-up of that thread and
+    one of the loop, half a millisecond of an update in `bench.dispatch`. So the jobs run
+    inline, and what could stall the loop is kept away from it:
+
+    - Locks: the connection's busy timeout is zero. Writers of this process take the file's
+      turn from the same `WriterGate` as the engine's connections first, so only another
+      process (a CLI command, a standalone scheduler) can hold SQLite's lock; then the job,
+      rolled back, is tried again after an `asyncio.sleep` (backing off up to 50 ms) while
+      the loop serves other updates, until GATE_TIMEOUT_SECONDS, and then fails with
+      "database is locked" as a busy timeout would. A job is a whole transaction, so trying
+      it again is safe.
+    - Checkpoints: SQLite copies the write-ahead log into the database (with fsyncs) on the
+      commit that finds the log long. This connection never does (wal_autocheckpoint=0);
+      every CHECKPOINT_EVERY writing jobs a PASSIVE checkpoint runs on a worker thread of a
+      second connection, which waits for no one.
     """
+
+    CHECKPOINT_EVERY = 200
 
     def __init__(self, database: str, gate: WriterGate) -> None:
         self._database = database
         self._gate = gate
-        self._connection: aiosqlite.Connection | None = None
-        self._opening: asyncio.Task[aiosqlite.Connection] | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._writes = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+        self.checkpoints = 0
 
-    async def _open(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(self._database, timeout=GATE_TIMEOUT_SECONDS)
-        try:
-            await connection._execute(apply_pragmas, connection._conn)  # type: ignore[no-untyped-call]
-        except BaseException:
-            await connection.close()
-            raise
-        self._connection = connection
-        return connection
-
-    async def _ready(self) -> aiosqlite.Connection:
-        if self._connection is not None:
-            return self._connection
-        # Concurrent first callers share one opening (aiosqlite's thread starts once).
-        if self._opening is None or (self._opening.done() and self._opening.exception()):
-            self._opening = asyncio.ensure_future(self._open())
-        return await asyncio.shield(self._opening)
+    def _ready(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # No busy wait at any point, opening included: a lock is waited for on the loop.
+            connection = sqlite3.connect(self._database, timeout=0)
+            try:
+                apply_pragmas(connection)
+                connection.execute("PRAGMA busy_timeout=0")
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
 
     async def run_job(self, job: Callable[..., T], *args: Any, write: bool = False) -> T:
-        """`job(sqlite3_connection, *args)` on the worker thread; as `OneHopConnection`'s."""
-        connection = await self._ready()
+        """`job(sqlite3_connection, *args)` on the loop; it must end its own transaction.
+
+        A job that writes takes the file's write turn first.
+        """
         lock = await self._gate.enter() if write else None
         try:
-            result: T = await connection._execute(job, connection._conn, *args)  # type: ignore[no-untyped-call]
-            return result
+            result = await self._attempts(job, args)
         finally:
             if lock is not None:
                 lock.release()
+        if write:
+            self._count_write()
+        return result
+
+    async def _attempts(self, job: Callable[..., T], args: tuple[Any, ...]) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATE_TIMEOUT_SECONDS
+        pause = 0.001
+        while True:
+            connection: sqlite3.Connection | None = None
+            try:
+                connection = self._ready()
+                return job(connection, *args)
+            except BaseException as error:
+                if connection is not None and connection.in_transaction:
+                    connection.rollback()
+                if not _is_busy(error) or loop.time() + pause > deadline:
+                    raise
+            log.debug("database locked by another process; trying again in %.3f s", pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _count_write(self) -> None:
+        self._writes += 1
+        if self._writes % self.CHECKPOINT_EVERY == 0 and (
+            self._checkpoint is None or self._checkpoint.done()
+        ):
+            self._checkpoint = asyncio.ensure_future(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            async with aiosqlite.connect(self._database) as connection:
+                await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.checkpoints += 1
+        except Exception:
+            # The next one catches up; the log only grows meanwhile.
+            log.warning("checkpoint of the write-ahead log failed", exc_info=True)
 
     async def close(self) -> None:
-        connection, self._connection, self._opening = self._connection, None, None
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if checkpoint is not None:
+            await checkpoint
+        connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()
+            connection.close()
+
+
+def _is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" (another connection holds the lock we need)."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error)
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):

@@ -7,10 +7,12 @@ per-statement machinery (session, connection checkout, greenlet hops, result obj
 SQL. So here:
 
 - On a SQLite file (our one-hop aiosqlite adapter) the ledger has a connection of its own,
-  outside the pool (`DedicatedConnection`), and opening an update (read, claim, commit) is
-  one job on its worker thread, as is logging the replies: SQL that SQLAlchemy compiled
-  once from the same tables, with SQLAlchemy's own type conversions (UTC timestamps, JSON)
-  applied on both sides, so the schema stays in `models/` and nothing is hand-written twice.
+  outside the pool, used on the event loop itself (`LoopConnection`: no thread hops, and
+  neither a lock held by another process nor a checkpoint can stall the loop), and opening
+  an update (read, claim, commit) is one job, as is logging the replies: SQL that
+  SQLAlchemy compiled once from the same tables, with SQLAlchemy's own type conversions (UTC
+  timestamps, JSON) applied on both sides, so the schema stays in `models/` and nothing is
+  hand-written twice.
 - On other engines (PostgreSQL) the same Core statements run on a pooled connection, without
   an ORM session.
 
@@ -36,7 +38,7 @@ from sqlalchemy.sql.expression import Executable
 from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
 from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
-from crm_adapter.sqlite_driver import DedicatedConnection, OneHopDbapi, WriterGate, gate_for
+from crm_adapter.sqlite_driver import LoopConnection, OneHopDbapi, WriterGate, gate_for
 
 MESSENGER = "telegram"
 
@@ -271,7 +273,7 @@ class SqliteUpdateLedger:
         self._insert = _Compiled(insert(INTERACTION), dialect, columns=INTERACTION_COLUMNS)
         database = engine.url.database
         assert database, "ledger_for gives file databases only"
-        self._connection = DedicatedConnection(database, gate)
+        self._connection = LoopConnection(database, gate)
 
     async def close(self) -> None:
         await self._connection.close()
@@ -282,7 +284,7 @@ class SqliteUpdateLedger:
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
-        # Read, claim and commit in one job: `inbound` runs on the worker thread.
+        # Read, claim and commit in one job; `inbound` only computes the row.
         return await self._connection.run_job(self._open_update, user_id, inbound, write=True)
 
     async def log_replies(
@@ -293,7 +295,7 @@ class SqliteUpdateLedger:
                 self._log_replies, records, dict(known_owners), write=True
             )
 
-    # The jobs, on the worker thread.
+    # The jobs: each a whole transaction, so one that met a lock can be run again.
 
     def _read_account(self, connection: sqlite3.Connection, user_id: int) -> LinkedAccount | None:
         params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -16,6 +19,7 @@ from crm_adapter import models as m
 from crm_adapter.dto import Interaction, LinkedAccount
 from crm_adapter.port import DuplicateUpdate, UpdateLedger
 from crm_adapter.sql import SqlCrm
+from crm_adapter.sqlite_driver import LoopConnection
 from crm_adapter.update_ledger import CoreUpdateLedger, SqliteUpdateLedger
 from tests.factories import MiniBank, make_bank
 
@@ -254,29 +258,38 @@ def _recording(
     return inbound
 
 
-async def test_on_sqlite_an_update_is_one_job_on_the_ledgers_own_connection(
+async def test_on_sqlite_an_update_is_one_job_on_the_loop_without_a_thread_hop(
     sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Through the pool every job also paid a checkout and a check-in (two thirds of its cost
-    # in profiles); the ledger's own connection runs each step as one job on its thread.
+    # Through the pool every job also paid a checkout and a check-in, and on a worker thread
+    # a wake-up of the thread and of the loop; the ledger's own connection runs each step as
+    # one job on the loop itself.
     crm = SqlCrm.from_url(sqlite_url)
     try:
         bank = await _linked_bank(crm, clock)
         ledger = crm.ledger
         assert isinstance(ledger, SqliteUpdateLedger)
-        jobs: list[str] = []
+        hops: list[str] = []
         original = aiosqlite.Connection._execute
 
         async def counted(self: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
-            jobs.append(getattr(fn, "__name__", "?"))
+            hops.append(getattr(fn, "__name__", "?"))
             return await original(self, fn, *args)
 
         monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        threads: list[int] = []
+        for name in ("_open_update", "_log_replies"):
+            job = getattr(ledger, name)
+
+            def on_thread(*args: Any, job: Any = job) -> Any:
+                threads.append(threading.get_ident())
+                return job(*args)
+
+            monkeypatch.setattr(ledger, name, on_thread)
         checkouts: list[object] = []
         event.listen(crm.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
         at = clock.now()
 
-        # Ten updates arriving together share one connection, opened once.
         opened = await asyncio.gather(
             *(
                 ledger.open_update(CLIENT_USER, lambda _found, i=i: _inbound(400 + i, at))
@@ -297,15 +310,65 @@ async def test_on_sqlite_an_update_is_one_job_on_the_ledgers_own_connection(
         )
 
         assert all(a is not None and a.client is not None for a in opened)
-        assert jobs == ["apply_pragmas", *["_open_update"] * 10, "_log_replies"]
-        assert checkouts == []
+        assert threads == [threading.get_ident()] * 11
+        assert hops == [] and checkouts == []
         rows = await _rows(crm)
         assert sorted(r.update_id for r in rows if r.update_id) == list(range(400, 410))
         assert [r.client_id for r in rows if r.direction == "out"] == [bank.client_id]
     finally:
         await crm.close()
     # Closed with the store; a store used again opens a fresh one.
-    jobs.clear()
     assert await crm.ledger.account(CLIENT_USER) is not None
-    assert jobs == ["apply_pragmas", "_read_account"]
     await crm.close()
+
+
+async def test_on_sqlite_another_processs_lock_is_waited_for_without_stalling_the_loop(
+    sqlite_url: str, clock: ManualClock
+) -> None:
+    crm = SqlCrm.from_url(sqlite_url)
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite+aiosqlite:///"))
+    try:
+        await _linked_bank(crm, clock)
+        at = clock.now()
+        other.execute("BEGIN IMMEDIATE")  # a CLI command in the middle of its transaction
+        claim = asyncio.create_task(
+            crm.ledger.open_update(CLIENT_USER, lambda _found: _inbound(500, at))
+        )
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        # The loop went on serving others meanwhile; the claim waits for its turn.
+        assert ticks == 20 and not claim.done()
+        other.rollback()
+        assert await asyncio.wait_for(claim, 5) is not None
+        assert [r.update_id for r in await _rows(crm)] == [500]
+    finally:
+        other.close()
+        await crm.close()
+
+
+async def test_on_sqlite_the_ledger_checkpoints_the_log_off_the_loop(
+    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its own connection never checkpoints on commit (that copies the log and fsyncs on the
+    # loop); without the periodic checkpoint the write-ahead log would only grow.
+    monkeypatch.setattr(LoopConnection, "CHECKPOINT_EVERY", 20)
+    crm = SqlCrm.from_url(sqlite_url)
+    wal = Path(sqlite_url.removeprefix("sqlite+aiosqlite:///") + "-wal")
+    try:
+        await _linked_bank(crm, clock)
+        at = clock.now()
+        ledger = crm.ledger
+        assert isinstance(ledger, SqliteUpdateLedger)
+        for i in range(200):
+            await ledger.open_update(CLIENT_USER, lambda _found, i=i: _inbound(600 + i, at))
+            if i % 20 == 19:  # a quiet moment after each checkpoint began
+                await asyncio.sleep(0.05)
+        await ledger.close()  # waits for a checkpoint under way
+        assert ledger._connection.checkpoints == 10
+        # The log is written again from its start after a checkpoint, so the file stays at
+        # about 20 commits' worth of pages (a commit here adds about two) instead of 200's.
+        assert wal.stat().st_size < 100 * 4096
+    finally:
+        await crm.close()
