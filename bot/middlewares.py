@@ -128,7 +128,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                 await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
             return None
         # The handler's unit of work connects only when the handler touches the database.
-        async with self.crm.unit_of_work() as uow:
+        async with self.crm.unit_of_work(interactive=True) as uow:
             data["uow"] = uow
             token = begin_capture()
             bound = bind_unit_of_work(uow)

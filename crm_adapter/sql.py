@@ -39,7 +39,7 @@ from crm_adapter.repositories_delivery import (
     SqlOutboxRepository,
     SqlRuleFiringRepository,
 )
-from crm_adapter.sqlite_driver import apply_pragmas, one_hop_dbapi
+from crm_adapter.sqlite_driver import INLINE_STATEMENTS, apply_pragmas, one_hop_dbapi
 from crm_adapter.update_ledger import ledger_for
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
@@ -51,7 +51,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        # An update's statements may run on the event loop rather than the connection's
+        # worker thread (sqlite_driver.INLINE_STATEMENTS); never both at once: the adapter's
+        # per-connection mutex is held either way.
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         # Sessions and connections always end their transaction (commit, or rollback on
         # close) before a connection goes back to the pool, so the pool's own ROLLBACK on
         # return is redundant; on aiosqlite every statement is a hop to a worker thread and
@@ -194,12 +197,20 @@ class SqlCrm:
         return cls(create_engine(url, echo=echo))
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[SqlUnitOfWork]:
-        """A transaction that is rolled back unless the caller commits it."""
+    async def unit_of_work(self, *, interactive: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        """A transaction that is rolled back unless the caller commits it.
+
+        `interactive`: an update's own unit of work, whose statements are a few indexed
+        look-ups; on SQLite those that cannot wait for a lock then run on the event loop
+        (sqlite_driver.INLINE_STATEMENTS).
+        """
         uow = SqlUnitOfWork(self._sessions)
+        token = INLINE_STATEMENTS.set(True) if interactive else None
         try:
             yield uow
         finally:
+            if token is not None:
+                INLINE_STATEMENTS.reset(token)
             # A session holds a connection only inside a transaction; ending that one is all
             # a close would do.
             await uow.rollback()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import os
 import sqlite3
@@ -47,6 +48,12 @@ T = TypeVar("T")
 
 # (description, rowcount, lastrowid, rows) of a finished statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
+
+# Set while an update's handler runs (bot.middlewares): its statements may run on the loop
+# (`OneHopConnection.may_run_inline`).
+INLINE_STATEMENTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sqlite_inline_statements", default=False
+)
 
 # sqlite3 (in its default, legacy transaction mode) opens a transaction right before these
 # statements and only these; everything else runs on its own, outside a write transaction.
@@ -129,7 +136,7 @@ def apply_pragmas(connection: Any) -> None:
 def _run_statement(
     connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
-    """Runs on aiosqlite's worker thread: the whole statement in one go."""
+    """The whole statement in one go: on aiosqlite's worker thread, or inline."""
     cursor = connection.cursor()
     try:
         if many:
@@ -197,15 +204,20 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection = self._adapt_connection
+        inline = False
         if isinstance(connection, OneHopConnection):
+            inline = connection.may_run_inline(operation)
             if opens_transaction(operation):
                 await connection.enter_write()
             elif not is_plain_read(operation):
                 connection.touched = True
         async with connection._execute_mutex:
-            outcome: _Outcome = await self._connection._execute(
-                _run_statement, self._connection._conn, operation, parameters, many
-            )
+            if inline:
+                outcome = _run_statement(self._connection._conn, operation, parameters, many)
+            else:
+                outcome = await self._connection._execute(
+                    _run_statement, self._connection._conn, operation, parameters, many
+                )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
@@ -221,6 +233,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         # Set by a statement that may have opened a transaction without taking the write
         # turn (SAVEPOINT, BEGIN, a CTE...): its commit or rollback must reach SQLite.
         self.touched = False
+
+    def may_run_inline(self, operation: str) -> bool:
+        """Whether `operation` can run on the event loop instead of the worker thread.
+
+        Only a statement that cannot wait for a lock, and only for an update's own unit of
+        work (`statements_inline`): a SELECT (in WAL mode readers never wait for writers), or
+        any statement of a transaction that already holds the file's write turn and SQLite's
+        write lock with it. The first write of a transaction (it may wait for another
+        process's lock) and COMMIT (it may checkpoint the log, with fsyncs) keep the hop.
+        An update's statements are a handful of indexed look-ups, each far cheaper than the
+        two thread wake-ups of a hop; scheduler jobs and commands keep the worker thread,
+        so a long report never holds up the loop.
+        """
+        if self._gate is None or not INLINE_STATEMENTS.get():
+            return False
+        return self._held is not None or is_plain_read(operation)
 
     async def enter_write(self) -> None:
         """Waits for the file's write turn unless this connection's transaction has it."""

@@ -180,3 +180,32 @@ async def test_a_transaction_a_savepoint_opened_is_still_committed(tmp_path: Pat
             assert not in_transaction
     finally:
         await engine.dispose()
+
+
+async def test_an_updates_statements_that_cannot_wait_run_on_the_loop(
+    tmp_path: Path, hops: list[str]
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+        hops.clear()
+        token = sqlite_driver.INLINE_STATEMENTS.set(True)
+        try:
+            async with engine.begin() as conn:
+                assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+                # The first write may wait for another process's lock: on the worker thread.
+                await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+                # The transaction holds the write lock now: nothing left to wait for.
+                await conn.execute(text("UPDATE t SET name = 'b'"))
+                assert (await conn.execute(text("SELECT name FROM t"))).scalar() == "b"
+            # COMMIT may checkpoint the log (fsyncs): on the worker thread too.
+            assert hops == ["_run_statement", "commit"]
+        finally:
+            sqlite_driver.INLINE_STATEMENTS.reset(token)
+        hops.clear()
+        async with engine.connect() as conn:  # outside an update: every statement hops
+            assert (await conn.execute(text("SELECT name FROM t"))).scalar() == "b"
+        assert hops == ["_run_statement"]
+    finally:
+        await engine.dispose()
