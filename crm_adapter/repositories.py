@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, literal, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -57,12 +57,34 @@ _POSTGRESQL_CLAIM = (
 )
 
 
+_STAFF_TABLE = cast(Table, m.StaffRow.__table__)
+_CLIENT_TABLE = cast(Table, m.ClientRow.__table__)
+_STAFF_BY_ID = select(_STAFF_TABLE).where(_STAFF_TABLE.c.id == bindparam("id"))
+_CLIENT_BY_ID = select(_CLIENT_TABLE).where(_CLIENT_TABLE.c.id == bindparam("id"))
+
+
+async def _row_by_id(
+    session: AsyncSession, query: Select[Any], row_id: int
+) -> dict[str, Any] | None:
+    """One row as column -> value, read with a Core statement.
+
+    Staff and clients by id are read on most updates (whose manager, who answers now), and
+    `Session.get` spent most of such a read in the ORM's loading machinery; their DTOs take
+    the columns as they are. A Core read does not flush the session first, so pending
+    changes are flushed here (repositories flush their own writes at once anyway).
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    row = (await session.execute(query, {"id": row_id})).mappings().first()
+    return dict(row) if row is not None else None
+
+
 class SqlStaffRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
     async def get(self, staff_id: int) -> Staff | None:
-        row = await self._s.get(m.StaffRow, staff_id)
+        row = await _row_by_id(self._s, _STAFF_BY_ID, staff_id)
         return Staff.model_validate(row) if row else None
 
     async def by_external_id(self, external_id: str) -> Staff | None:
@@ -95,7 +117,7 @@ class SqlClientRepository:
         self._s = session
 
     async def get(self, client_id: int) -> Client | None:
-        row = await self._s.get(m.ClientRow, client_id)
+        row = await _row_by_id(self._s, _CLIENT_BY_ID, client_id)
         return Client.model_validate(row) if row else None
 
     async def by_external_id(self, external_id: str) -> Client | None:

@@ -214,3 +214,15 @@ async def test_a_unit_of_work_makes_its_session_on_first_use(store: SqlCrm) -> N
         assert await uow.staff.get(10**6) is None
         assert uow.began and uow.staff is uow.staff
         await uow.commit()
+
+
+async def test_reading_by_id_sees_what_the_unit_of_work_has_not_flushed(store: SqlCrm) -> None:
+    # Staff and clients by id are read with a Core statement, which does not flush first.
+    bank = await make_bank(store)
+    async with store.unit_of_work() as uow:
+        row = await uow.session.get(StaffRow, bank.manager_id)
+        assert row is not None
+        row.full_name = "Новое Имя"
+        staff = await uow.staff.get(bank.manager_id)
+        assert staff is not None and staff.full_name == "Новое Имя"
+        assert await uow.clients.get(10**6) is None
