@@ -16,6 +16,12 @@ transaction first takes an asyncio lock per database file, so the others wait on
 loop, in order, and never inside SQLite. Other processes (a CLI command, the scheduler) still
 meet busy_timeout, which is short work for them.
 
+Two kinds of work skip the worker thread altogether, because the hop cost more than they do
+and they never wait inside SQLite: the update ledger's jobs (`LoopConnection`, which waits
+for another process's lock on the loop), and the statements of an update's own unit of work
+that are SELECTs or come after the transaction's first write
+(`OneHopConnection.may_run_inline`).
+
 It leans on two internals of aiosqlite (`Connection._execute` queues a function on the worker
 thread, `Connection._conn` is the sqlite3 connection); `one_hop_dbapi` returns None when they
 are missing so the engine falls back to the stock adapter instead of breaking.
@@ -49,8 +55,8 @@ T = TypeVar("T")
 # (description, rowcount, lastrowid, rows) of a finished statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
-# Set while an update's handler runs (bot.middlewares): its statements may run on the loop
-# (`OneHopConnection.may_run_inline`).
+# Set for the unit of work of an update's handler (`SqlCrm.unit_of_work(interactive=True)`):
+# its statements that cannot wait may run on the loop (`OneHopConnection.may_run_inline`).
 INLINE_STATEMENTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sqlite_inline_statements", default=False
 )
@@ -238,7 +244,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         """Whether `operation` can run on the event loop instead of the worker thread.
 
         Only a statement that cannot wait for a lock, and only for an update's own unit of
-        work (`statements_inline`): a SELECT (in WAL mode readers never wait for writers), or
+        work (INLINE_STATEMENTS): a SELECT (in WAL mode readers never wait for writers), or
         any statement of a transaction that already holds the file's write turn and SQLite's
         write lock with it. The first write of a transaction (it may wait for another
         process's lock) and COMMIT (it may checkpoint the log, with fsyncs) keep the hop.
@@ -318,8 +324,9 @@ class LoopConnection:
     The update ledger runs two tiny jobs per update (read who is writing and claim the
     update; log the replies), each a few indexed statements and a commit: tens of
     microseconds of SQLite. On a worker thread each job also paid a wake-up of that thread and
-    one of the loop, half a millisecond of an update in `bench.dispatch`. So the jobs run
-    inline, and what could stall the loop is kept away from it:
+    one of the loop, which cost more than the SQL (bench.dispatch: the ledger's move to the
+    loop was the largest step of 2026-12-03). So the jobs run inline, and what could stall
+    the loop is kept away from it:
 
     - Locks: the connection's busy timeout is zero. Writers of this process take the file's
       turn from the same `WriterGate` as the engine's connections first, so only another
