@@ -37,15 +37,20 @@ SCRIPT = """\
 """
 
 
-async def test_console_session_link_consent_menu(
-    settings: Settings, crm: SqlCrm, clock: ManualClock
-) -> None:
+async def _console(settings: Settings, crm: SqlCrm, clock: ManualClock, script: str) -> str:
+    """What the console shows for `script`, run in-process against the demo bank."""
     await make_bank(crm)
     out = io.StringIO()
     transcript = Transcript(out=out)
     app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
-    await run_console(app, transcript, io.StringIO(SCRIPT))
-    text = out.getvalue()
+    await run_console(app, transcript, io.StringIO(script))
+    return out.getvalue()
+
+
+async def test_console_session_link_consent_menu(
+    settings: Settings, crm: SqlCrm, clock: ManualClock
+) -> None:
+    text = await _console(settings, crm, clock, SCRIPT)
     assert "ссылку-приглашение" in text  # the stranger got linking instructions only
     assert "Здравствуйте, Иван Петрович! Ваш аккаунт подключён" in text
     assert "[1] Даю согласие  [2] Не сейчас" in text
@@ -75,16 +80,11 @@ async def test_console_presses_a_button_of_an_earlier_message(
 ) -> None:
     # After the relay's own keyboard, the main menu above it is still on screen, as in
     # Telegram: pressing "Мой менеджер" again used to answer "no such button".
-    await make_bank(crm)
-    out = io.StringIO()
-    transcript = Transcript(out=out)
-    app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
     script = (
         ":as client C-0001\n:press Даю согласие\n:press Мой менеджер\n:press Завершить\n"
         ":press Мой менеджер\n:press 1\n:press Нет такой\n:quit\n"
     )
-    await run_console(app, transcript, io.StringIO(script))
-    text = out.getvalue()
+    text = await _console(settings, crm, clock, script)
     assert text.count("Ваш персональный менеджер — *Соколов Андрей*") == 2
     # A number still means the last keyboard: [1] of the relay's is "Завершить".
     assert text.count("Диалог с менеджером завершён") == 2
