@@ -52,3 +52,36 @@ def test_request_lines_of_chromas_http_client_stay_out_and_tokens_are_masked(
         "chroma answered 503",
         "calling https://api/bot***/getMe",
     ]
+
+
+def _send(url: str, text: str) -> None:
+    raise ConnectionError(f"cannot reach {url}")
+
+
+@pytest.mark.parametrize("log_json", [True, False])
+def test_a_failure_is_logged_with_its_traceback_but_no_token_and_no_message_text(
+    tmp_path: Path, restored_logging: None, log_json: bool
+) -> None:
+    # Console tracebacks used to show every local variable: the client's text, and the
+    # request URL with the token in it.
+    settings = Settings(
+        environment="test",
+        var_dir=tmp_path,
+        log_json=log_json,
+        telegram=TelegramSettings(bot_token=SecretStr(TOKEN)),
+    )
+    log_file = tmp_path / "bot.log"
+    configure_logging(settings, to_file=log_file)
+    url, text = f"https://api/bot{TOKEN}/sendMessage", "Перевод 2 млн в Дубай, паспорт 4509"
+    try:
+        _send(url, text)
+    except ConnectionError:
+        logging.getLogger("bot.app").exception("update 7 failed")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+    written = log_file.read_text(encoding="utf-8")
+    assert TOKEN not in written and text not in written
+    assert "Traceback" in written and "cannot reach https://api/bot***/sendMessage" in written
+    if log_json:
+        assert "_send" in json.loads(written.splitlines()[0])["exception"]
