@@ -23,6 +23,7 @@ log line never undoes what the handler committed).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -31,7 +32,7 @@ from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
@@ -39,6 +40,8 @@ from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
 from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
 from crm_adapter.sqlite_driver import LoopConnection, OneHopDbapi, WriterGate, gate_for
+
+log = logging.getLogger(__name__)
 
 MESSENGER = "telegram"
 
@@ -170,16 +173,36 @@ class CoreUpdateLedger:
 
     async def account(self, user_id: int) -> LinkedAccount | None:
         async with self._engine.connect() as conn:
-            return await self._account(conn, user_id)
+            return await self._account_again_if_dropped(conn, user_id)
 
     async def open_update(
         self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
     ) -> LinkedAccount | None:
-        # One checkout (and one pre-ping) for both.
+        # One checkout for both.
         async with self._engine.connect() as conn:
-            found = await self._account(conn, user_id)
+            found = await self._account_again_if_dropped(conn, user_id)
             await self._claim_committed(conn, inbound(found))
         return found
+
+    async def _account_again_if_dropped(
+        self, conn: AsyncConnection, user_id: int
+    ) -> LinkedAccount | None:
+        """The account read; once more on a fresh connection if the server had dropped this one.
+
+        It is every update's first statement, so after a database restart under traffic it
+        is the one that meets the dead pooled connections (only idle ones are pinged: see
+        `crm_adapter.sql.ping_when_idle`). Nothing was written yet, so reading again is safe,
+        and the update goes on instead of failing.
+        """
+        try:
+            return await self._account(conn, user_id)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        log.warning("database connection dropped; reading the account on a fresh one")
+        await conn.invalidate()
+        await conn.rollback()
+        return await self._account(conn, user_id)
 
     async def _account(self, conn: AsyncConnection, user_id: int) -> LinkedAccount | None:
         found = await conn.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": MESSENGER})

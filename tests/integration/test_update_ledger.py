@@ -12,13 +12,14 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from concierge.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.dto import Interaction, LinkedAccount
+from crm_adapter.migrate import upgrade
 from crm_adapter.port import DuplicateUpdate, UpdateLedger
-from crm_adapter.sql import SqlCrm
+from crm_adapter.sql import SqlCrm, create_engine
 from crm_adapter.sqlite_driver import LoopConnection
 from crm_adapter.update_ledger import CoreUpdateLedger, SqliteUpdateLedger
 from tests.factories import MiniBank, make_bank
@@ -371,4 +372,49 @@ async def test_on_sqlite_the_ledger_checkpoints_the_log_off_the_loop(
         # about 20 commits' worth of pages (a commit here adds about two) instead of 200's.
         assert wal.stat().st_size < 100 * 4096
     finally:
+        await crm.close()
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_pooled_connection_the_server_dropped_is_replaced(
+    postgres_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pooled connections are pinged only after sitting idle (pre-ping at every checkout was
+    # a round trip per checkout); the ledger's account read, every update's first
+    # statement, reads again on a fresh connection after a restart under traffic.
+    crm = SqlCrm.from_url(postgres_url)
+    admin = create_engine(postgres_url)
+    try:
+        await upgrade(crm.engine)
+        await _linked_bank(crm, clock)
+        at = clock.now()
+
+        async def drop_the_pooled_connection() -> int:
+            async with crm.engine.connect() as conn:
+                pid = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            async with admin.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                for _ in range(100):
+                    gone = await conn.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                        {"pid": pid},
+                    )
+                    if gone.scalar_one() == 0:
+                        return pid
+                    await asyncio.sleep(0.02)
+            raise AssertionError("the backend was not terminated")
+
+        # Dropped while in use moments ago: not pinged, the ledger reads again.
+        dropped = await drop_the_pooled_connection()
+        opened = await crm.ledger.open_update(CLIENT_USER, lambda _found: _inbound(701, at))
+        assert opened is not None and opened.client is not None
+        assert await drop_the_pooled_connection() != dropped
+
+        # Dropped while idle: the ping at checkout finds it dead and the pool replaces it.
+        monkeypatch.setattr("crm_adapter.sql.time.monotonic", lambda: 10.0**9)
+        async with crm.unit_of_work() as uow:
+            assert await uow.clients.get(opened.client.id) is not None
+        assert [r.update_id for r in await _rows(crm) if r.update_id] == [701]
+    finally:
+        await admin.dispose()
         await crm.close()
