@@ -91,7 +91,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     """Pings a pooled connection at checkout only when it has sat idle `idle_seconds`.
 
     pool_pre_ping pinged at every checkout: a round trip before each of an update's two or
-    three checkouts (bench.dispatch on PostgreSQL: 148/s with it, 184-201/s without). A
+    three checkouts (bench.dispatch on PostgreSQL: 186-198/s with it, 238-239/s without). A
     connection checked in moments ago is as alive as a ping could show; one idle longer (a
     restarted server, a proxy's idle timeout) is pinged, and a dead one is replaced before
     anyone uses it, as pre-ping did. A server that dies under traffic fails the statements
