@@ -135,6 +135,13 @@ def apply_pragmas(connection: Any) -> None:
     try:
         for pragma in PRAGMAS:
             cursor.execute(pragma)
+            if pragma == "PRAGMA journal_mode=WAL":
+                mode = cursor.fetchone()
+                wal = mode is not None and str(mode[0]).lower() == "wal"
+                if isinstance(connection, OneHopConnection):
+                    connection.wal = wal
+                if not wal:
+                    log.warning("SQLite refused WAL mode (%s): readers may wait for writers", mode)
     finally:
         cursor.close()
 
@@ -229,7 +236,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_gate", "_held", "touched")
+    __slots__ = ("_gate", "_held", "touched", "wal")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any, gate: WriterGate | None) -> None:
@@ -239,6 +246,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         # Set by a statement that may have opened a transaction without taking the write
         # turn (SAVEPOINT, BEGIN, a CTE...): its commit or rollback must reach SQLite.
         self.touched = False
+        # Whether SQLite accepted WAL mode (apply_pragmas): without it a reader can wait for
+        # a writer, so nothing runs on the loop.
+        self.wal = False
 
     def may_run_inline(self, operation: str) -> bool:
         """Whether `operation` can run on the event loop instead of the worker thread.
@@ -252,7 +262,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         two thread wake-ups of a hop; scheduler jobs and commands keep the worker thread,
         so a long report never holds up the loop.
         """
-        if self._gate is None or not INLINE_STATEMENTS.get():
+        if self._gate is None or not self.wal or not INLINE_STATEMENTS.get():
             return False
         return self._held is not None or is_plain_read(operation)
 

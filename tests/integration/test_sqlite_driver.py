@@ -189,6 +189,10 @@ async def test_an_updates_statements_that_cannot_wait_run_on_the_loop(
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+            raw = await conn.get_raw_connection()
+            # Readers never wait for writers only in WAL mode; without it nothing runs inline.
+            assert isinstance(raw.dbapi_connection, OneHopConnection)
+            assert raw.dbapi_connection.wal
         hops.clear()
         token = sqlite_driver.INLINE_STATEMENTS.set(True)
         try:
