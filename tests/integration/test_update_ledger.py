@@ -393,9 +393,12 @@ async def test_on_postgresql_a_pooled_connection_the_server_dropped_is_replaced(
         async def drop_the_pooled_connection() -> int:
             async with crm.engine.connect() as conn:
                 pid = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-            async with admin.connect() as conn:
+            async with admin.connect() as plain:
+                # Each check in a transaction of its own: PostgreSQL snapshots the activity
+                # view at a transaction's first look.
+                conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                for _ in range(100):
+                for _ in range(250):
                     gone = await conn.execute(
                         text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
                         {"pid": pid},
