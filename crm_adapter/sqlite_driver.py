@@ -334,9 +334,8 @@ class LoopConnection:
     The update ledger runs two tiny jobs per update (read who is writing and claim the
     update; log the replies), each a few indexed statements and a commit: tens of
     microseconds of SQLite. On a worker thread each job also paid a wake-up of that thread and
-    one of the loop, which cost more than the SQL (bench.dispatch: the ledger's move to the
-    loop was the largest step of 2026-12-03). So the jobs run inline, and what could stall
-    the loop is kept away from it:
+    one of the loop, which cost more than the SQL. So the jobs run inline, and what could
+    stall the loop is kept away from it:
 
     - Locks: the connection's busy timeout is zero. Writers of this process take the file's
       turn from the same `WriterGate` as the engine's connections first, so only another

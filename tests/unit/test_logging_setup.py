@@ -29,17 +29,23 @@ def restored_logging() -> Iterator[None]:
         logging.getLogger(name).setLevel(saved)
 
 
-def test_request_lines_of_chromas_http_client_stay_out_and_tokens_are_masked(
-    tmp_path: Path, restored_logging: None
-) -> None:
+def _logging_to_file(tmp_path: Path, *, log_json: bool) -> Path:
+    """The bot's log set-up with a token, writing to a file the test then reads."""
     settings = Settings(
         environment="test",
         var_dir=tmp_path,
-        log_json=True,
+        log_json=log_json,
         telegram=TelegramSettings(bot_token=SecretStr(TOKEN)),
     )
     log_file = tmp_path / "bot.log"
     configure_logging(settings, to_file=log_file)
+    return log_file
+
+
+def test_request_lines_of_chromas_http_client_stay_out_and_tokens_are_masked(
+    tmp_path: Path, restored_logging: None
+) -> None:
+    log_file = _logging_to_file(tmp_path, log_json=True)
 
     logging.getLogger("httpx").info('HTTP Request: GET http://chroma:8000/api/v2/heartbeat "200"')
     logging.getLogger("httpx").warning("chroma answered 503")
@@ -64,14 +70,7 @@ def test_a_failure_is_logged_with_its_traceback_but_no_token_and_no_message_text
 ) -> None:
     # Console tracebacks used to show every local variable: the client's text, and the
     # request URL with the token in it.
-    settings = Settings(
-        environment="test",
-        var_dir=tmp_path,
-        log_json=log_json,
-        telegram=TelegramSettings(bot_token=SecretStr(TOKEN)),
-    )
-    log_file = tmp_path / "bot.log"
-    configure_logging(settings, to_file=log_file)
+    log_file = _logging_to_file(tmp_path, log_json=log_json)
     url, text = f"https://api/bot{TOKEN}/sendMessage", "Перевод 2 млн в Дубай, паспорт 4509"
     try:
         _send(url, text)
