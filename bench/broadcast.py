@@ -24,7 +24,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import insert
 
 from bench.telegram_standin import TelegramStandIn
-from concierge.clock import SystemClock
+from bot.telegram_sender import TelegramSender
+from common.clock import SystemClock
 from concierge.contact_policy import ContactPolicy
 from concierge.notify import MessageClass, Outgoing
 from crm_adapter import models as m
@@ -160,7 +161,7 @@ async def run_scenario(
         def worker() -> DeliveryWorker:
             return DeliveryWorker(
                 crm,
-                bot,
+                TelegramSender(bot),
                 SystemClock(),
                 worker_id="bench-worker",
                 rate_per_second=rate,

@@ -44,15 +44,16 @@ from bench.retrieval import load_eval
 from bot.app import OFFLINE_TOKEN, build_app
 from bot.callbacks import LanguageCb, MenuCb, RelayCb, ServiceCb, WizardCb
 from bot.local_session import LocalSession
-from bot.logging_setup import configure_logging
-from bot.settings import (
+from bot.notifier import direct_notifier
+from cli.logging_setup import configure_logging
+from common.clock import SystemClock
+from common.settings import (
     BehaviourSettings,
     DatabaseSettings,
     KnowledgeSettings,
     RedisSettings,
     Settings,
 )
-from concierge.clock import SystemClock
 from crm_adapter import models as m
 from crm_adapter.migrate import upgrade
 from crm_adapter.sql import SqlCrm, create_engine
@@ -372,7 +373,13 @@ async def run_full(
     await upgrade(engine)
     await engine.dispose()
     settings = bench_settings(url, var_dir, redis)
-    app = build_app(settings, session=LocalSession(), clock=SystemClock(), knowledge=knowledge)
+    app = build_app(
+        settings,
+        session=LocalSession(),
+        clock=SystemClock(),
+        notifier_factory=direct_notifier,
+        knowledge=knowledge,
+    )
     try:
         await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS)
         return await drive(name, app.dispatcher, app.bot, workload, in_flight=in_flight)

@@ -21,7 +21,7 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from bot.settings import KnowledgeSettings  # noqa: E402  (environment first)
+from common.settings import KnowledgeSettings  # noqa: E402  (environment first)
 from knowledge.answers import KnowledgeBase  # noqa: E402
 from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.models import Audience  # noqa: E402

@@ -22,9 +22,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import ErrorEvent
 
 from bot.filters import run_sync_filters_inline, skip_foreign_callbacks
-from bot.i18n import Catalog
 from bot.middlewares import UpdateContextMiddleware
-from bot.notifier import DirectNotifier
 from bot.observability import (
     ApiMetricsRequestMiddleware,
     Health,
@@ -42,9 +40,10 @@ from bot.replica_state import (
     UpdateDedupe,
     build_replica_state,
 )
-from bot.settings import Settings
+from common.clock import Clock, SystemClock
+from common.i18n import Catalog
+from common.settings import Settings
 from concierge.catalogue import load_catalogue
-from concierge.clock import Clock, SystemClock
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from crm_adapter.sql import SqlCrm
@@ -164,7 +163,7 @@ def build_app(
     storage: BaseStorage | None = None,
     replica_state: ReplicaState | None = None,
     health_checks: dict[str, HealthCheck] | None = None,
-    notifier_factory: Callable[[Bot], Notifier] | None = None,
+    notifier_factory: Callable[[Bot, SqlCrm], Notifier],
     **services: Any,
 ) -> App:
     """Everything a process needs; `health_checks` come from other components (e.g. "chroma",
@@ -178,9 +177,9 @@ def build_app(
     bot = create_bot(settings, session=session)
     bot.session.middleware(ApiMetricsRequestMiddleware(metrics))
     bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
-    # Production queues through the outbox (contact policy, rate limits); the tests and a
-    # console without the scheduler send directly.
-    notifier = notifier_factory(bot) if notifier_factory else DirectNotifier(bot=bot, crm=crm)
+    # Chosen by the caller and never defaulted: every process queues through the outbox
+    # (contact policy, rate limits; see `cli.assembly`), tests may send directly.
+    notifier = notifier_factory(bot, crm)
     # Validated here so a broken catalogue file stops start-up instead of a client's request.
     services.setdefault("service_catalogue", load_catalogue())
     dispatcher = create_dispatcher(

@@ -40,7 +40,7 @@ from aiogram.types import (
 
 from bot.app import App
 from bot.local_session import LocalSession, sample_content
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from concierge.linking import issue_link_code
 
 # Messenger user ids the console gives to people, by kind; far from real Telegram ids.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
-from bot.i18n import Raw, Translator
 from bot.keyboards import Keyboard
+from common.i18n import Raw, Translator
 from concierge.event_audience import Audience
 from concierge.event_messages import status_label, when, where
 from concierge.events import (

@@ -14,10 +14,8 @@ from bot.callbacks import (
     ConsentCb,
     LanguageCb,
     MenuCb,
-    RateCb,
-    StaffRequestCb,
 )
-from bot.i18n import Catalog, Translator
+from common.i18n import Catalog, Translator
 
 # Telegram's limit of buttons in one row; a keyboard without `adjust` fills rows up to it.
 ROW_WIDTH = 8
@@ -80,20 +78,6 @@ def _client_menu(catalog: Catalog, language: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def staff_request_actions(t: Translator, request_id: int, *, status: str) -> InlineKeyboardMarkup:
-    """Accept / Resolve / Reply (and Reassign) under a request shown to staff."""
-    kb = Keyboard()
-    actions = ["accept"] if status == "new" else []
-    actions += ["resolve", "reply", "reassign"]
-    for action in actions:
-        kb.button(
-            text=t(f"requests.btn.{action}"),
-            callback_data=StaffRequestCb(action=action, request_id=request_id),
-        )
-    kb.adjust(3)
-    return kb.as_markup()
-
-
 def client_request_actions(t: Translator, request_id: int) -> InlineKeyboardMarkup:
     kb = Keyboard()
     for action in ("comment", "cancel"):
@@ -101,14 +85,6 @@ def client_request_actions(t: Translator, request_id: int) -> InlineKeyboardMark
             text=t(f"requests.btn.{action}"),
             callback_data=ClientRequestCb(action=action, request_id=request_id),
         )
-    return kb.as_markup()
-
-
-def rating_keyboard(request_id: int) -> InlineKeyboardMarkup:
-    kb = Keyboard()
-    for score in range(1, 6):
-        kb.button(text=f"{score} ⭐", callback_data=RateCb(request_id=request_id, score=score))
-    kb.adjust(5)
     return kb.as_markup()
 
 

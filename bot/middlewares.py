@@ -9,11 +9,11 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-from bot.i18n import Catalog
 from bot.observability import Metrics
 from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog
 from concierge.identity import Identity, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
 from concierge.requests import RequestRefused

@@ -1,5 +1,8 @@
-"""Sends notifications straight to the messenger; the outbox-backed notifier replaces it when
-the scheduler's delivery worker is wired in."""
+"""Sends notifications straight to the messenger, bypassing the outbox and its contact policy.
+
+No process runs with it (`cli.assembly` always queues through the outbox): it serves the
+tests and benchmarks that assert on what reaches the messenger within the same update.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 
+from bot.actions import render
 from concierge.notify import Outgoing, current_unit_of_work
 from crm_adapter.dto import MessengerLink
 from crm_adapter.sql import SqlCrm
@@ -61,13 +65,18 @@ class DirectNotifier:
                     link.chat_id,
                     BufferedInputFile(content, filename=name),
                     caption=message.text[:1024],
-                    reply_markup=message.keyboard,
+                    reply_markup=render(message.actions),
                 )
             else:
                 await self.bot.send_message(
-                    link.chat_id, message.text, reply_markup=message.keyboard
+                    link.chat_id, message.text, reply_markup=render(message.actions)
                 )
         except TelegramAPIError:
             log.exception("notification to chat failed")
             return False
         return True
+
+
+def direct_notifier(bot: Bot, crm: SqlCrm) -> DirectNotifier:
+    """The `notifier_factory` of `bot.app.build_app` for tests and benchmarks."""
+    return DirectNotifier(bot=bot, crm=crm)

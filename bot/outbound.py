@@ -17,7 +17,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InlineKeyboardMarkup
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.port import Crm, Owner
 
 log = logging.getLogger(__name__)

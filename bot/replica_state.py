@@ -19,7 +19,7 @@ from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.settings import Settings
+from common.settings import Settings
 
 log = logging.getLogger(__name__)
 

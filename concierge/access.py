@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.dto import Client, Role, Staff
 from crm_adapter.port import UnitOfWork
 

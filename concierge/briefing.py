@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.clock import Clock
 from concierge.access import open_client
-from concierge.clock import Clock
 from concierge.insights import (
     InsightRules,
     Insights,
@@ -488,7 +488,7 @@ def to_dict(briefing: Briefing) -> dict[str, Any]:
 # --- automatic briefings before meetings --------------------------------------------------
 def default_texts() -> Templates:
     # Deferred: the texts live with the bot's locale files; callers may pass their own.
-    from bot.i18n import Catalog
+    from common.i18n import Catalog
 
     return Catalog.shared()
 

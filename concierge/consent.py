@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.dto import Consent
 from crm_adapter.port import UnitOfWork
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
-
-from bot.event_callbacks import EventRateCb, RsvpCb
-from bot.i18n import Catalog, Translator
-from bot.keyboards import Keyboard
+from common.i18n import Catalog, Translator
+from concierge.actions import Action, Actions, arrange
 from crm_adapter.dto import Client, Event, Invitation, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -54,37 +51,34 @@ def deadline(t: Translator, event: Event) -> str:
     return event.answers_close_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
 
 
-def rsvp_keyboard(t: Translator, event: Event, invitation_id: int) -> InlineKeyboardMarkup:
-    kb = Keyboard()
-    kb.button(
-        text=t("events.btn.accept"),
-        callback_data=RsvpCb(invitation_id=invitation_id, answer="accept"),
+def rsvp_actions(t: Translator, event: Event, invitation_id: int) -> Actions:
+    """The answers a guest may give; "+1" only where the event allows a companion."""
+    answers = ["accept", "accept1", "maybe", "decline"]
+    if not event.plus_ones_allowed:
+        answers.remove("accept1")
+    labels = {"accept1": "accept_plus_one"}
+    return arrange(
+        (
+            Action.of(
+                t(f"events.btn.{labels.get(answer, answer)}"),
+                "rsvp",
+                invitation_id=invitation_id,
+                answer=answer,
+            )
+            for answer in answers
+        ),
+        2,
     )
-    if event.plus_ones_allowed:
-        kb.button(
-            text=t("events.btn.accept_plus_one"),
-            callback_data=RsvpCb(invitation_id=invitation_id, answer="accept1"),
-        )
-    kb.button(
-        text=t("events.btn.maybe"),
-        callback_data=RsvpCb(invitation_id=invitation_id, answer="maybe"),
-    )
-    kb.button(
-        text=t("events.btn.decline"),
-        callback_data=RsvpCb(invitation_id=invitation_id, answer="decline"),
-    )
-    kb.adjust(2)
-    return kb.as_markup()
 
 
-def rating_keyboard(invitation_id: int) -> InlineKeyboardMarkup:
-    kb = Keyboard()
-    for score in RATING_SCORES:
-        kb.button(
-            text="★" * score, callback_data=EventRateCb(invitation_id=invitation_id, score=score)
-        )
-    kb.adjust(5)
-    return kb.as_markup()
+def rating_actions(invitation_id: int) -> Actions:
+    return arrange(
+        (
+            Action.of("★" * score, "event_rating", invitation_id=invitation_id, score=score)
+            for score in RATING_SCORES
+        ),
+        5,
+    )
 
 
 def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:

@@ -19,10 +19,9 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiogram.types import InlineKeyboardMarkup
-
-from bot.i18n import Catalog, Translator
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
+from concierge.actions import Actions
 from concierge.event_audience import (
     Audience,
     AudienceCriteria,
@@ -35,8 +34,8 @@ from concierge.event_messages import (
     client_translator,
     default_catalog,
     invitation_text,
-    rating_keyboard,
-    rsvp_keyboard,
+    rating_actions,
+    rsvp_actions,
     staff_translator,
     when,
     where,
@@ -342,7 +341,7 @@ async def send_invitations(
             client.id,
             Outgoing(
                 text=invitation_text(t, event, client, manager),
-                keyboard=rsvp_keyboard(t, event, invitation.id),
+                actions=rsvp_actions(t, event, invitation.id),
                 message_class=MessageClass.MARKETING,
                 occasion_key=f"invite:{event_id}:{client.id}",
                 kind="event_invitation",
@@ -736,7 +735,7 @@ async def send_event_reminders(
                     when=when(t, event),
                     where=where(event),
                 ),
-                keyboard=_reminder_keyboard(t, kind, event, invitation.id),
+                actions=_reminder_actions(t, kind, event, invitation.id),
                 message_class=_REMINDERS[kind][1],
                 occasion_key=f"event-{kind}:{event.id}:{client.id}",
                 kind=f"event_{kind}",
@@ -755,13 +754,13 @@ async def send_event_reminders(
     return handed
 
 
-def _reminder_keyboard(
+def _reminder_actions(
     t: Translator, kind: str, event: Event, invitation_id: int
-) -> InlineKeyboardMarkup | None:
+) -> Actions | None:
     if kind == "no_answer":
-        return rsvp_keyboard(t, event, invitation_id)
+        return rsvp_actions(t, event, invitation_id)
     if kind == "thanks":
-        return rating_keyboard(invitation_id)
+        return rating_actions(invitation_id)
     return None
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
-
-from bot.callbacks import NpsCb
-from bot.keyboards import Keyboard
-from concierge.clock import Clock
+from common.clock import Clock
+from concierge.actions import Action, Actions, arrange
 from concierge.notify import Notifier, Outgoing
 from concierge.requests import Desk, Refusal, RequestRefused, for_client, refuse
 from crm_adapter.dto import Client, Feedback, RequestStatus
@@ -102,12 +99,11 @@ async def comment_feedback(
     return feedback.model_copy(update={"comment": comment})
 
 
-def nps_keyboard(period: str) -> InlineKeyboardMarkup:
-    kb = Keyboard()
-    for score in range(11):
-        kb.button(text=str(score), callback_data=NpsCb(period=period, score=score))
-    kb.adjust(6, 5)
-    return kb.as_markup()
+def nps_actions(period: str) -> Actions:
+    """Scores 0 to 10 in two rows, as the NPS question is usually shown."""
+    return arrange(
+        (Action.of(str(score), "nps", period=period, score=score) for score in range(11)), 6, 5
+    )
 
 
 async def ask_nps(uow: UnitOfWork, notifier: Notifier, clock: Clock, *, client: Client) -> bool:
@@ -131,7 +127,7 @@ async def ask_nps(uow: UnitOfWork, notifier: Notifier, clock: Clock, *, client: 
         client.id,
         Outgoing(
             text=t("feedback.nps_question"),
-            keyboard=nps_keyboard(period),
+            actions=nps_actions(period),
             occasion_key=f"nps:{period}:client:{client.id}",
             kind="survey",
         ),

@@ -132,7 +132,7 @@ class Reason:
 
 
 class Templates(Protocol):
-    """Where reason texts come from (bot.i18n.Catalog fits)."""
+    """Where reason texts come from (common.i18n.Catalog fits)."""
 
     def template(self, language: str, key: str) -> str: ...
     def keys(self, language: str) -> set[str]: ...

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.dto import MessengerLink
 from crm_adapter.port import UnitOfWork
 

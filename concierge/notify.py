@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aiogram.types import InlineKeyboardMarkup
+from concierge.actions import Actions
 
 
 class MessageClass(StrEnum):
@@ -25,7 +25,7 @@ class Outgoing:
     """A message for one person, already rendered in their language."""
 
     text: str
-    keyboard: InlineKeyboardMarkup | None = None
+    actions: Actions | None = None  # rendered by the channel that delivers the message
     message_class: MessageClass = MessageClass.SERVICE
     # Same occasion key ⇒ the same message: used to dedupe (e.g. "birthday:2026:client:7").
     occasion_key: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
-from concierge.clock import Clock
+from common.clock import Clock
 from concierge.notify import Notifier
 from concierge.requests import create_request
 from crm_adapter.dto import Client, ServiceRequest

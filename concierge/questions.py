@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from concierge.clock import Clock
+from common.clock import Clock
 from concierge.notify import Notifier, Outgoing
 from concierge.relay import hand_over_question
 from crm_adapter.dto import Client, ServiceRequest

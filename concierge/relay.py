@@ -11,8 +11,8 @@ import html
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.i18n import Catalog
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog
 from concierge.notify import Notifier, Outgoing
 from concierge.requests import create_request, default_texts, local_time
 from concierge.staffing import answering_for

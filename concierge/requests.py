@@ -14,10 +14,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Catalog, Translator
-from bot.keyboards import rating_keyboard, staff_request_actions
+from common.clock import Clock
+from common.i18n import Catalog, Translator
+from concierge.actions import Action, Actions, arrange
 from concierge.catalogue import Answer, Service, ServiceCatalogue, default_catalogue
-from concierge.clock import Clock
 from concierge.notify import Notifier, Outgoing
 from concierge.staffing import DUTY_LEVEL, reachable
 from crm_adapter.dto import Client, RequestStatus, Role, ServiceRequest, Staff
@@ -203,6 +203,32 @@ async def for_staff(
 # --- rendering for people outside the update -------------------------------------------------
 
 
+def staff_request_actions(t: Translator, request_id: int, *, status: str) -> Actions:
+    """Accept / Resolve / Reply (and Reassign) under a request shown to staff."""
+    steps = ["accept"] if status == "new" else []
+    steps += ["resolve", "reply", "reassign"]
+    return arrange(
+        (
+            Action.of(
+                t(f"requests.btn.{step}"), "staff_request", action=step, request_id=request_id
+            )
+            for step in steps
+        ),
+        3,
+    )
+
+
+def rating_actions(request_id: int) -> Actions:
+    """One to five stars for a resolved request."""
+    return arrange(
+        (
+            Action.of(f"{score} ⭐", "request_rating", request_id=request_id, score=score)
+            for score in range(1, 6)
+        ),
+        5,
+    )
+
+
 async def staff_card(
     uow: UnitOfWork, desk: Desk, request: ServiceRequest, staff: Staff, *, header: str = ""
 ) -> Outgoing:
@@ -223,14 +249,14 @@ async def staff_card(
         ack_due=local_time(request.ack_due_at, staff.timezone),
         resolve_due=local_time(request.resolve_due_at, staff.timezone),
     )
-    keyboard = (
+    actions = (
         None
         if request.closed
         else staff_request_actions(t, request.id, status=request.status.value)
     )
     return Outgoing(
         text=f"{header}\n{text}" if header else text,
-        keyboard=keyboard,
+        actions=actions,
         kind="service_request",
         payload={"request_id": request.id},
     )
@@ -244,13 +270,13 @@ async def client_notice(
     if client is None:
         return None
     t = desk.t(client.language)
-    keyboard = params.pop("keyboard", None)
+    actions = params.pop("actions", None)
     text = t(
         key, id=request.id, service=desk.title(request.service_code, client.language), **params
     )
     return Outgoing(
         text=text,
-        keyboard=keyboard,
+        actions=actions,
         kind="service_request",
         payload={"request_id": request.id, "key": key},
     )
@@ -406,7 +432,7 @@ async def resolve_request(
         request,
         "requests.resolved_client",
         staff=staff.full_name,
-        keyboard=rating_keyboard(request.id),
+        actions=rating_actions(request.id),
     )
     return request
 

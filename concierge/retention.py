@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.port import UnitOfWork
 
 # The unique update_id of logged inbound updates is the durable guard against Telegram's

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
+from common.clock import Clock
 from concierge.briefing import default_texts
-from concierge.clock import Clock
 from concierge.insights import InsightRules, RiskLevel, Templates, analyse, default_rules, explain
 from concierge.notify import Notifier, Outgoing
 from concierge.profile import load_profile

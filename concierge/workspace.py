@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+from common.clock import Clock
 from concierge.access import open_client, visible_clients
-from concierge.clock import Clock
 from concierge.insights import (
     Flag,
     InsightRules,

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 

@@ -10,9 +10,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot.callbacks import MenuCb, SettingsCb
 from bot.filters import IsClient
-from bot.i18n import LANGUAGES, Catalog, Translator
 from bot.keyboards import Keyboard
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import LANGUAGES, Catalog, Translator
 from concierge.consent import withdraw_consent
 from concierge.identity import Identity
 from concierge.notify import Notifier

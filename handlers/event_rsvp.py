@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery
 
+from bot.actions import render
 from bot.callbacks import MenuCb
 from bot.event_callbacks import EventRateCb, RsvpCb
 from bot.filters import IsClient
-from bot.i18n import Catalog, Translator
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
 from concierge.event_calendar import event_ics, ics_filename
-from concierge.event_messages import deadline, rsvp_keyboard, status_label, when, where
+from concierge.event_messages import deadline, rsvp_actions, status_label, when, where
 from concierge.events import (
     EventStatus,
     RateOutcome,
@@ -65,7 +66,7 @@ async def my_events(
                 if event.status == EventStatus.CANCELLED
                 else status_label(t, invitation),
             ),
-            reply_markup=rsvp_keyboard(t, event, invitation.id) if answerable else None,
+            reply_markup=render(rsvp_actions(t, event, invitation.id)) if answerable else None,
         )
 
 

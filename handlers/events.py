@@ -21,9 +21,9 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from bot import event_views as views
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.filters import IsStaff, staff_only
-from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
 from concierge.event_audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.event_chart import render_rsvp_chart
 from concierge.events import (

@@ -10,9 +10,9 @@ import logging
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
-from bot.i18n import Translator
-from bot.settings import Settings
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Translator
+from common.settings import Settings
 from concierge.identity import Identity, PersonKind
 from crm_adapter.sql import SqlUnitOfWork
 

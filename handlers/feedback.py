@@ -9,9 +9,9 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import FeedbackCommentCb, NpsCb, RateCb
 from bot.filters import IsClient
-from bot.i18n import Translator
 from bot.keyboards import Keyboard
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Translator
 from concierge.feedback import comment_feedback, rate_request, record_nps
 from concierge.identity import Identity
 from concierge.notify import Notifier

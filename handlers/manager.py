@@ -11,11 +11,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.filters import IsStaff, staff_only
-from bot.i18n import Catalog, Translator
 from bot.rendering import send_long
+from common.clock import Clock
+from common.i18n import Catalog, Translator
 from concierge.access import open_client
 from concierge.briefing import ProductFacts, prepare_briefing, render
-from concierge.clock import Clock
 from concierge.identity import Identity
 from concierge.insights import InsightRules
 from concierge.portfolio_chart import render_chart

@@ -8,8 +8,8 @@ from decimal import Decimal
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.i18n import Catalog, Raw, Translator
 from bot.keyboards import Keyboard
+from common.i18n import Catalog, Raw, Translator
 from concierge.insights import Flag, Reason, explain, label
 from concierge.profile import ClientProfile
 from concierge.search import Match

@@ -9,8 +9,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import LanguageCb, MenuCb
 from bot.filters import IsClient, IsStaff
-from bot.i18n import LANGUAGES, Catalog, Translator
 from bot.keyboards import client_menu, language_keyboard
+from common.i18n import LANGUAGES, Catalog, Translator
 from concierge.identity import Identity, PersonKind
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.start import role_names

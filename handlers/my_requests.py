@@ -9,10 +9,10 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import ClientRequestCb, MenuCb
 from bot.filters import IsClient
-from bot.i18n import Translator
 from bot.keyboards import Keyboard, client_request_actions
+from common.clock import Clock
+from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
-from concierge.clock import Clock
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.requests import (

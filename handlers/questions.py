@@ -10,11 +10,11 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import SectionCb
 from bot.filters import IsClient
-from bot.i18n import Catalog, Translator
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
-from bot.settings import Settings
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
+from common.settings import Settings
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.questions import answer_client_question

@@ -11,9 +11,9 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import MenuCb, RelayCb
 from bot.courier import BotCourier
 from bot.filters import IsClient, IsStaff
-from bot.i18n import Catalog, Translator
 from bot.keyboards import Keyboard
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
 from concierge.identity import Identity
 from concierge.relay import relay_to_client, relay_to_manager
 from crm_adapter.sql import SqlUnitOfWork

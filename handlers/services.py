@@ -17,8 +17,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import MenuCb, ServiceCb, WizardCb
 from bot.filters import IsClient
-from bot.i18n import Translator
 from bot.keyboards import Keyboard
+from common.clock import Clock
+from common.i18n import Translator
 from concierge.catalogue import (
     SOS_CODE,
     Answer,
@@ -27,7 +28,6 @@ from concierge.catalogue import (
     ServiceCatalogue,
     parse_answer,
 )
-from concierge.clock import Clock
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.requests import create_request, local_time, summarise

@@ -9,13 +9,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+from bot.actions import render
 from bot.callbacks import ReassignCb, StaffRequestCb
 from bot.filters import IsStaff, staff_only
-from bot.i18n import Translator
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
+from common.clock import Clock
+from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
-from concierge.clock import Clock
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.requests import (
@@ -95,7 +96,7 @@ async def open_card(
     )
     await query.answer()
     card = await staff_card(uow, desk, request, identity.staff)
-    await reply(query, card.text, reply_markup=card.keyboard)
+    await reply(query, card.text, reply_markup=render(card.actions))
 
 
 @router.callback_query(StaffRequestCb.filter(F.action.in_({"accept", "resolve"})), IsStaff())

@@ -8,10 +8,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import ConsentCb
 from bot.filters import IsClient
-from bot.i18n import Catalog, Translator
 from bot.keyboards import client_menu, consent_keyboard
-from bot.settings import Settings
-from concierge.clock import Clock
+from common.clock import Clock
+from common.i18n import Catalog, Translator
+from common.settings import Settings
 from concierge.consent import record_consent
 from concierge.identity import Identity, PersonKind
 from concierge.linking import LinkOutcome, redeem_link_code

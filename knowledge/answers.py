@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from bot.settings import KnowledgeSettings
+from common.settings import KnowledgeSettings
 from knowledge.embeddings import NANO_E5, USE_MULTILINGUAL, Embedder, make_embedder
 from knowledge.ingest import ingest_path
 from knowledge.intents import asks_for_manager, interest_family
@@ -22,7 +22,7 @@ from knowledge.store import ChunkStore
 from knowledge.text import detect_language, split_sentences, terms
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from common.settings import Settings
 
 AnswerLanguage = Literal["ru", "en"]
 

@@ -14,7 +14,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from concierge.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 from crm_adapter.locks import NamedLock, named_lock_for, owner_id
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase

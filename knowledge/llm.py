@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from bot.settings import LlmSettings
+from common.settings import LlmSettings
 from knowledge.models import SearchHit
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.settings import KnowledgeSettings
+from common.settings import KnowledgeSettings
 from knowledge.embeddings import Embedder
 from knowledge.models import Audience, Chunk
 

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from aiogram import Bot
-
-from bot.settings import Settings
-from concierge.clock import Clock
+from common.clock import Clock
+from common.settings import Settings
 from concierge.contact_policy import ContactPolicy
 from crm_adapter.locks import owner_id
 from crm_adapter.sql import SqlCrm
+from scheduler.channel import ChannelSender
 from scheduler.delivery import DeliveryWorker
 from scheduler.leader import leader_lock_for
 from scheduler.outbox import OutboxNotifier
@@ -40,14 +39,16 @@ def build_proactive(
     *,
     crm: SqlCrm,
     clock: Clock,
-    bot: Bot | None,
+    sender: ChannelSender | None,
     rules_path: Path = DEFAULT_RULES_PATH,
 ) -> Proactive:
-    """Builds the proactive stack; without a `bot` messages queue but nothing is sent."""
+    """Builds the proactive stack; without a `sender` messages queue but nothing is sent."""
     policy = ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)
     notifier = OutboxNotifier(crm, clock, policy)
     engine = RuleEngine(crm, notifier, clock, load_rules(rules_path))
-    delivery = DeliveryWorker.from_settings(settings.scheduler, crm, bot, clock) if bot else None
+    delivery = (
+        DeliveryWorker.from_settings(settings.scheduler, crm, sender, clock) if sender else None
+    )
     heartbeat = timedelta(seconds=settings.scheduler.leader_heartbeat_seconds)
     service = SchedulerService(
         settings=settings.scheduler,

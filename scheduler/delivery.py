@@ -1,4 +1,4 @@
-"""The delivery worker: sends outbox messages through the Bot API within Telegram's limits.
+"""The delivery worker: sends outbox messages through a messenger channel within its limits.
 
 Each message goes through three recorded steps: *claimed* (a lease on a pending row),
 *sending* (committed immediately before the HTTP request) and *sent* (committed with the
@@ -23,26 +23,21 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from aiogram import Bot
-from aiogram.enums import ParseMode
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
-
-from bot.settings import SchedulerSettings
-from concierge.clock import Clock
+from common.clock import Clock
+from common.settings import SchedulerSettings
 from concierge.notify import MessageClass
 from crm_adapter.dto import Actor, Direction, OutboxMessage
 from crm_adapter.sql import SqlCrm, SqlUnitOfWork
+from scheduler.channel import (
+    ChannelSender,
+    Delivery,
+    RecipientBlocked,
+    Rejected,
+    RetryLater,
+    TransientFailure,
+)
 
 log = logging.getLogger(__name__)
-
-CAPTION_LIMIT = 1024
 
 
 class RateLimiter:
@@ -115,7 +110,7 @@ class DeliveryWorker:
     def __init__(
         self,
         crm: SqlCrm,
-        bot: Bot,
+        sender: ChannelSender,
         clock: Clock,
         *,
         worker_id: str | None = None,
@@ -132,7 +127,7 @@ class DeliveryWorker:
         resend_uncertain: Collection[MessageClass] = (MessageClass.SERVICE,),
     ) -> None:
         self._crm = crm
-        self._bot = bot
+        self._sender = sender
         self._clock = clock
         # Stable per host by default, so a restarted worker recognises its own stranded rows.
         self.worker_id = worker_id or f"{socket.gethostname()}:delivery"
@@ -153,11 +148,16 @@ class DeliveryWorker:
 
     @classmethod
     def from_settings(
-        cls, settings: SchedulerSettings, crm: SqlCrm, bot: Bot, clock: Clock, **kwargs: Any
+        cls,
+        settings: SchedulerSettings,
+        crm: SqlCrm,
+        sender: ChannelSender,
+        clock: Clock,
+        **kwargs: Any,
     ) -> DeliveryWorker:
         return cls(
             crm,
-            bot,
+            sender,
             clock,
             rate_per_second=settings.global_rate_per_second,
             per_chat_interval=settings.per_chat_interval_seconds,
@@ -273,7 +273,7 @@ class DeliveryWorker:
         try:
             await self.limiter.request_gate()
             sent = await self._send(message)
-        except TelegramRetryAfter as exc:
+        except RetryLater as exc:
             self.limiter.pause(exc.retry_after)
             await self._retry(
                 message,
@@ -281,11 +281,11 @@ class DeliveryWorker:
                 delay=float(exc.retry_after),
                 refund=True,
             )
-        except TelegramForbiddenError as exc:
+        except RecipientBlocked as exc:
             await self._blocked(message, str(exc))
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            await self._retry(message, f"{type(exc).__name__}: {exc}", delay=None, refund=False)
-        except TelegramBadRequest as exc:
+        except TransientFailure as exc:
+            await self._retry(message, str(exc), delay=None, refund=False)
+        except Rejected as exc:
             await self._finish_failed(message, f"bad request: {exc}")
         except Exception as exc:  # an unknown failure must not strand the row in `sending`
             log.exception("unexpected error sending outbox message %s", message.id)
@@ -331,29 +331,24 @@ class DeliveryWorker:
         # Not mine: the lease lapsed and another worker took the message; leave it to them.
         return mine
 
-    async def _send(self, message: OutboxMessage) -> Message:
-        keyboard = (
-            InlineKeyboardMarkup.model_validate(message.keyboard) if message.keyboard else None
-        )
+    async def _send(self, message: OutboxMessage) -> int:
+        document = None
         if message.document_name:
             async with self._crm.unit_of_work() as uow:
                 document = await uow.outbox.document(message.id)
-            if document:
-                return await self._bot.send_document(
-                    message.chat_id,
-                    BufferedInputFile(document[1], filename=document[0]),
-                    caption=message.text[:CAPTION_LIMIT],
-                    reply_markup=keyboard,
-                    parse_mode=ParseMode.HTML,
-                )
-        return await self._bot.send_message(
-            message.chat_id, message.text, reply_markup=keyboard, parse_mode=ParseMode.HTML
+        return await self._sender.send(
+            Delivery(
+                chat_id=message.chat_id,
+                text=message.text,
+                actions=message.keyboard,
+                document=document,
+            )
         )
 
-    async def _confirm(self, message: OutboxMessage, sent: Message) -> None:
+    async def _confirm(self, message: OutboxMessage, sent: int) -> None:
         now = self._clock.now()
         async with self._crm.unit_of_work() as uow:
-            await uow.outbox.mark_sent(message.id, telegram_message_id=sent.message_id, now=now)
+            await uow.outbox.mark_sent(message.id, telegram_message_id=sent, now=now)
             await uow.interactions.record(
                 occurred_at=now,
                 channel="messenger",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from concierge.clock import Clock
+from common.clock import Clock
 from crm_adapter.locks import LeaseRowLock, NamedLock, PostgresAdvisoryLock, named_lock_for
 from crm_adapter.sql import SqlCrm
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from concierge.clock import Clock
+from common.clock import Clock
 from concierge.contact_policy import (
     MARKETING_WINDOW,
     Audience,
@@ -165,11 +165,7 @@ class OutboxNotifier:
                 client_id=client_id,
                 staff_id=staff_id,
                 text=message.text,
-                keyboard=(
-                    message.keyboard.model_dump(mode="json", exclude_none=True)
-                    if message.keyboard
-                    else None
-                ),
+                keyboard=message.actions.to_json() if message.actions else None,
                 message_class=message.message_class.value,
                 kind=message.kind,
                 occasion_key=message.occasion_key,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import func, select
 
-from concierge.clock import Clock
+from common.clock import Clock
 from concierge.contact_policy import wall_clock
 from concierge.notify import MessageClass, Outgoing
 from crm_adapter import models as m

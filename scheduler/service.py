@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from bot.settings import SchedulerSettings
+from common.settings import SchedulerSettings
 from crm_adapter.sql import SqlCrm
 from scheduler.delivery import DeliveryWorker
 from scheduler.leader import LeaderLock

@@ -21,13 +21,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from bot.app import App, build_app  # noqa: E402 - the offline switches must be set first
-from bot.settings import (  # noqa: E402
+from bot.notifier import direct_notifier
+from common.clock import ManualClock  # noqa: E402
+from common.settings import (  # noqa: E402
     BehaviourSettings,
     DatabaseSettings,
     KnowledgeSettings,
     Settings,
 )
-from concierge.clock import ManualClock  # noqa: E402
 from crm_adapter.migrate import upgrade  # noqa: E402
 from crm_adapter.sql import SqlCrm, create_engine  # noqa: E402
 from tests.harness import BotHarness, RecordingSession  # noqa: E402
@@ -159,7 +160,9 @@ async def crm(settings: Settings) -> AsyncIterator[SqlCrm]:
 @pytest.fixture
 async def app(settings: Settings, crm: SqlCrm, clock: ManualClock) -> AsyncIterator[App]:
     session = RecordingSession()
-    application = build_app(settings, session=session, clock=clock, crm=crm)
+    application = build_app(
+        settings, session=session, clock=clock, notifier_factory=direct_notifier, crm=crm
+    )
     yield application
     await application.bot.session.close()
 

@@ -23,7 +23,7 @@ from aiogram.types import (
 
 from bot.app import App
 from bot.local_session import LocalSession, sample_content
-from concierge.clock import Clock
+from common.clock import Clock
 from concierge.linking import issue_link_code
 
 

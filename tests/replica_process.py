@@ -36,7 +36,7 @@ log = logging.getLogger("tests.replica_process")
 
 
 def _install_probe() -> None:
-    from scheduler import cli as scheduler_cli
+    from cli import scheduler as scheduler_cli
     from scheduler.bootstrap import Proactive
 
     # Where `concierge scheduler` looks the wiring up (imported by name into its module).
@@ -71,7 +71,7 @@ def _install_probe() -> None:
 
 def main() -> None:
     _install_probe()
-    from bot.cli import main as concierge
+    from cli.main import main as concierge
 
     sys.argv = ["concierge", "scheduler"]
     concierge()

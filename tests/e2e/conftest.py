@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_app
-from bot.settings import KnowledgeSettings, Settings
-from concierge.clock import ManualClock
+from bot.notifier import direct_notifier
+from common.clock import ManualClock
+from common.settings import KnowledgeSettings, Settings
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
 from tests.harness import BotHarness, RecordingSession
@@ -40,6 +41,13 @@ async def asking(
     """The assistant with the sample documents indexed (a fast hashing embedder)."""
     knowledge = sample_knowledge(tmp_path / "kb", "e2e")
     session = RecordingSession()
-    app = build_app(settings, session=session, clock=clock, crm=crm, knowledge=knowledge)
+    app = build_app(
+        settings,
+        session=session,
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+        knowledge=knowledge,
+    )
     yield BotHarness(app, session)
     await session.close()

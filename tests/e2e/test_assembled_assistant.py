@@ -7,9 +7,9 @@ import io
 from datetime import timedelta
 
 from bot.console import ConsoleSession, Transcript
-from bot.services import assemble
-from bot.settings import Settings
-from concierge.clock import ManualClock
+from cli.assembly import assemble
+from common.clock import ManualClock
+from common.settings import Settings
 from crm_adapter.demo_data import load_demo_data
 from crm_adapter.sql import SqlCrm
 

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from bot.app import build_app
 from bot.callbacks import StaffRequestCb
 from bot.event_callbacks import EventAdminCb
-from bot.settings import BehaviourSettings, Settings
-from concierge.clock import ManualClock
+from bot.notifier import direct_notifier
+from common.clock import ManualClock
+from common.settings import BehaviourSettings, Settings
 from concierge.linking import issue_link_code
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
@@ -114,7 +115,7 @@ async def test_flood_gets_one_polite_answer(
 ) -> None:
     tight = settings.model_copy(update={"behaviour": BehaviourSettings(throttle_burst=3)})
     session = RecordingSession()
-    app = build_app(tight, session=session, clock=clock, crm=crm)
+    app = build_app(tight, session=session, clock=clock, notifier_factory=direct_notifier, crm=crm)
     harness = BotHarness(app, session)
     user = harness.user(6501)
     for _ in range(6):

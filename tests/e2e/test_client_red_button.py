@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from concierge.requests import escalate_overdue
 from crm_adapter import models as m
 from tests.factories import MiniBank, make_bank

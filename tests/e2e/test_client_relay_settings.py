@@ -8,7 +8,7 @@ from aiogram.methods import CopyMessage
 from sqlalchemy import select
 
 from bot.outbound import begin_capture, end_capture
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from concierge.feedback import ask_nps, ask_nps_round
 from concierge.relay import hand_over_question
 from crm_adapter import models as m

@@ -7,7 +7,7 @@ from datetime import timedelta
 from aiogram.methods import CopyMessage, SendMessage
 from sqlalchemy import select
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from crm_adapter import models as m
 from tests.factories import MiniBank, make_bank
 from tests.harness import BotHarness

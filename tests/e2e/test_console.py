@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from bot.app import build_app
 from bot.console import ConsoleSession, Transcript, run_console
-from bot.settings import Settings
-from concierge.clock import ManualClock
+from bot.notifier import direct_notifier
+from common.clock import ManualClock
+from common.settings import Settings
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 from tests.factories import make_bank
@@ -42,7 +43,13 @@ async def _console(settings: Settings, crm: SqlCrm, clock: ManualClock, script: 
     await make_bank(crm)
     out = io.StringIO()
     transcript = Transcript(out=out)
-    app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
+    app = build_app(
+        settings,
+        session=ConsoleSession(transcript),
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+    )
     await run_console(app, transcript, io.StringIO(script))
     return out.getvalue()
 
@@ -105,7 +112,7 @@ async def test_concierge_console_command_runs_a_script(
     }
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot", "console", "--script", str(script)],
+        [sys.executable, "-m", "cli", "console", "--script", str(script)],
         capture_output=True,
         text=True,
         env=env,
@@ -127,7 +134,13 @@ async def test_second_console_session_is_not_taken_for_redelivery(
     for _ in range(2):
         out = io.StringIO()
         transcript = Transcript(out=out)
-        app = build_app(settings, session=ConsoleSession(transcript), clock=clock, crm=crm)
+        app = build_app(
+            settings,
+            session=ConsoleSession(transcript),
+            clock=clock,
+            notifier_factory=direct_notifier,
+            crm=crm,
+        )
         await run_console(app, transcript, io.StringIO(":as new\n/help\n:quit\n"))
         outputs.append(out.getvalue())
     assert all("подключите аккаунт" in text for text in outputs)

@@ -15,7 +15,7 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 
 from bot.event_callbacks import RsvpCb
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from concierge.event_audience import AudienceCriteria
 from concierge.events import (
     EventDraft,

@@ -13,9 +13,10 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.settings import Settings
+from bot.notifier import direct_notifier
+from common.clock import ManualClock
+from common.settings import Settings
 from concierge.briefing import Fact, send_due_briefings
-from concierge.clock import ManualClock
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter import models as m
 from crm_adapter.dto import AuditEntry
@@ -44,7 +45,12 @@ async def app_with_facts(
     settings: Settings, crm: SqlCrm, clock: ManualClock
 ) -> AsyncIterator[App]:
     application = build_app(
-        settings, session=RecordingSession(), clock=clock, crm=crm, product_facts=FakeFacts()
+        settings,
+        session=RecordingSession(),
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+        product_facts=FakeFacts(),
     )
     yield application
     await application.bot.session.close()

@@ -15,12 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from bot import cli
 from bot.app import App, build_app
+from bot.notifier import direct_notifier
 from bot.observability import add_routes
-from bot.settings import DatabaseSettings, Settings, TelegramSettings, get_settings
 from bot.transports import build_webhook_app
-from concierge.clock import ManualClock
+from cli import main as cli
+from common.clock import ManualClock
+from common.settings import DatabaseSettings, Settings, TelegramSettings, get_settings
 from tests.harness import BotHarness, RecordingSession
 
 
@@ -67,6 +68,7 @@ async def test_checks_registered_by_other_components_are_reported(
         settings,
         session=RecordingSession(),
         clock=clock,
+        notifier_factory=direct_notifier,
         health_checks={"chroma": chroma, "scheduler_leader": scheduler_leader},
     )
     try:
@@ -85,7 +87,9 @@ async def test_healthz_is_503_when_the_database_is_down(
     down = settings.model_copy(
         update={"database": DatabaseSettings(url="postgresql+asyncpg://nobody@127.0.0.1:1/x")}
     )
-    app = build_app(down, session=RecordingSession(), clock=clock)
+    app = build_app(
+        down, session=RecordingSession(), clock=clock, notifier_factory=direct_notifier
+    )
     web_app = web.Application()
     add_routes(web_app, health=app.health, metrics=app.metrics)
     client = await serve(web_app)
@@ -138,7 +142,9 @@ class RateLimitedSession(RecordingSession):
 
 
 async def test_429_answers_are_counted(settings: Settings, clock: ManualClock) -> None:
-    app = build_app(settings, session=RateLimitedSession(), clock=clock)
+    app = build_app(
+        settings, session=RateLimitedSession(), clock=clock, notifier_factory=direct_notifier
+    )
     try:
         with pytest.raises(TelegramRetryAfter):
             await app.bot.send_message(1, "x")
@@ -164,7 +170,12 @@ def webhook_settings(settings: Settings, secret: str | None) -> Settings:
 async def test_webhook_refuses_requests_without_the_secret_token(
     settings: Settings, clock: ManualClock
 ) -> None:
-    app = build_app(webhook_settings(settings, "right"), session=RecordingSession(), clock=clock)
+    app = build_app(
+        webhook_settings(settings, "right"),
+        session=RecordingSession(),
+        clock=clock,
+        notifier_factory=direct_notifier,
+    )
     client = await serve(build_webhook_app(app, handle_in_background=False))
     update = {
         "update_id": 9001,
@@ -202,7 +213,10 @@ async def test_webhook_app_is_not_built_without_a_secret(
 ) -> None:
     for secret in (None, ""):
         app = build_app(
-            webhook_settings(settings, secret), session=RecordingSession(), clock=clock
+            webhook_settings(settings, secret),
+            session=RecordingSession(),
+            clock=clock,
+            notifier_factory=direct_notifier,
         )
         try:
             with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):

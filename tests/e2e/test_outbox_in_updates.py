@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiogram import Bot
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.settings import Settings
-from concierge.clock import ManualClock
+from bot.telegram_sender import TelegramSender
+from common.clock import ManualClock
+from common.settings import Settings
 from concierge.notify import Notifier
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
@@ -26,8 +28,8 @@ async def outbox_app(
 ) -> AsyncIterator[tuple[BotHarness, Proactive]]:
     built: dict[str, Proactive] = {}
 
-    def outbox(bot: object) -> Notifier:
-        built["p"] = build_proactive(settings, crm=crm, clock=clock, bot=bot)  # type: ignore[arg-type]
+    def outbox(bot: Bot, _: SqlCrm) -> Notifier:
+        built["p"] = build_proactive(settings, crm=crm, clock=clock, sender=TelegramSender(bot))
         return built["p"].notifier
 
     knowledge = sample_knowledge(tmp_path / "kb", "outbox")

@@ -28,7 +28,10 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.settings import (
+from bot.notifier import direct_notifier
+from bot.transports import build_webhook_app
+from common.clock import ManualClock
+from common.settings import (
     BehaviourSettings,
     DatabaseSettings,
     KnowledgeSettings,
@@ -36,8 +39,6 @@ from bot.settings import (
     Settings,
     TelegramSettings,
 )
-from bot.transports import build_webhook_app
-from concierge.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.migrate import upgrade
 from crm_adapter.sql import create_engine
@@ -121,7 +122,7 @@ async def start_replicas(
             behaviour=BehaviourSettings(throttle_burst=burst, throttle_window_seconds=86_400),
         )
         session = RecordingSession()
-        app = build_app(settings, session=session, clock=clock)
+        app = build_app(settings, session=session, clock=clock, notifier_factory=direct_notifier)
         attach_booking(app.dispatcher)
         # Foreground handling: the HTTP answer comes after the update is processed, so the
         # test can assert right after each request.

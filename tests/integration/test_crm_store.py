@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from concierge.linking import LinkOutcome, issue_link_code, redeem_link_code
 from crm_adapter.dto import Role
 from crm_adapter.models import Base, StaffRow

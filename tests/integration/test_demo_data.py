@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.demo_data import (
     DEMO_PERSONAS,

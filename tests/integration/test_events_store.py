@@ -10,8 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from concierge import events_cli
-from concierge.clock import ManualClock
+from cli import events as events_cli
+from cli.events import ImportFailed, import_events
+from common.clock import ManualClock
 from concierge.events import (
     EventDraft,
     EventError,
@@ -24,7 +25,6 @@ from concierge.events import (
     send_event_reminders,
     send_invitations,
 )
-from concierge.events_cli import ImportFailed, import_events
 from concierge.notify import MessageClass, Outgoing
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank, make_bank
@@ -130,8 +130,9 @@ async def test_invitation_is_marketing_with_an_occasion_key_and_rsvp_buttons(
     client_id, message = notifier.to_clients[0]
     assert message.message_class is MessageClass.MARKETING
     assert message.occasion_key == f"invite:{event_id}:{client_id}"
-    assert message.keyboard is not None
-    labels = [b.text for row in message.keyboard.inline_keyboard for b in row]
+    assert message.actions is not None
+    labels = [action.label for action in message.actions]
+    assert {action.name for action in message.actions} == {"rsvp"}
     # No "+1" button: this event takes no companions.
     assert not any("+1" in label for label in labels) and len(labels) == 3
 

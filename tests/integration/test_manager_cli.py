@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from concierge.manager_cli import register
+from cli.manager import register
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank, make_bank
 

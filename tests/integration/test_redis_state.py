@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.replica_state import RedisThrottle, RedisUpdateDedupe, build_replica_state
-from bot.settings import BehaviourSettings, RedisSettings, Settings
+from common.settings import BehaviourSettings, RedisSettings, Settings
 
 pytestmark = pytest.mark.redis
 

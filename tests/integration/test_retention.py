@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot import cli
-from bot.settings import get_settings
-from concierge.clock import ManualClock
+from cli import main as cli
+from common.clock import ManualClock
+from common.settings import get_settings
 from concierge.retention import purge_interactions
 from crm_adapter.sql import SqlCrm
 

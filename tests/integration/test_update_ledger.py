@@ -14,7 +14,7 @@ import aiosqlite
 import pytest
 from sqlalchemy import event, select, text
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.dto import Interaction, LinkedAccount
 from crm_adapter.migrate import upgrade

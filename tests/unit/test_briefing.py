@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.i18n import Catalog
+from common.i18n import Catalog
 from concierge.briefing import Fact, build_briefing, render, to_dict
 from concierge.insights import analyse, default_rules
 from concierge.profile import ClientProfile

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.i18n import Catalog
+from common.i18n import Catalog
 from concierge.requests import Refusal
 
 CATALOGUE_CODE = Path(__file__).resolve().parents[2] / "concierge" / "catalogue.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from bot.i18n import Catalog
+from common.i18n import Catalog
 
 
 def _fields(template: str) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Catalog
+from common.i18n import Catalog
 from concierge.insights import (
     FinancialSegment,
     Flag,

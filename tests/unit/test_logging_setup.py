@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.logging_setup import configure_logging
-from bot.settings import Settings, TelegramSettings
+from cli.logging_setup import configure_logging
+from common.settings import Settings, TelegramSettings
 
 TOKEN = "123456:SECRET-token-of-the-bank-bot"
 

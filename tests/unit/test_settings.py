@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Settings
 
 
 def test_embedded_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.app import App
-from bot.i18n import Catalog, Raw
 from bot.rendering import TELEGRAM_LIMIT, split_text
+from common.i18n import Catalog, Raw
 
 
 def test_russian_and_english_have_the_same_keys() -> None:

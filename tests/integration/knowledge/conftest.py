@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import KnowledgeSettings
+from common.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase
 from tests.unit.knowledge.fakes import HashingEmbedder
 

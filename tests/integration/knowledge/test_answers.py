@@ -7,8 +7,8 @@ import typer
 from typer.testing import CliRunner
 
 from bot.callbacks import SectionCb
-from bot.settings import KnowledgeSettings
-from knowledge import cli
+from cli import knowledge as cli
+from common.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase, document_ref, section_key_of
 from knowledge.llm import LlmAnswerer
 from tests.unit.knowledge.fakes import HashingEmbedder, RecordingChatModel

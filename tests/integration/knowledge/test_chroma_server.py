@@ -18,8 +18,9 @@ import typer
 from chromadb.config import Settings as ChromaSettings
 from typer.testing import CliRunner
 
-from bot.settings import KnowledgeSettings, Settings, get_settings
-from knowledge import answers, cli
+from cli import knowledge as knowledge_cli
+from common.settings import KnowledgeSettings, Settings, get_settings
+from knowledge import answers
 from knowledge.answers import KnowledgeBase
 from tests.integration.knowledge.conftest import copy_documents
 from tests.unit.knowledge.fakes import HashingEmbedder
@@ -102,7 +103,7 @@ def env(
 
 def _cli() -> typer.Typer:
     application = typer.Typer()
-    cli.register(application)
+    knowledge_cli.register(application)
     return application
 
 

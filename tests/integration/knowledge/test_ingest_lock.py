@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.settings import KnowledgeSettings
+from cli import knowledge as cli
+from common.settings import KnowledgeSettings
 from crm_adapter.sql import SqlCrm
-from knowledge import cli
 from knowledge.answers import KnowledgeBase
 from knowledge.ingest import IngestionInterrupted
 from knowledge.ingest_lock import (

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import KnowledgeSettings
+from common.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase
 from knowledge.retriever import HybridRetriever
 from knowledge.store import Fingerprint

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.telegram_standin import TelegramStandIn
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 

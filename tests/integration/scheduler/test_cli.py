@@ -11,13 +11,13 @@ import typer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.services import feature_jobs
-from bot.settings import DatabaseSettings, Settings
-from concierge.clock import ManualClock
+from cli import scheduler as scheduler_cli
+from cli.assembly import feature_jobs
+from cli.scheduler import proactive_day, register, run_scheduler_forever
+from common.clock import ManualClock
+from common.settings import DatabaseSettings, Settings
 from crm_adapter.sql import SqlCrm
-from scheduler import cli as scheduler_cli
 from scheduler.bootstrap import Proactive, build_proactive
-from scheduler.cli import proactive_day, register, run_scheduler_forever
 from scheduler.service import JOBS_TABLE
 from tests.integration.scheduler.conftest import add_client, add_staff
 

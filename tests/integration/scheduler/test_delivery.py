@@ -9,7 +9,8 @@ import pytest
 from aiogram import Bot
 
 from bench.telegram_standin import TelegramStandIn
-from concierge.clock import ManualClock
+from bot.telegram_sender import TelegramSender
+from common.clock import ManualClock
 from concierge.contact_policy import ContactPolicy
 from concierge.notify import MessageClass, Outgoing
 from crm_adapter.sql import SqlCrm
@@ -27,7 +28,7 @@ def make_worker(crm: SqlCrm, bot: Bot, clock: ManualClock, **kwargs: object) -> 
         "warm_up": 0.0,
     }
     options.update(kwargs)
-    return DeliveryWorker(crm, bot, clock, **options)  # type: ignore[arg-type]
+    return DeliveryWorker(crm, TelegramSender(bot), clock, **options)  # type: ignore[arg-type]
 
 
 def notifier(crm: SqlCrm, clock: ManualClock) -> OutboxNotifier:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.settings import SchedulerSettings
-from concierge.clock import ManualClock
+from common.clock import ManualClock
+from common.settings import SchedulerSettings
 from crm_adapter.sql import SqlCrm
 from scheduler import service as service_module
 from scheduler.leader import LOCK_NAME, LeaseRowLock, PostgresAdvisoryLock, leader_lock_for

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from concierge.clock import ManualClock
+from common.clock import ManualClock
 from crm_adapter.dto import Client, ProductHolding
 from scheduler.conditions import (
     CONDITIONS,

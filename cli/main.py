@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.settings import Settings, get_settings
+from common.settings import Settings, get_settings
 
 # Offline by design: nothing may fetch model weights or phone home at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,7 +50,7 @@ def link(
     """Print a one-time deep link (valid 24 h) that binds a messenger account to a person."""
     from datetime import timedelta
 
-    from concierge.clock import SystemClock
+    from common.clock import SystemClock
     from concierge.linking import issue_link_code
     from crm_adapter.sql import SqlCrm
 
@@ -92,7 +92,7 @@ def console(
     ] = "system",
 ) -> None:
     """The local console messenger on the real dispatcher (no Telegram needed)."""
-    from bot.runtime import run_console_app
+    from cli.runtime import run_console_app
 
     asyncio.run(run_console_app(_settings(), script=script, manual_clock=clock == "manual"))
 
@@ -108,7 +108,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the assistant: Telegram when TELEGRAM_BOT_TOKEN is set, else the local console."""
-    from bot.runtime import run_console_app, run_messenger
+    from cli.runtime import run_console_app, run_messenger
 
     settings = _settings()
     if metrics_port is not None:
@@ -146,7 +146,7 @@ def purge_interactions_command(
     """Delete logged interactions older than the retention period."""
     from datetime import timedelta
 
-    from concierge.clock import SystemClock
+    from common.clock import SystemClock
     from concierge.retention import purge_interactions
     from crm_adapter.sql import SqlCrm
 
@@ -168,7 +168,7 @@ def purge_interactions_command(
 @app.command("demo-data")
 def demo_data() -> None:
     """Load the fictional demo bank (idempotent: a second run adds nothing)."""
-    from concierge.clock import SystemClock
+    from common.clock import SystemClock
     from crm_adapter.demo_data import load_demo_data
     from crm_adapter.sql import SqlCrm
 
@@ -188,9 +188,10 @@ def demo_data() -> None:
 
 def _register_features() -> None:
     # Each feature owns its commands; they are added here, in one place.
-    from concierge import events_cli, manager_cli
-    from knowledge import cli as knowledge_cli
-    from scheduler import cli as scheduler_cli
+    from cli import events as events_cli
+    from cli import knowledge as knowledge_cli
+    from cli import manager as manager_cli
+    from cli import scheduler as scheduler_cli
 
     knowledge_cli.register(app)
     scheduler_cli.register(app)
@@ -208,5 +209,5 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ == "__main__":  # `python -m bot.cli`, like `python -m bot` and `concierge`
+if __name__ == "__main__":  # `python -m cli.main`, like `python -m cli` and `concierge`
     main()

@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 from bot.console import ConsoleSession, Transcript, run_console
-from bot.logging_setup import configure_logging
 from bot.observability import start_server
-from bot.services import assemble
-from bot.settings import Settings
 from bot.transports import run_polling, run_webhook
-from concierge.clock import Clock, ManualClock, SystemClock
+from cli.assembly import assemble
+from cli.logging_setup import configure_logging
+from common.clock import Clock, ManualClock, SystemClock
+from common.settings import Settings
 
 
 async def run_messenger(settings: Settings) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from bot.settings import Settings
+from common.settings import Settings
 
 
 class _MaskedFormatter(structlog.stdlib.ProcessorFormatter):

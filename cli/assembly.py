@@ -15,18 +15,19 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
-from bot.settings import Settings
+from bot.telegram_sender import TelegramSender
+from common.clock import Clock
+from common.settings import Settings
 from concierge.briefing import ProductFacts, send_due_briefings
-from concierge.clock import Clock
 from concierge.events import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
+from concierge.product_facts import KnowledgeProductFacts
 from concierge.requests import escalate_overdue
 from concierge.retention import purge_interactions
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
-from knowledge.facts import KnowledgeProductFacts
 from scheduler.bootstrap import Proactive, build_proactive
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ Job = Callable[[], Awaitable[object]]
 class Assistant:
     app: App
     knowledge: KnowledgeBase
-    proactive: Proactive | None
+    proactive: Proactive
     jobs: dict[str, Job] = field(default_factory=dict)
 
     async def run_jobs_now(self) -> dict[str, object]:
@@ -46,13 +47,12 @@ class Assistant:
         results: dict[str, object] = {}
         for name, job in self.jobs.items():
             results[name] = await job()
-        if self.proactive is not None and self.proactive.delivery is not None:
+        if self.proactive.delivery is not None:
             await self.proactive.delivery.drain()
         return results
 
     async def close(self) -> None:
-        if self.proactive is not None:
-            await self.proactive.stop()
+        await self.proactive.stop()
         await self.app.close()
 
 
@@ -143,8 +143,13 @@ async def assemble(settings: Settings, *, session: BaseSession | None, clock: Cl
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}
 
-    def outbox_notifier(bot: Bot) -> Notifier:
-        built["proactive"] = build_proactive(settings, crm=crm, clock=clock, bot=bot)
+    def outbox_notifier(bot: Bot, _: SqlCrm) -> Notifier:
+        # Every process queues through the outbox, so the contact policy and the rate limits
+        # hold whichever replica a message starts from; a replica with the scheduler off only
+        # queues, and the process that leads the scheduler delivers.
+        built["proactive"] = build_proactive(
+            settings, crm=crm, clock=clock, sender=TelegramSender(bot)
+        )
         return built["proactive"].notifier
 
     async def chroma_check() -> object:
@@ -155,14 +160,14 @@ async def assemble(settings: Settings, *, session: BaseSession | None, clock: Cl
         session=session,
         clock=clock,
         crm=crm,
-        notifier_factory=outbox_notifier if settings.scheduler.enabled else None,
+        notifier_factory=outbox_notifier,
         health_checks={"chroma": chroma_check},
         knowledge=knowledge,
         product_facts=facts,
     )
-    proactive = built.get("proactive")
+    proactive = built["proactive"]
     jobs: dict[str, Job] = {}
-    if proactive is not None:
+    if settings.scheduler.enabled:
         jobs = schedule_feature_jobs(
             proactive, settings, crm=crm, notifier=app.notifier, clock=clock, facts=facts
         )

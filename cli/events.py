@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from concierge.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 from concierge.event_audience import CriteriaError, parse_criteria
 from concierge.events import EventDraft, EventError, create_event, parse_local_time, validate_draft
 from crm_adapter.dto import Event, Role
@@ -153,7 +153,7 @@ async def import_events(
 
 
 def _crm() -> Crm:
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from crm_adapter.sql import SqlCrm
 
     return SqlCrm.from_url(get_settings().database.url)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from common.clock import Clock, SystemClock
 from concierge.briefing import ProductFacts, prepare_briefing, render, to_dict
-from concierge.clock import Clock, SystemClock
 from concierge.insights import Templates
 from concierge.workspace import resolve_client
 from crm_adapter.dto import Role, Staff
@@ -90,8 +90,8 @@ def register(
         lang: Annotated[str, typer.Option(help="ru or en")] = "ru",
     ) -> None:
         """Print the meeting brief of a client."""
-        from bot.i18n import Catalog
-        from bot.settings import Settings
+        from common.i18n import Catalog
+        from common.settings import Settings
         from crm_adapter.sql import SqlCrm
 
         async def run() -> str:

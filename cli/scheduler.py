@@ -14,9 +14,10 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.logging_setup import configure_logging
-from bot.settings import Settings, get_settings
-from concierge.clock import Clock, ManualClock, SystemClock
+from bot.telegram_sender import TelegramSender
+from cli.logging_setup import configure_logging
+from common.clock import Clock, ManualClock, SystemClock
+from common.settings import Settings, get_settings
 from crm_adapter.sql import SqlCrm
 from scheduler.bootstrap import build_proactive
 
@@ -42,16 +43,18 @@ async def run_scheduler_forever(
     It schedules the same jobs as a `concierge run` replica, so whichever process leads runs
     all of them; the knowledge base is loaded for the briefings' product facts.
     """
-    # Imported here: bot.services wires the whole assistant, which the other commands of this
+    # Imported here: cli.assembly wires the whole assistant, which the other commands of this
     # module (proactive-day) do not need.
-    from bot.services import load_knowledge, schedule_feature_jobs
-    from knowledge.facts import KnowledgeProductFacts
+    from cli.assembly import load_knowledge, schedule_feature_jobs
+    from concierge.product_facts import KnowledgeProductFacts
 
     clock = clock or SystemClock()
     crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
     owns_bot = bot is None
     bot = bot or make_bot(settings)
-    proactive = build_proactive(settings, crm=crm, clock=clock, bot=bot)
+    proactive = build_proactive(
+        settings, crm=crm, clock=clock, sender=TelegramSender(bot) if bot else None
+    )
     facts = KnowledgeProductFacts(await load_knowledge(settings))
     schedule_feature_jobs(
         proactive, settings, crm=crm, notifier=proactive.notifier, clock=clock, facts=facts
@@ -82,7 +85,7 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
     clock = ManualClock(start)
     crm = SqlCrm.from_url(settings.database.url)
     try:
-        proactive = build_proactive(settings, crm=crm, clock=clock, bot=None)
+        proactive = build_proactive(settings, crm=crm, clock=clock, sender=None)
         lines = []
         for hour in range(24):
             clock.set(start + timedelta(hours=hour))

@@ -32,13 +32,13 @@ EXIT_BUSY = 75
 
 
 def _knowledge_base() -> KnowledgeBase:
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     return KnowledgeBase.from_settings(get_settings())
 
 
 def _database_url() -> str:
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     return get_settings().database.url
 
