@@ -34,6 +34,8 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	@# The dependency rule of pyproject's [tool.importlinter]: the core never imports a channel.
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(PY) -m pytest
