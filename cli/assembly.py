@@ -138,7 +138,7 @@ async def load_knowledge(settings: Settings) -> KnowledgeBase:
 
 async def assemble(settings: Settings, *, session: BaseSession | None, clock: Clock) -> Assistant:
     """Builds and starts everything a process runs; the knowledge model loads off the loop."""
-    crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
     knowledge = await load_knowledge(settings)
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}

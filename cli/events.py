@@ -152,11 +152,11 @@ async def import_events(
     return created
 
 
-def _crm() -> Crm:
+async def _crm() -> Crm:
     from common.settings import get_settings
     from crm_adapter.sql import SqlCrm
 
-    return SqlCrm.from_url(get_settings().database.url)
+    return await SqlCrm.open(get_settings().database.url)
 
 
 def register(app: typer.Typer) -> None:
@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
         )
 
         async def run() -> Event:
-            crm = _crm()
+            crm = await _crm()
             try:
                 return await create_from_fields(
                     crm, clock=SystemClock(), fields=fields, coordinator_code=coordinator
@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
         text = file.read_text(encoding="utf-8")
 
         async def run() -> list[Event]:
-            crm = _crm()
+            crm = await _crm()
             try:
                 return await import_events(
                     crm, clock=SystemClock(), text=text, coordinator_code=coordinator

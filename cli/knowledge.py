@@ -78,7 +78,7 @@ def ingest(
     knowledge = _knowledge_base()
 
     async def _go() -> str:
-        crm = SqlCrm.from_url(_database_url())
+        crm = await SqlCrm.open(_database_url())
         try:
             summary = await ingest_exclusively(
                 knowledge, ingest_lock_for(crm), path=path, progress=not quiet, wait=wait

@@ -57,7 +57,7 @@ def link(
     settings = _settings()
 
     async def _go() -> str:
-        crm = SqlCrm.from_url(settings.database.url)
+        crm = await SqlCrm.open(settings.database.url)
         try:
             async with crm.unit_of_work() as uow:
                 client = await uow.clients.by_external_id(person)
@@ -153,7 +153,7 @@ def purge_interactions_command(
     settings = _settings()
 
     async def _go() -> int:
-        crm = SqlCrm.from_url(settings.database.url)
+        crm = await SqlCrm.open(settings.database.url)
         try:
             async with crm.unit_of_work() as uow:
                 purged = await purge_interactions(uow, SystemClock(), timedelta(days=days))
@@ -173,7 +173,7 @@ def demo_data() -> None:
     from crm_adapter.sql import SqlCrm
 
     async def _go() -> str:
-        crm = SqlCrm.from_url(_settings().database.url)
+        crm = await SqlCrm.open(_settings().database.url)
         try:
             summary = await load_demo_data(crm, clock=SystemClock())
         finally:
@@ -203,10 +203,17 @@ _register_features()
 
 
 def main() -> None:
+    from crm_adapter.migrate import SchemaNotReady
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except SchemaNotReady as exc:
+        # Every command opens the store through SqlCrm.open, so one place turns a fresh or
+        # outdated database into the command to run instead of a driver traceback.
+        typer.echo(f"concierge: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # `python -m cli.main`, like `python -m cli` and `concierge`

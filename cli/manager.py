@@ -95,7 +95,7 @@ def register(
         from crm_adapter.sql import SqlCrm
 
         async def run() -> str:
-            crm = SqlCrm.from_url(Settings().database.url)
+            crm = await SqlCrm.open(Settings().database.url)
             try:
                 return await brief_text(
                     crm,

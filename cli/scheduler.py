@@ -49,7 +49,7 @@ async def run_scheduler_forever(
     from concierge.product_facts import KnowledgeProductFacts
 
     clock = clock or SystemClock()
-    crm = SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
     owns_bot = bot is None
     bot = bot or make_bot(settings)
     proactive = build_proactive(
@@ -83,7 +83,7 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
     zone = ZoneInfo(settings.scheduler.timezone)
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     clock = ManualClock(start)
-    crm = SqlCrm.from_url(settings.database.url)
+    crm = await SqlCrm.open(settings.database.url)
     try:
         proactive = build_proactive(settings, crm=crm, clock=clock, sender=None)
         lines = []

@@ -25,6 +25,7 @@ from crm_adapter.client_desk import (
     SqlServiceRequestRepository,
 )
 from crm_adapter.events_repository import SqlEventRepository
+from crm_adapter.migrate import require_current_schema
 from crm_adapter.port import UpdateLedger
 from crm_adapter.repositories import (
     SqlAuditRepository,
@@ -232,6 +233,21 @@ class SqlCrm:
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False) -> SqlCrm:
         return cls(create_engine(url, echo=echo))
+
+    @classmethod
+    async def open(cls, url: str, *, echo: bool = False) -> SqlCrm:
+        """The store at `url`, once its schema is known to be current (else SchemaNotReady).
+
+        Commands and processes open the store this way; tests and benchmarks that migrate
+        the database themselves may use `from_url`.
+        """
+        crm = cls.from_url(url, echo=echo)
+        try:
+            await require_current_schema(crm.engine)
+        except BaseException:
+            await crm.close()
+            raise
+        return crm
 
     @asynccontextmanager
     async def unit_of_work(self, *, interactive: bool = False) -> AsyncIterator[SqlUnitOfWork]:

@@ -305,7 +305,10 @@ async def test_import_is_all_or_nothing(crm: SqlCrm, clock: ManualClock) -> None
 
 
 def test_cli_create_command(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(events_cli, "_crm", lambda: SqlCrm.from_url(sqlite_url))
+    async def open_store() -> SqlCrm:
+        return SqlCrm.from_url(sqlite_url)
+
+    monkeypatch.setattr(events_cli, "_crm", open_store)
     app = typer.Typer()
     events_cli.register(app)
     runner = CliRunner()

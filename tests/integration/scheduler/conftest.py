@@ -6,7 +6,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 import pytest
 from aiogram import Bot
@@ -24,10 +23,9 @@ START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)  # 12:00 in Moscow: outside quie
 
 
 @pytest.fixture
-async def crm(tmp_path: Path) -> AsyncIterator[SqlCrm]:
-    store = SqlCrm.from_url(f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}")
-    async with store.engine.begin() as conn:
-        await conn.run_sync(m.Base.metadata.create_all)
+async def crm(sqlite_url: str) -> AsyncIterator[SqlCrm]:
+    # The migrated template (not create_all): commands open the store only at the head revision.
+    store = SqlCrm.from_url(sqlite_url)
     yield store
     await store.close()
 
