@@ -23,16 +23,20 @@ from common.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# An update id or a user id as the shared state keys it: Telegram's bare number, another
+# messenger's prefixed with its name ("max:123"), since the messengers' ids may coincide.
+UpdateKey = int | str
+
 
 class UpdateDedupe(Protocol):
     """A fast first line against redelivered updates; the database's unique update_id stays the
     durable guard behind it."""
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         """True the first time `update_id` is seen (within the memory's reach), else False."""
         ...
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         """Forgets a claim whose update could not be recorded, so a redelivery is processed."""
         ...
 
@@ -40,7 +44,7 @@ class UpdateDedupe(Protocol):
 class Throttle(Protocol):
     """Per-person flood control."""
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         """(allowed, should_warn): warn once per window so the warning is not a flood itself."""
         ...
 
@@ -51,12 +55,12 @@ class MemoryUpdateDedupe:
     def __init__(self, *, max_size: int = 50_000, ttl_seconds: float = 3600.0) -> None:
         self.max_size = max_size
         self.ttl = ttl_seconds
-        self._seen: OrderedDict[int, float] = OrderedDict()
+        self._seen: OrderedDict[UpdateKey, float] = OrderedDict()
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         return self.claim_at(update_id, time.monotonic())
 
-    def claim_at(self, update_id: int, moment: float) -> bool:
+    def claim_at(self, update_id: UpdateKey, moment: float) -> bool:
         # Oldest first: drop what has expired or overflows, so memory stays bounded.
         while self._seen:
             oldest_id, seen_at = next(iter(self._seen.items()))
@@ -68,7 +72,7 @@ class MemoryUpdateDedupe:
         self._seen[update_id] = moment
         return True
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         self._seen.pop(update_id, None)
 
 
@@ -78,13 +82,13 @@ class MemoryThrottle:
     def __init__(self, *, burst: int, window_seconds: float) -> None:
         self.burst = burst
         self.window = window_seconds
-        self._hits: dict[int, deque[float]] = defaultdict(deque)
-        self._warned: dict[int, float] = {}
+        self._hits: dict[UpdateKey, deque[float]] = defaultdict(deque)
+        self._warned: dict[UpdateKey, float] = {}
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         return self.allow_at(user_id, time.monotonic())
 
-    def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    def allow_at(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         hits = self._hits[user_id]
         while hits and moment - hits[0] > self.window:
             hits.popleft()
@@ -106,10 +110,10 @@ class RedisUpdateDedupe:
         self.prefix = prefix
         self.ttl = ttl_seconds
 
-    def _key(self, update_id: int) -> str:
+    def _key(self, update_id: UpdateKey) -> str:
         return f"{self.prefix}:update:{update_id}"
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         try:
             return bool(await self.redis.set(self._key(update_id), b"1", nx=True, ex=self.ttl))
         except RedisError as exc:
@@ -118,7 +122,7 @@ class RedisUpdateDedupe:
             log.warning("update claim unavailable (%s): database guard only", type(exc).__name__)
             return True
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         try:
             await self.redis.delete(self._key(update_id))
         except RedisError as exc:
@@ -138,11 +142,11 @@ class RedisThrottle:
         self.burst = burst
         self.window = max(1, int(window_seconds))
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         # Wall-clock time, not monotonic: the windows must line up across machines.
         return await self.allow_at(user_id, time.time())
 
-    async def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    async def allow_at(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         try:
             return await self._count(user_id, moment)
         except RedisError as exc:
@@ -150,7 +154,7 @@ class RedisThrottle:
             log.warning("throttle unavailable (%s); update allowed", type(exc).__name__)
             return True, False
 
-    async def _count(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    async def _count(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         window_index = int(moment // self.window)
         counter = f"{self.prefix}:throttle:{user_id}:{window_index}"
         async with self.redis.pipeline(transaction=False) as pipe:

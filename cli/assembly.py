@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
-from bot.telegram_sender import TelegramSender
+from bot.channels import Messengers
+from bot.sender import BotSender
 from common.clock import Clock
 from common.settings import Settings
 from concierge.briefing import ProductFacts, send_due_briefings
@@ -136,19 +136,29 @@ async def load_knowledge(settings: Settings) -> KnowledgeBase:
     return knowledge
 
 
-async def assemble(settings: Settings, *, session: BaseSession | None, clock: Clock) -> Assistant:
-    """Builds and starts everything a process runs; the knowledge model loads off the loop."""
+async def assemble(
+    settings: Settings,
+    *,
+    session: BaseSession | None,
+    clock: Clock,
+    max_session: BaseSession | None = None,
+) -> Assistant:
+    """Builds and starts everything a process runs; the knowledge model loads off the loop.
+    MAX joins with MAX_BOT_TOKEN (or `max_session`, the console's)."""
     crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
     knowledge = await load_knowledge(settings)
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}
 
-    def outbox_notifier(bot: Bot, _: SqlCrm) -> Notifier:
+    def outbox_notifier(bots: Messengers, _: SqlCrm) -> Notifier:
         # Every process queues through the outbox, so the contact policy and the rate limits
         # hold whichever replica a message starts from; a replica with the scheduler off only
-        # queues, and the process that leads the scheduler delivers.
+        # queues, and the process that leads the scheduler delivers, in every messenger.
         built["proactive"] = build_proactive(
-            settings, crm=crm, clock=clock, sender=TelegramSender(bot)
+            settings,
+            crm=crm,
+            clock=clock,
+            senders={messenger: BotSender(bot) for messenger, bot in bots.items()},
         )
         return built["proactive"].notifier
 
@@ -158,6 +168,7 @@ async def assemble(settings: Settings, *, session: BaseSession | None, clock: Cl
     app = build_app(
         settings,
         session=session,
+        max_session=max_session,
         clock=clock,
         crm=crm,
         notifier_factory=outbox_notifier,

@@ -47,7 +47,8 @@ def link(
         str, typer.Argument(help="client or staff external id, e.g. C-0001, S-0001")
     ],
 ) -> None:
-    """Print a one-time deep link (valid 24 h) that binds a messenger account to a person."""
+    """Print a one-time deep link (valid 24 h) that binds a messenger account (Telegram or
+    MAX) to a person."""
     from datetime import timedelta
 
     from common.clock import SystemClock
@@ -74,10 +75,11 @@ def link(
                 await uow.commit()
         finally:
             await crm.close()
-        return (
-            issued.deep_link(settings.telegram.bot_username)
-            + f"  (expires {issued.expires_at_iso})"
-        )
+        # One code, either messenger: it links the first account that opens it.
+        lines = [issued.deep_link(settings.telegram.bot_username)]
+        if settings.max.bot_username:
+            lines.append(issued.max_link(settings.max.bot_username))
+        return "\n".join(lines) + f"\n(single use, expires {issued.expires_at_iso})"
 
     typer.echo(asyncio.run(_go()))
 

@@ -16,7 +16,7 @@ from common.i18n import Catalog
 from concierge.notify import Notifier, Outgoing
 from concierge.requests import create_request, default_texts, local_time
 from concierge.staffing import answering_for
-from crm_adapter.dto import Client, ServiceRequest, Staff
+from crm_adapter.dto import Client, Messenger, MessengerLink, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
 # A question handed over to a person keeps at most this much of the client's text.
@@ -24,11 +24,12 @@ QUESTION_LIMIT = 3000
 
 
 class Courier(Protocol):
-    """Sends in the messenger and returns the new message ids (the relay maps replies by id);
-    a long text may become several messages."""
+    """Sends to a person's messenger account and returns the new message ids (the relay maps
+    replies by id); a long text may become several messages. `copy` copies a message of the
+    current update's chat, into any messenger."""
 
-    async def send_text(self, chat_id: int, text: str) -> list[int]: ...
-    async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int: ...
+    async def send_text(self, to: MessengerLink, text: str) -> list[int]: ...
+    async def copy(self, *, to: MessengerLink, from_chat_id: int, message_id: int) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ async def relay_to_manager(
     text: str | None,
     has_media: bool,
     texts: Catalog | None = None,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> RelayOutcome:
-    """Passes the client's message to whoever answers for them now, with a one-line card."""
+    """Passes the client's message (written in `messenger`) to whoever answers for them now,
+    in the messenger that person uses, with a one-line card."""
     now = clock.now()
     staff, stand_in = await answering_for(uow, client, now)
     manager = await uow.staff.get(client.manager_id) if client.manager_id else None
@@ -67,14 +70,10 @@ async def relay_to_manager(
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
     if text and not has_media:
-        ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
+        ids = await courier.send_text(link, f"{header}\n\n{html.escape(text)}")
     else:
-        ids = await courier.send_text(link.chat_id, header)
-        ids.append(
-            await courier.copy(
-                to_chat_id=link.chat_id, from_chat_id=chat_id, message_id=message_id
-            )
-        )
+        ids = await courier.send_text(link, header)
+        ids.append(await courier.copy(to=link, from_chat_id=chat_id, message_id=message_id))
     for relayed_id in ids:
         await uow.relay.add(
             staff_id=staff.id,
@@ -82,10 +81,12 @@ async def relay_to_manager(
             message_id=relayed_id,
             client_id=client.id,
             now=now,
+            messenger=link.messenger,
         )
     await uow.interactions.record(
         occurred_at=now,
         channel="messenger",
+        messenger=messenger,
         direction="internal",
         kind="relay",
         actor="client",
@@ -97,6 +98,7 @@ async def relay_to_manager(
             "stand_in": stand_in,
             "relayed_ids": ids,
             "media": has_media,
+            "staff_messenger": link.messenger,
         },
     )
     return RelayOutcome(staff, stand_in, manager)
@@ -114,13 +116,17 @@ async def relay_to_client(
     text: str | None,
     has_media: bool,
     texts: Catalog | None = None,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> Client | None:
-    """Delivers a staff reply to the client the replied-to message came from; None if none."""
-    mapping = await uow.relay.find(staff_chat_id=staff_chat_id, message_id=reply_to_message_id)
+    """Delivers a staff reply (written in `messenger`) to the client the replied-to message
+    came from, in the messenger the client last wrote from; None if none."""
+    mapping = await uow.relay.find(
+        staff_chat_id=staff_chat_id, message_id=reply_to_message_id, messenger=messenger
+    )
     if mapping is None:
         return None
     client = await uow.clients.get(mapping.client_id)
-    link = await uow.links.for_client(mapping.client_id)
+    link = await client_reply_link(uow, mapping.client_id)
     consent = await uow.consents.current(mapping.client_id)
     if client is None or link is None or consent is None or not consent.active:
         return None
@@ -128,24 +134,38 @@ async def relay_to_client(
     t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
     if text and not has_media:
-        await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")
+        await courier.send_text(link, f"{header}\n{html.escape(text)}")
     else:
-        await courier.send_text(link.chat_id, header)
-        await courier.copy(
-            to_chat_id=link.chat_id, from_chat_id=staff_chat_id, message_id=message_id
-        )
+        await courier.send_text(link, header)
+        await courier.copy(to=link, from_chat_id=staff_chat_id, message_id=message_id)
     await uow.interactions.record(
         occurred_at=clock.now(),
         channel="messenger",
+        messenger=messenger,
         direction="internal",
         kind="relay",
         actor="staff",
         client_id=client.id,
         staff_id=staff.id,
         text=text,
-        payload={"reply_to": reply_to_message_id, "media": has_media},
+        payload={
+            "reply_to": reply_to_message_id,
+            "media": has_media,
+            "client_messenger": link.messenger,
+        },
     )
     return client
+
+
+async def client_reply_link(uow: UnitOfWork, client_id: int) -> MessengerLink | None:
+    """Where an answer to the client goes: the messenger they last wrote from (the
+    conversation continues where they are), else where messages the bank starts go."""
+    last = await uow.interactions.last_messenger(client_id)
+    if last is not None:
+        link = await uow.links.for_client(client_id, messenger=last)
+        if link is not None and link.blocked_at is None:
+            return link
+    return await uow.links.for_client(client_id)
 
 
 async def hand_over_question(

@@ -66,8 +66,17 @@ class LinkRepository(Protocol):
         """The account's link, its owner and the owner's consent, in one lookup."""
         ...
 
-    async def for_client(self, client_id: int) -> MessengerLink | None: ...
-    async def for_staff(self, staff_id: int) -> MessengerLink | None: ...
+    async def for_client(
+        self, client_id: int, *, messenger: str | None = None
+    ) -> MessengerLink | None:
+        """The client's account in `messenger`; without one, where messages the bank starts
+        go: a working account first, then the preferred one, then the one linked last."""
+        ...
+
+    async def for_staff(
+        self, staff_id: int, *, messenger: str | None = None
+    ) -> MessengerLink | None: ...
+    async def all_for_client(self, client_id: int) -> list[MessengerLink]: ...
     async def bind(
         self,
         *,
@@ -77,9 +86,13 @@ class LinkRepository(Protocol):
         staff_id: int | None,
         now: datetime,
         language: str | None,
+        messenger: str = "telegram",
     ) -> MessengerLink: ...
     async def set_language(self, link_id: int, language: str) -> None: ...
-    async def mark_blocked(self, chat_id: int, *, now: datetime) -> None: ...
+    async def prefer(self, client_id: int, messenger: str) -> bool: ...
+    async def mark_blocked(
+        self, chat_id: int, *, now: datetime, messenger: str = "telegram"
+    ) -> None: ...
 
 
 class LinkCodeRepository(Protocol):
@@ -130,8 +143,14 @@ class InteractionRepository(Protocol):
         text: str | None = None,
         payload: dict[str, Any] | None = None,
         update_id: int | None = None,
+        messenger: str | None = None,
     ) -> int:
-        """Stores one interaction; raises DuplicateUpdate when update_id was seen before."""
+        """Stores one interaction; raises DuplicateUpdate when the messenger's update_id was
+        seen before."""
+        ...
+
+    async def last_messenger(self, client_id: int) -> str | None:
+        """The messenger the client last wrote from, if any."""
         ...
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]: ...
@@ -176,6 +195,7 @@ class OutboxRepository(Protocol):
         *,
         idempotency_key: str,
         chat_id: int,
+        messenger: str = "telegram",
         client_id: int | None,
         staff_id: int | None,
         text: str,
@@ -251,9 +271,18 @@ class ServiceRequestRepository(Protocol):
 
 class RelayRepository(Protocol):
     async def add(
-        self, *, staff_id: int, staff_chat_id: int, message_id: int, client_id: int, now: datetime
+        self,
+        *,
+        staff_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        client_id: int,
+        now: datetime,
+        messenger: str = "telegram",
     ) -> RelayedMessage: ...
-    async def find(self, *, staff_chat_id: int, message_id: int) -> RelayedMessage | None: ...
+    async def find(
+        self, *, staff_chat_id: int, message_id: int, messenger: str = "telegram"
+    ) -> RelayedMessage | None: ...
 
 
 class FeedbackRepository(Protocol):
@@ -376,15 +405,21 @@ class UnitOfWork(Protocol):
 
 # (client id, staff id) a chat belongs to.
 Owner = tuple[int | None, int | None]
+# A chat is known by its messenger and its id there: ids of different messengers may coincide.
+ChatKey = tuple[str, int]
 
 
 class UpdateLedger(Protocol):
-    async def account(self, user_id: int) -> LinkedAccount | None:
+    async def account(self, user_id: int, *, messenger: str = "telegram") -> LinkedAccount | None:
         """The messenger account of `user_id` with its owner, or None for a stranger."""
         ...
 
     async def open_update(
-        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+        self,
+        user_id: int,
+        inbound: Callable[[LinkedAccount | None], Mapping[str, Any]],
+        *,
+        messenger: str = "telegram",
     ) -> LinkedAccount | None:
         """`account`, then commits the inbound interaction `inbound` makes of it, on one
         connection; DuplicateUpdate if its update_id was seen before. `inbound` may run
@@ -393,9 +428,10 @@ class UpdateLedger(Protocol):
         ...
 
     async def log_replies(
-        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
+        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[ChatKey, Owner]
     ) -> None:
-        """Commits outgoing calls as interactions; owners of other chats are looked up."""
+        """Commits outgoing calls (each naming its `messenger`) as interactions; owners of
+        chats not in `known_owners` are looked up."""
         ...
 
     async def close(self) -> None:

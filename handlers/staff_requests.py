@@ -11,6 +11,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.actions import render
 from bot.callbacks import ReassignCb, StaffRequestCb
+from bot.channels import Messengers
+from bot.courier import BotCourier
 from bot.filters import IsStaff, staff_only
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
@@ -158,8 +160,9 @@ async def reply_received(
     t: Translator,
     notifier: Notifier,
     clock: Clock,
+    messengers: Messengers,
 ) -> None:
-    assert identity.staff is not None and message.bot is not None
+    assert identity.staff is not None
     request_id = int((await state.get_data())["request_id"])
     await state.clear()
     request = await comment_request(
@@ -171,10 +174,14 @@ async def reply_received(
         text=message.text or message.caption,
         file_id=message.document.file_id if message.document else None,
     )
+    # Where the notifier sends the text: the client's messenger for messages the bank starts.
     link = await uow.links.for_client(request.client_id)
-    if message.document is not None and link is not None:
-        # The notifier carries text; the document itself is copied as it was sent.
-        await message.bot.copy_message(link.chat_id, message.chat.id, message.message_id)
+    if message.document is not None and link is not None and link.blocked_at is None:
+        # The notifier carries text; the document itself is copied as it was sent (or sent
+        # again through the client's messenger's bot when that is not this one).
+        await BotCourier(messengers, message).copy(
+            to=link, from_chat_id=message.chat.id, message_id=message.message_id
+        )
     await message.answer(t("requests.comment_sent"))
 
 

@@ -50,6 +50,7 @@ async def start_with_code(
         chat_id=message.chat.id,
         # The CRM's recorded language applies once the person is known.
         language=None,
+        messenger=identity.messenger,
     )
     t = catalog.translator(identity.language)
     if result.outcome is not LinkOutcome.LINKED or result.link is None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,9 +38,15 @@ class InteractionRow(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column()
-    # Telegram's update_id: unique so a redelivered update can never be logged twice.
-    update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    __table_args__ = (Index("ix_interaction_client_time", "client_id", "occurred_at"),)
+    # Which messenger carried it (telegram | max); empty for other channels and internal rows.
+    messenger: Mapped[str | None] = mapped_column(String(16))
+    # The messenger's update id: unique per messenger, so a redelivered update can never be
+    # logged twice (Telegram's and MAX's ids are counted independently and may coincide).
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("ix_interaction_client_time", "client_id", "occurred_at"),
+        UniqueConstraint("messenger", "update_id", name="uq_interaction_messenger_update"),
+    )
 
 
 class AuditEntryRow(Base):
