@@ -10,6 +10,7 @@ from handlers import (
     events,
     fallback,
     feedback,
+    history,
     manager,
     menu,
     my_requests,
@@ -31,6 +32,8 @@ def get_routers() -> list[Router]:
     routers = [
         start.router,
         menu.router,
+        # Before the workspace: its catch-all refuses client buttons it does not know.
+        history.router,
         manager.router,
         events.router,
         event_rsvp.router,

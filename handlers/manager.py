@@ -41,7 +41,7 @@ from handlers.manager_render import (
 
 router = staff_only(Router(name="manager"))
 WORKSPACE = IsStaff(Role.MANAGER, Role.ADMIN)
-COMMANDS = ("clients", "brief", "note", "portfolio")
+COMMANDS = ("clients", "brief", "note", "portfolio", "history")
 
 
 class NoteStates(StatesGroup):
@@ -116,7 +116,7 @@ async def card_pressed(
     )
 
 
-async def _unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
+async def unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
     """Answers when the name did not lead to exactly one client; True if it did not."""
     if resolution.client_id is not None:
         return False
@@ -187,7 +187,7 @@ async def brief_command(
     resolution = await resolve_client(
         uow, clock=clock, staff=staff, query=query, action="view_briefing"
     )
-    if await _unresolved(message, resolution, query, t):
+    if await unresolved(message, resolution, query, t):
         return
     assert resolution.client_id is not None
     await _send_briefing(
@@ -250,7 +250,7 @@ async def note_command(
     resolution = await resolve_client(
         uow, clock=clock, staff=staff, query=query, action="add_note"
     )
-    if await _unresolved(message, resolution, query, t):
+    if await unresolved(message, resolution, query, t):
         return
     assert resolution.client_id is not None
     await _save_note(message, uow, clock, staff, resolution.client_id, text, t)

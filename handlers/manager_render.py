@@ -23,7 +23,7 @@ RECENT_ITEMS = 5
 class ClientCb(CallbackData, prefix="cl"):
     """A button about one client; access is checked again on every press."""
 
-    action: str  # card | brief | note
+    action: str  # card | brief | note | history
     client_id: int
 
 
@@ -64,6 +64,10 @@ def card_keyboard(client_id: int, t: Translator) -> InlineKeyboardMarkup:
     )
     kb.button(
         text=t("manager.btn.note"), callback_data=ClientCb(action="note", client_id=client_id)
+    )
+    kb.button(
+        text=t("manager.btn.history"),
+        callback_data=ClientCb(action="history", client_id=client_id),
     )
     return kb.as_markup()
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from aiogram.client.default import Default
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -40,7 +42,7 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
-from aiogram.types import InlineKeyboardMarkup, Message, MessageId, Update
+from aiogram.types import InlineKeyboardMarkup, Message, MessageEntity, MessageId, Update
 from aiogram_max import MAX_API_URL, MaxApiError, MaxSession
 
 from bot.channels import text_limit
@@ -118,6 +120,23 @@ class MaxTransport(MaxSession):
         return updates
 
     # --- outgoing ------------------------------------------------------------------------
+
+    def _render_markup(
+        self,
+        bot: Bot,
+        text: str | None,
+        parse_mode: str | Default | None,
+        entities: list[MessageEntity] | None,
+    ) -> tuple[str, str | None]:
+        # aiogram-max compares str(parse_mode) with "HTML"; aiogram's ParseMode is a (str,
+        # Enum) whose str() is "ParseMode.HTML", so the bot's default HTML was taken for
+        # MarkdownV2 and every tag escaped. The plain value goes on instead.
+        mode: object = parse_mode
+        if isinstance(parse_mode, Default):
+            mode = bot.default[parse_mode.name]
+        if isinstance(mode, Enum):
+            mode = mode.value
+        return super()._render_markup(bot, text, None if mode is None else str(mode), entities)
 
     async def make_request(
         self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
