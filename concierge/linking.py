@@ -118,3 +118,31 @@ async def redeem_link_code(
         details={"result": outcome.value, "messenger": messenger},
     )
     return LinkResult(outcome, link)
+
+
+async def record_reachability(
+    uow: UnitOfWork, *, clock: Clock, link: MessengerLink, reachable: bool
+) -> None:
+    """The person stopped (blocked) the bot in one messenger, or came back to it.
+
+    Only that messenger's account changes: a person linked elsewhere still gets the bank's
+    messages there (see `LinkRepository.for_client`). Logged in the person's history.
+    """
+    if reachable == (link.blocked_at is None):
+        return
+    now = clock.now()
+    if reachable:
+        await uow.links.mark_unblocked(link.chat_id, messenger=link.messenger)
+    else:
+        await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="messenger",
+        messenger=link.messenger,
+        direction="internal",
+        kind="channel_unblocked" if reachable else "channel_blocked",
+        actor="client" if link.client_id is not None else "staff",
+        client_id=link.client_id,
+        staff_id=link.staff_id,
+        chat_id=link.chat_id,
+    )

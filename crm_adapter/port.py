@@ -93,6 +93,7 @@ class LinkRepository(Protocol):
     async def mark_blocked(
         self, chat_id: int, *, now: datetime, messenger: str = "telegram"
     ) -> None: ...
+    async def mark_unblocked(self, chat_id: int, *, messenger: str = "telegram") -> None: ...
 
 
 class LinkCodeRepository(Protocol):

@@ -289,6 +289,16 @@ class SqlLinkRepository:
         )
         return True
 
+    async def mark_unblocked(
+        self, chat_id: int, *, messenger: str = Messenger.TELEGRAM.value
+    ) -> None:
+        link = m.MessengerLinkRow
+        await self._s.execute(
+            update(link)
+            .where(link.messenger == messenger, link.chat_id == chat_id)
+            .values(blocked_at=None)
+        )
+
     async def mark_blocked(
         self, chat_id: int, *, now: datetime, messenger: str = Messenger.TELEGRAM.value
     ) -> None:

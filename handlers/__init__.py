@@ -15,6 +15,7 @@ from handlers import (
     menu,
     my_requests,
     questions,
+    reachability,
     relay,
     services,
     staff_requests,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
     previous attachment is released here.
     """
     routers = [
+        reachability.router,
         start.router,
         menu.router,
         # Before the workspace: its catch-all refuses client buttons it does not know.
