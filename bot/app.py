@@ -202,7 +202,10 @@ def build_app(
     metrics = Metrics()
     bot = create_bot(settings, session=session)
     max_bot = create_max_bot(settings, session=max_session)
-    messengers = Messengers.of(bot, *([max_bot] if max_bot is not None else []))
+    # Only messengers this process can really reach: without a token (or a console or test
+    # session) Telegram's bot holds a placeholder token and must not be sent through.
+    reachable = [bot] if session is not None or settings.telegram.bot_token else []
+    messengers = Messengers.of(*reachable, *([max_bot] if max_bot is not None else []))
     for each in messengers.values():
         each.session.middleware(ApiMetricsRequestMiddleware(metrics))
         each.session.middleware(InteractionLogRequestMiddleware(crm, clock))

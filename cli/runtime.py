@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.console import ConsoleSession, Transcript, run_console
 from bot.observability import start_server
-from bot.transports import run_polling, run_webhook
+from bot.transports import run
 from cli.assembly import assemble
 from cli.logging_setup import configure_logging
 from common.clock import Clock, ManualClock, SystemClock
 from common.settings import Settings
 
 
-async def run_messenger(settings: Settings) -> None:
+async def run_messenger(settings: Settings, channels: Sequence[str]) -> None:
+    """Receives from `channels` (each by its own mode); sends in every configured messenger."""
     configure_logging(settings)
     assistant = await assemble(settings, session=None, clock=SystemClock())
     try:
-        if settings.telegram.mode == "webhook":
-            await run_webhook(assistant.app)
-        else:
-            await run_polling(assistant.app)
+        await run(assistant.app, channels)
     finally:
         await assistant.close()
 
@@ -33,7 +32,13 @@ async def run_console_app(
     configure_logging(settings, to_file=settings.var_dir / "console.log")
     transcript = Transcript(out=sys.stdout)
     clock: Clock = ManualClock(SystemClock().now()) if manual_clock else SystemClock()
-    assistant = await assemble(settings, session=ConsoleSession(transcript), clock=clock)
+    # The console plays both messengers (`:as client C-0001 --channel max`).
+    assistant = await assemble(
+        settings,
+        session=ConsoleSession(transcript),
+        max_session=ConsoleSession(transcript, messenger="max"),
+        clock=clock,
+    )
     app = assistant.app
     app.extras["run_jobs"] = assistant.run_jobs_now
     observability = settings.observability
