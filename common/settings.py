@@ -126,6 +126,10 @@ class BehaviourSettings(BaseSettings):
     max_text_length: int = 4000
     link_code_ttl_hours: int = 24
     consent_document_version: str = "2025-09-01"
+    # A staff member may answer a relayed client message by replying to it for this many
+    # days; later the reply is refused (start from the client's card instead), so an old
+    # chat never stays a door to a client.
+    relay_reply_days: int = Field(default=7, ge=1)
 
 
 class SchedulerSettings(BaseSettings):

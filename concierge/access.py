@@ -40,6 +40,17 @@ async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
     return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
 
 
+async def may_write_to(uow: UnitOfWork, staff: Staff, client: Client) -> bool:
+    """Whether `staff` may send to `client` now, by the CRM's current record (never by what
+    was true when a conversation started): an active member whose scope covers the client,
+    or the duty desk, which answers for every client out of hours."""
+    if not staff.active or client.erased_at_marker:
+        return False
+    if staff.has_role(Role.DUTY):
+        return True
+    return (await scope_of(uow, staff)).covers(client)
+
+
 async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:
