@@ -31,6 +31,7 @@ from crm_adapter.dto import (
     ServiceRequest,
     Staff,
 )
+from crm_adapter.personal_data import PersonalDataRepository
 from crm_adapter.workspace import (
     WorkspaceRepository,
 )
@@ -365,6 +366,8 @@ class UnitOfWork(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def personal_data(self) -> PersonalDataRepository: ...
     @property
     def relinked(self) -> bool:
         """Whether an account was (re)bound in this unit of work."""

@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    data_rights,
     event_rsvp,
     events,
     fallback,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         manager.router,
+        data_rights.router,
         events.router,
         event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
