@@ -236,7 +236,10 @@ async def erase_client(
         # The consent records stay as proof; the erasure ends the processing they allowed.
         await uow.consents.withdraw(client.id, now=now)
     report = await uow.personal_data.erase(
-        client.id, mentions=name_forms(client), fragments=text_fragments(holdings), now=now
+        client.id,
+        mentions=name_forms(client, await uow.clients.all()),
+        fragments=text_fragments(holdings),
+        now=now,
     )
     t = (texts or Catalog.shared()).translator(language or client.language)
     confirmed = False

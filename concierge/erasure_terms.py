@@ -23,9 +23,12 @@ MIN_FRAGMENT = 12
 WINDOW = 48
 
 
-def name_forms(client: Client) -> list[str]:
-    """The client's name as the bank writes it: full, polite (name and patronymic), short."""
+def name_forms(client: Client, others: Iterable[Client] = ()) -> list[str]:
+    """The client's name as the bank writes it: full, polite (name and patronymic), short,
+    and the surname alone (what a manager types into a search) when no other client of the
+    bank bears it, so erasing one client never blanks another's records."""
     first, middle, last = client.first_name, client.middle_name, client.last_name
+    shared = any(o.id != client.id and o.last_name.casefold() == last.casefold() for o in others)
     forms = [
         client.full_name,
         " ".join(p for p in (first, middle, last) if p),
@@ -34,6 +37,8 @@ def name_forms(client: Client) -> list[str]:
     ]
     if middle:
         forms.append(f"{first} {middle}")
+    if not shared:
+        forms.append(last)
     return sorted({f for f in forms if len(f) >= 5}, key=len, reverse=True)
 
 
