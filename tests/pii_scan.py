@@ -55,7 +55,9 @@ async def traces(crm: SqlCrm, needles: list[str]) -> list[Trace]:
             for row in rows:
                 for column, value in row.items():
                     text = _as_text(value)
-                    for needle in needles:
-                        if needle in text:
-                            found.append(Trace(table.name, column, dict(row), needle))
+                    found.extend(
+                        Trace(table.name, column, dict(row), needle)
+                        for needle in needles
+                        if needle in text
+                    )
     return found
