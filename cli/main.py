@@ -199,6 +199,7 @@ def demo_data() -> None:
 
 def _register_features() -> None:
     # Each feature owns its commands; they are added here, in one place.
+    from cli import data_rights as data_rights_cli
     from cli import events as events_cli
     from cli import knowledge as knowledge_cli
     from cli import manager as manager_cli
@@ -208,6 +209,7 @@ def _register_features() -> None:
     scheduler_cli.register(app)
     manager_cli.register(app)
     events_cli.register(app)
+    data_rights_cli.register(app)
 
 
 _register_features()

@@ -140,9 +140,7 @@ async def test_erasure_leaves_no_trace_in_any_table_nor_in_conversation_state(
         client = await uow.clients.get(demo.client_id)
         consents = (
             await uow.session.scalars(
-                select(m.ConsentRow.withdrawn_at).where(
-                    m.ConsentRow.client_id == demo.client_id
-                )
+                select(m.ConsentRow.withdrawn_at).where(m.ConsentRow.client_id == demo.client_id)
             )
         ).all()
         holdings = await uow.profiles.holdings(demo.client_id)
