@@ -51,6 +51,16 @@ async def may_write_to(uow: UnitOfWork, staff: Staff, client: Client) -> bool:
     return (await scope_of(uow, staff)).covers(client)
 
 
+async def client_chat(uow: UnitOfWork, client_id: int) -> int | None:
+    """The chat a staff member's document may be copied to: the client's linked, unblocked
+    chat while their consent is active; None otherwise (as the notifier would refuse)."""
+    link = await uow.links.for_client(client_id)
+    if link is None or link.blocked_at is not None:
+        return None
+    consent = await uow.consents.current(client_id)
+    return link.chat_id if consent is not None and consent.active else None
+
+
 async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:

@@ -159,3 +159,31 @@ async def test_the_backup_still_answers_for_the_absent_manager(harness: BotHarne
         harness.user(BACKUP), "Я, дублёр", reply_to_message=harness.last_message(BACKUP)
     )
     assert harness.last_text(CLIENT).endswith("Я, дублёр")
+
+
+async def test_a_request_reply_after_the_role_became_coordinator_is_refused(
+    harness: BotHarness,
+) -> None:
+    """The request card's Reply button: the assignee whose role changed acts no more."""
+    bank = await make_bank(harness.app.crm)
+    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
+    await harness.link(harness.user(MANAGER), staff_id=bank.manager_id)
+    await harness.send(harness.user(CLIENT), "/menu")
+    await harness.press_button(harness.user(CLIENT), "Настройки")
+    await harness.press_button(harness.user(CLIENT), "Выгрузить мои данные")
+    await harness.press_button(harness.user(CLIENT), "Да, подтверждаю")
+    assert "💬 Ответить" in harness.last_buttons(MANAGER)
+    # While the manager still serves clients the reply works; then the role changes.
+    await _staff_change(harness, bank.manager_id, roles="manager,coordinator")
+    await harness.press_button(harness.user(MANAGER), "Ответить")
+    await _staff_change(harness, bank.manager_id, roles="coordinator")
+    sent_before = len(harness.texts(CLIENT))
+    await harness.send(harness.user(MANAGER), "Готовлю выгрузку")
+    assert len(harness.texts(CLIENT)) == sent_before
+    async with harness.app.crm.unit_of_work() as uow:
+        outcomes = list(
+            await uow.session.execute(
+                select(m.AuditEntryRow.outcome).where(m.AuditEntryRow.action == "request_comment")
+            )
+        )
+    assert [o for (o,) in outcomes] == ["denied"]
