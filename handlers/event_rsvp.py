@@ -11,17 +11,11 @@ from bot.event_callbacks import EventRateCb, RsvpCb
 from bot.filters import IsClient
 from common.clock import Clock
 from common.i18n import Catalog, Translator
-from concierge.event_calendar import event_ics, ics_filename
-from concierge.event_messages import deadline, rsvp_actions, status_label, when, where
-from concierge.events import (
-    EventStatus,
-    RateOutcome,
-    Rsvp,
-    RsvpOutcome,
-    answer_invitation,
-    client_invitations,
-    rate_event,
-)
+from concierge.events.attendance import RateOutcome, client_invitations, rate_event
+from concierge.events.calendar_file import event_ics, ics_filename
+from concierge.events.messages import deadline, rsvp_actions, status_label, when, where
+from concierge.events.model import EventStatus
+from concierge.events.rsvp import Rsvp, RsvpOutcome, answer_invitation
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from crm_adapter.sql import SqlUnitOfWork

@@ -24,29 +24,24 @@ from bot.filters import IsStaff, staff_only
 from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Catalog, Translator
-from concierge.event_audience import AudienceCriteria, CriteriaError, parse_criteria
-from concierge.event_chart import render_rsvp_chart
-from concierge.events import (
-    CheckInOutcome,
-    EventDraft,
-    EventError,
-    cancel_event,
-    change_capacity,
-    change_event,
-    check_in,
-    create_event,
+from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
+from concierge.events.changes import cancel_event, change_capacity, change_event
+from concierge.events.chart import render_rsvp_chart
+from concierge.events.checkin import CheckInOutcome, check_in
+from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
+from concierge.events.invitations import (
+    manager_audience,
+    preview_audience,
+    send_invitations,
+    set_audience_choice,
+)
+from concierge.events.model import EventError, require_event
+from concierge.events.tracking import (
     event_summary,
     events_overview,
     export_guests_csv,
     guests,
-    manager_audience,
-    parse_local_time,
-    preview_audience,
-    require_event,
-    send_invitations,
-    set_audience_choice,
     staff_names,
-    zone,
 )
 from concierge.identity import Identity
 from concierge.notify import Notifier

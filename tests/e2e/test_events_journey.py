@@ -16,14 +16,10 @@ from sqlalchemy import select
 
 from bot.event_callbacks import RsvpCb
 from common.clock import ManualClock
-from concierge.event_audience import AudienceCriteria
-from concierge.events import (
-    EventDraft,
-    attended_events,
-    create_event,
-    send_event_reminders,
-    unanswered_invitations,
-)
+from concierge.events.attendance import attended_events, unanswered_invitations
+from concierge.events.audience import AudienceCriteria
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.reminders import send_event_reminders
 from crm_adapter import models as m
 from crm_adapter.dto import Event
 from tests.factories import MiniBank, make_bank

@@ -13,18 +13,12 @@ from typer.testing import CliRunner
 from cli import events as events_cli
 from cli.events import ImportFailed, import_events
 from common.clock import ManualClock
-from concierge.events import (
-    EventDraft,
-    EventError,
-    Rsvp,
-    RsvpOutcome,
-    answer_invitation,
-    change_capacity,
-    change_event,
-    create_event,
-    send_event_reminders,
-    send_invitations,
-)
+from concierge.events.changes import change_capacity, change_event
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.invitations import send_invitations
+from concierge.events.model import EventError
+from concierge.events.reminders import send_event_reminders
+from concierge.events.rsvp import Rsvp, RsvpOutcome, answer_invitation
 from concierge.notify import MessageClass, Outgoing
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank, make_bank
