@@ -1,14 +1,11 @@
-"""Staff side of events: the /newevent wizard, tracking, audience, sending, check-in, changes.
+"""Coordinators plan events: the /newevent wizard, then /eventedit and /cancelevent.
 
-Coordinators (and admins) run events; personal managers see and adjust their own clients in
-an event's audience. Texts and keyboards are built in `bot.event_views`, rules live in
-`concierge.events`.
+Texts and keyboards are built in `bot.event_views`; the rules live in `concierge.events.drafts`
+and `concierge.events.changes`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,42 +13,27 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot import event_views as views
-from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
+from bot.event_callbacks import WizardCb
 from bot.filters import IsStaff, staff_only
-from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Catalog, Translator
 from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.events.changes import cancel_event, change_capacity, change_event
-from concierge.events.chart import render_rsvp_chart
-from concierge.events.checkin import CheckInOutcome, check_in
 from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
-from concierge.events.invitations import (
-    manager_audience,
-    preview_audience,
-    send_invitations,
-    set_audience_choice,
-)
 from concierge.events.model import EventError, require_event
-from concierge.events.tracking import (
-    event_summary,
-    events_overview,
-    export_guests_csv,
-    guests,
-    staff_names,
-)
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from crm_adapter.dto import Event, Role
+from crm_adapter.dto import Role
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
+from handlers.event_common import COORDINATION, event_id_arg, refusal
 
-router = staff_only(Router(name="events"))
-log = logging.getLogger(__name__)
+router = staff_only(Router(name="event_planning"))
 
-COORDINATION = (Role.COORDINATOR, Role.ADMIN)
+
 # Text steps never swallow a command: /events or /cancel typed mid-wizard stay commands.
 ANSWER = (F.text, ~F.text.startswith("/"), IsStaff(*COORDINATION))
 
@@ -71,47 +53,9 @@ class NewEvent(StatesGroup):
     confirm = State()
 
 
-def _event_id(command: CommandObject) -> int | None:
-    raw = (command.args or "").strip().lstrip("#")
-    return int(raw) if raw.isdigit() else None
-
-
-def _error(t: Translator, exc: EventError) -> str:
-    return t(exc.key, **exc.details)
-
-
 def _optional(text: str | None) -> str | None:
     cleaned = (text or "").strip()
     return None if cleaned in {"", "-", "—"} else cleaned
-
-
-async def _say(query: CallbackQuery, text: str) -> None:
-    # A callback's message may be too old to answer to; the private chat id is the user id.
-    assert query.bot is not None
-    await send_long(query.bot, query.from_user.id, text)
-
-
-async def _audit_view(
-    uow: SqlUnitOfWork, clock: Clock, identity: Identity, event_id: int, action: str
-) -> None:
-    # Audience and guest lists show client data to staff: recorded like any other view of it.
-    await uow.audit.record(
-        now=clock.now(),
-        action=action,
-        actor_staff_id=identity.staff_id,
-        actor_user_id=identity.user_id,
-        details={"event": event_id},
-    )
-
-
-async def _event_or_say(
-    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event_id: int
-) -> Event | None:
-    try:
-        return await require_event(uow, event_id)
-    except EventError as exc:
-        await _say(query, _error(t, exc))
-        return None
 
 
 # --- the wizard ---------------------------------------------------------------------------
@@ -157,7 +101,7 @@ async def wizard_timezone(message: Message, state: FSMContext, t: Translator) ->
     try:
         zone(name)
     except EventError as exc:
-        await message.answer(_error(t, exc))
+        await message.answer(refusal(t, exc))
         return
     await state.update_data(timezone=name)
     await state.set_state(NewEvent.start)
@@ -170,7 +114,7 @@ async def wizard_start(message: Message, state: FSMContext, t: Translator) -> No
     try:
         starts = parse_local_time(message.text or "", data["timezone"])
     except EventError as exc:
-        await message.answer(_error(t, exc))
+        await message.answer(refusal(t, exc))
         return
     await state.update_data(starts_at=starts.isoformat())
     await state.set_state(NewEvent.end)
@@ -190,7 +134,7 @@ async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None
         if ends <= starts:
             raise EventError("events.err.end_before_start")
     except EventError as exc:
-        await message.answer(_error(t, exc))
+        await message.answer(refusal(t, exc))
         return
     await state.update_data(ends_at=ends.isoformat())
     await state.set_state(NewEvent.venue)
@@ -222,7 +166,7 @@ async def wizard_plus_ones(
     await query.answer()
     await state.update_data(plus_ones=callback_data.choice == "plus_yes")
     await state.set_state(NewEvent.deadline)
-    await _say(query, t("events.wizard.deadline"))
+    await reply(query, t("events.wizard.deadline"))
 
 
 @router.message(NewEvent.deadline, *ANSWER)
@@ -232,7 +176,7 @@ async def wizard_deadline(message: Message, state: FSMContext, t: Translator) ->
     try:
         deadline = parse_local_time(raw, data["timezone"]).isoformat() if raw else None
     except EventError as exc:
-        await message.answer(_error(t, exc))
+        await message.answer(refusal(t, exc))
         return
     await state.update_data(rsvp_deadline=deadline)
     await state.set_state(NewEvent.audience)
@@ -291,242 +235,19 @@ async def wizard_confirm(
     data = await state.get_data()
     await state.clear()
     if callback_data.choice == "abort":
-        await _say(query, t("events.wizard.aborted"))
+        await reply(query, t("events.wizard.aborted"))
         return
     try:
         event = await create_event(
             uow, clock=clock, draft=_draft(data), coordinator_id=identity.staff_id
         )
     except EventError as exc:
-        await _say(query, _error(t, exc))
+        await reply(query, refusal(t, exc))
         return
-    await _say(query, t("events.wizard.created", id=event.id))
+    await reply(query, t("events.wizard.created", id=event.id))
 
 
-# --- listing and tracking -------------------------------------------------------------------
-
-
-@router.message(Command("events"), IsStaff(*COORDINATION))
-async def list_events(message: Message, uow: SqlUnitOfWork, t: Translator) -> None:
-    assert message.bot is not None
-    await send_long(message.bot, message.chat.id, views.events_list(t, await events_overview(uow)))
-
-
-@router.message(Command("event"), IsStaff())
-async def event_card(
-    message: Message,
-    command: CommandObject,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    """Coordinators get the card and chart; managers their clients in the audience; admins both."""
-    event_id = _event_id(command)
-    coordinator, manager = identity.has_role(*COORDINATION), identity.has_role(Role.MANAGER)
-    if event_id is None or not (coordinator or manager):
-        await message.answer(t("events.usage.event" if event_id is None else "errors.forbidden"))
-        return
-    try:
-        if coordinator:
-            await _send_card(message, uow, t, event_id)
-        if manager:
-            await _send_manager_view(message, uow, clock, identity, t, event_id)
-    except EventError as exc:
-        await message.answer(_error(t, exc))
-
-
-async def _send_card(message: Message, uow: SqlUnitOfWork, t: Translator, event_id: int) -> None:
-    summary = await event_summary(uow, event_id=event_id)
-    text, keyboard = views.card(t, summary)
-    await message.answer(text, reply_markup=keyboard)
-    # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(
-        render_rsvp_chart, summary.event.title, views.chart_counts(t, summary)
-    )
-    photo = BufferedInputFile(png, filename=f"event-{event_id}.png")
-    await message.answer_photo(photo, caption=t("events.chart_title"))
-
-
-async def _send_manager_view(
-    message: Message,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    identity: Identity,
-    t: Translator,
-    event_id: int,
-) -> None:
-    assert identity.staff_id is not None
-    view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
-    await _audit_view(uow, clock, identity, event_id, "event_manager_audience_viewed")
-    text, keyboard = views.manager_view(t, view)
-    await message.answer(text, reply_markup=keyboard)
-
-
-@router.message(Command("eventaudience"), IsStaff(Role.MANAGER))
-async def event_audience(
-    message: Message,
-    command: CommandObject,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    event_id = _event_id(command)
-    if event_id is None:
-        await message.answer(t("events.usage.event"))
-        return
-    try:
-        await _send_manager_view(message, uow, clock, identity, t, event_id)
-    except EventError as exc:
-        await message.answer(_error(t, exc))
-
-
-@router.callback_query(AudienceCb.filter(), IsStaff(Role.MANAGER))
-async def audience_choice(
-    query: CallbackQuery,
-    callback_data: AudienceCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    assert identity.staff_id is not None
-    event_id, include = callback_data.event_id, callback_data.include
-    if not await set_audience_choice(
-        uow,
-        clock=clock,
-        event_id=event_id,
-        staff_id=identity.staff_id,
-        client_id=callback_data.client_id,
-        include=include,
-    ):
-        await query.answer(t("events.audience.not_yours"), show_alert=True)
-        return
-    await query.answer(t("events.audience.added" if include else "events.audience.removed"))
-    view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
-    text, keyboard = views.manager_view(t, view)
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=keyboard)
-
-
-@router.callback_query(EventAdminCb.filter(F.action == "preview"), IsStaff(*COORDINATION))
-async def audience_preview(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
-        return
-    audience = await preview_audience(uow, event_id=event.id)
-    await _audit_view(uow, clock, identity, event.id, "event_audience_previewed")
-    names = await staff_names(uow, {m.client.manager_id or 0 for m in audience.included})
-    await _say(query, views.audience_preview(t, event, audience, names))
-
-
-@router.callback_query(EventAdminCb.filter(F.action == "send"), IsStaff(*COORDINATION))
-async def send(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    notifier: Notifier,
-    catalog: Catalog,
-    t: Translator,
-) -> None:
-    await query.answer()
-    try:
-        report = await send_invitations(
-            uow,
-            notifier,
-            clock,
-            callback_data.event_id,
-            staff_id=identity.staff_id,
-            catalog=catalog,
-        )
-    except EventError as exc:
-        await _say(query, _error(t, exc))
-        return
-    await _say(
-        query,
-        t(
-            "events.sent",
-            queued=report.queued,
-            already=report.already_invited,
-            excluded=report.excluded,
-        ),
-    )
-
-
-@router.callback_query(EventAdminCb.filter(F.action == "csv"), IsStaff(*COORDINATION))
-async def export_csv(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    assert query.bot is not None
-    await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
-        return
-    content = await export_guests_csv(uow, event_id=event.id)
-    await _audit_view(uow, clock, identity, event.id, "event_guests_exported")
-    document = BufferedInputFile(content, filename=f"event-{event.id}-guests.csv")
-    await query.bot.send_document(
-        query.from_user.id, document, caption=t("events.csv_caption", title=event.title)
-    )
-
-
-@router.callback_query(
-    EventAdminCb.filter((F.action == "list") & F.status.in_(views.LIST_STATUSES)),
-    IsStaff(*COORDINATION),
-)
-async def guests_by_status(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
-        return
-    found = await guests(uow, event_id=event.id, status=callback_data.status)
-    await _audit_view(uow, clock, identity, event.id, "event_guests_viewed")
-    await _say(query, views.guest_list(t, event, callback_data.status, found))
-
-
-# --- at the venue, and changes ----------------------------------------------------------------
-
-
-@router.message(Command("checkin"), IsStaff(*COORDINATION))
-async def checkin(
-    message: Message,
-    command: CommandObject,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    code = (command.args or "").strip()
-    if not code or identity.staff_id is None:
-        await message.answer(t("events.usage.checkin"))
-        return
-    result = await check_in(uow, clock=clock, staff_id=identity.staff_id, code=code)
-    if result.outcome is not CheckInOutcome.CHECKED_IN:
-        log.info("check-in refused (%s) for staff %s", result.outcome.value, identity.staff_id)
-    await message.answer(views.checkin_reply(t, result))
+# --- changes and cancellation ------------------------------------------------------------
 
 
 @router.message(Command("cancelevent"), IsStaff(*COORDINATION))
@@ -540,7 +261,7 @@ async def cancel(
     catalog: Catalog,
     t: Translator,
 ) -> None:
-    event_id = _event_id(command)
+    event_id = event_id_arg(command)
     if event_id is None:
         await message.answer(t("events.usage.cancelevent"))
         return
@@ -554,7 +275,7 @@ async def cancel(
             catalog=catalog,
         )
     except EventError as exc:
-        await message.answer(_error(t, exc))
+        await message.answer(refusal(t, exc))
         return
     await message.answer(t("events.cancel.done", id=event_id, informed=informed))
 
@@ -606,5 +327,5 @@ async def edit(
                 informed=await change_event(uow, venue=value, **common),
             )
     except EventError as exc:
-        reply = _error(t, exc)
+        reply = refusal(t, exc)
     await message.answer(reply)
