@@ -8,7 +8,7 @@ from common.clock import Clock
 from common.i18n import Catalog
 from concierge.events.calendar_file import event_ics, ics_filename
 from concierge.events.delivery import send_to_client
-from concierge.events.messages import client_translator, default_catalog, when, where
+from concierge.events.messages import client_translator, default_catalog, guest_text
 from concierge.events.model import (
     ATTENDING,
     EventError,
@@ -21,6 +21,14 @@ from concierge.events.rsvp import promote_waitlist
 from concierge.notify import MessageClass, Notifier, Outgoing
 from crm_adapter.dto import Event, Invitation
 from crm_adapter.port import UnitOfWork
+
+
+async def _changeable_event(uow: UnitOfWork, event_id: int) -> Event:
+    """The event, locked against a concurrent change; one that is over or cancelled stays so."""
+    event = await require_event(uow, event_id, for_update=True)
+    if event.status in {EventStatus.CANCELLED, EventStatus.DONE}:
+        raise EventError("events.err.not_open", id=event_id)
+    return event
 
 
 async def _notify_guests(
@@ -46,13 +54,7 @@ async def _notify_guests(
             notifier,
             client.id,
             Outgoing(
-                text=t(
-                    key,
-                    name=client.polite_name,
-                    title=event.title,
-                    when=when(t, event),
-                    where=where(event),
-                ),
+                text=guest_text(t, key, event, client),
                 message_class=MessageClass.SERVICE,
                 occasion_key=f"{key}:{event.id}:{event.sequence}:{client.id}",
                 kind="event_change",
@@ -73,9 +75,7 @@ async def cancel_event(
 ) -> int:
     """Cancels the event and tells everyone holding or waiting for a seat; returns how many."""
     catalog = catalog or default_catalog()
-    event = await require_event(uow, event_id, for_update=True)
-    if event.status in {EventStatus.CANCELLED, EventStatus.DONE}:
-        raise EventError("events.err.not_open", id=event_id)
+    await _changeable_event(uow, event_id)
     now = clock.now()
     event = await uow.events.update(event_id, status=EventStatus.CANCELLED, cancelled_at=now)
     informed = await _notify_guests(
@@ -110,9 +110,7 @@ async def change_event(
 ) -> int:
     """Moves the event or its venue; attending guests get the news and a new calendar file."""
     catalog = catalog or default_catalog()
-    event = await require_event(uow, event_id, for_update=True)
-    if event.status in {EventStatus.CANCELLED, EventStatus.DONE}:
-        raise EventError("events.err.not_open", id=event_id)
+    event = await _changeable_event(uow, event_id)
     changes: dict[str, object] = {}
     if starts_at is not None:
         # Keep the duration when only the start moves.

@@ -11,10 +11,9 @@ from concierge.events.delivery import send_to_client
 from concierge.events.messages import (
     client_translator,
     default_catalog,
+    guest_text,
     rating_actions,
     rsvp_actions,
-    when,
-    where,
 )
 from concierge.events.model import ATTENDING, EventStatus, InvitationStatus
 from concierge.notify import MessageClass, Notifier, Outgoing
@@ -59,13 +58,7 @@ async def send_event_reminders(
                 continue
             t = await client_translator(uow, catalog, client)
             message = Outgoing(
-                text=t(
-                    f"events.reminder.{kind}",
-                    name=client.polite_name,
-                    title=event.title,
-                    when=when(t, event),
-                    where=where(event),
-                ),
+                text=guest_text(t, f"events.reminder.{kind}", event, client),
                 actions=_reminder_actions(t, kind, event, invitation.id),
                 message_class=_REMINDERS[kind][1],
                 occasion_key=f"event-{kind}:{event.id}:{client.id}",

@@ -14,9 +14,8 @@ from concierge.events.delivery import send_to_client, send_to_staff
 from concierge.events.messages import (
     client_translator,
     default_catalog,
+    guest_text,
     staff_translator,
-    when,
-    where,
 )
 from concierge.events.model import (
     ATTENDING,
@@ -224,14 +223,7 @@ async def promote_waitlist(
             notifier,
             client.id,
             Outgoing(
-                text=t(
-                    "events.promoted",
-                    name=client.polite_name,
-                    title=event.title,
-                    code=code,
-                    when=when(t, event),
-                    where=where(event),
-                ),
+                text=guest_text(t, "events.promoted", event, client, code=code),
                 message_class=MessageClass.SERVICE,
                 occasion_key=f"event-promoted:{event_id}:{client.id}:{guest.id}:{digest[:8]}",
                 kind="event_promoted",
