@@ -59,16 +59,6 @@ async def _audit_view(
     )
 
 
-async def _event_or_say(
-    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event_id: int
-) -> Event | None:
-    try:
-        return await require_event(uow, event_id)
-    except EventError as exc:
-        await reply(query, refusal(t, exc))
-        return None
-
-
 # --- listing and tracking -------------------------------------------------------------------
 
 
@@ -176,25 +166,6 @@ async def audience_choice(
         await query.message.edit_text(text, reply_markup=keyboard)
 
 
-@router.callback_query(EventAdminCb.filter(F.action == "preview"), IsStaff(*COORDINATION))
-async def audience_preview(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
-        return
-    audience = await preview_audience(uow, event_id=event.id)
-    await _audit_view(uow, clock, identity, event.id, "event_audience_previewed")
-    names = await staff_names(uow, {m.client.manager_id or 0 for m in audience.included})
-    await reply(query, views.audience_preview(t, event, audience, names))
-
-
 @router.callback_query(EventAdminCb.filter(F.action == "send"), IsStaff(*COORDINATION))
 async def send(
     query: CallbackQuery,
@@ -230,33 +201,49 @@ async def send(
     )
 
 
-@router.callback_query(EventAdminCb.filter(F.action == "csv"), IsStaff(*COORDINATION))
-async def export_csv(
-    query: CallbackQuery,
-    callback_data: EventAdminCb,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
+async def _send_preview(
+    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event: Event, status: str
+) -> None:
+    audience = await preview_audience(uow, event_id=event.id)
+    names = await staff_names(uow, {m.client.manager_id or 0 for m in audience.included})
+    await reply(query, views.audience_preview(t, event, audience, names))
+
+
+async def _send_csv(
+    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event: Event, status: str
 ) -> None:
     assert query.bot is not None
-    await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
-        return
     content = await export_guests_csv(uow, event_id=event.id)
-    await _audit_view(uow, clock, identity, event.id, "event_guests_exported")
     document = BufferedInputFile(content, filename=f"event-{event.id}-guests.csv")
     await query.bot.send_document(
         query.from_user.id, document, caption=t("events.csv_caption", title=event.title)
     )
 
 
+async def _send_list(
+    query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event: Event, status: str
+) -> None:
+    found = await guests(uow, event_id=event.id, status=status)
+    await reply(query, views.guest_list(t, event, status, found))
+
+
+# What a coordinator can open about an event's guests from its card: how the opening is
+# audited, and what is sent.
+_GUEST_VIEWS = {
+    "preview": ("event_audience_previewed", _send_preview),
+    "csv": ("event_guests_exported", _send_csv),
+    "list": ("event_guests_viewed", _send_list),
+}
+
+
 @router.callback_query(
-    EventAdminCb.filter((F.action == "list") & F.status.in_(views.LIST_STATUSES)),
+    EventAdminCb.filter(
+        F.action.in_(["preview", "csv"])
+        | ((F.action == "list") & F.status.in_(views.LIST_STATUSES))
+    ),
     IsStaff(*COORDINATION),
 )
-async def guests_by_status(
+async def guest_view(
     query: CallbackQuery,
     callback_data: EventAdminCb,
     identity: Identity,
@@ -264,13 +251,16 @@ async def guests_by_status(
     clock: Clock,
     t: Translator,
 ) -> None:
+    """The audience preview, the guest list as CSV, or the guests of one status."""
     await query.answer()
-    event = await _event_or_say(query, uow, t, callback_data.event_id)
-    if event is None:
+    try:
+        event = await require_event(uow, callback_data.event_id)
+    except EventError as exc:
+        await reply(query, refusal(t, exc))
         return
-    found = await guests(uow, event_id=event.id, status=callback_data.status)
-    await _audit_view(uow, clock, identity, event.id, "event_guests_viewed")
-    await reply(query, views.guest_list(t, event, callback_data.status, found))
+    audit_action, send_view = _GUEST_VIEWS[callback_data.action]
+    await _audit_view(uow, clock, identity, event.id, audit_action)
+    await send_view(query, uow, t, event, callback_data.status)
 
 
 # --- at the door -------------------------------------------------------------------------

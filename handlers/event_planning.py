@@ -58,6 +58,20 @@ def _optional(text: str | None) -> str | None:
     return None if cleaned in {"", "-", "—"} else cleaned
 
 
+async def _next_step(
+    message: Message,
+    state: FSMContext,
+    t: Translator,
+    answer: dict[str, Any],
+    step: State,
+    prompt: str,
+) -> None:
+    """Keeps the coordinator's answer and asks the next question."""
+    await state.update_data(answer)
+    await state.set_state(step)
+    await message.answer(t(prompt))
+
+
 # --- the wizard ---------------------------------------------------------------------------
 
 
@@ -90,9 +104,7 @@ async def wizard_text(message: Message, state: FSMContext, t: Translator) -> Non
     if name == "title" and value is None:
         await message.answer(t("events.err.no_title"))
         return
-    await state.update_data({name: value})
-    await state.set_state(next_state)
-    await message.answer(t(prompt))
+    await _next_step(message, state, t, {name: value}, next_state, prompt)
 
 
 @router.message(NewEvent.timezone, *ANSWER)
@@ -103,9 +115,7 @@ async def wizard_timezone(message: Message, state: FSMContext, t: Translator) ->
     except EventError as exc:
         await message.answer(refusal(t, exc))
         return
-    await state.update_data(timezone=name)
-    await state.set_state(NewEvent.start)
-    await message.answer(t("events.wizard.start"))
+    await _next_step(message, state, t, {"timezone": name}, NewEvent.start, "events.wizard.start")
 
 
 @router.message(NewEvent.start, *ANSWER)
@@ -116,9 +126,9 @@ async def wizard_start(message: Message, state: FSMContext, t: Translator) -> No
     except EventError as exc:
         await message.answer(refusal(t, exc))
         return
-    await state.update_data(starts_at=starts.isoformat())
-    await state.set_state(NewEvent.end)
-    await message.answer(t("events.wizard.end"))
+    await _next_step(
+        message, state, t, {"starts_at": starts.isoformat()}, NewEvent.end, "events.wizard.end"
+    )
 
 
 @router.message(NewEvent.end, *ANSWER)
@@ -136,9 +146,9 @@ async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None
     except EventError as exc:
         await message.answer(refusal(t, exc))
         return
-    await state.update_data(ends_at=ends.isoformat())
-    await state.set_state(NewEvent.venue)
-    await message.answer(t("events.wizard.venue"))
+    await _next_step(
+        message, state, t, {"ends_at": ends.isoformat()}, NewEvent.venue, "events.wizard.venue"
+    )
 
 
 @router.message(NewEvent.capacity, *ANSWER)
@@ -178,9 +188,9 @@ async def wizard_deadline(message: Message, state: FSMContext, t: Translator) ->
     except EventError as exc:
         await message.answer(refusal(t, exc))
         return
-    await state.update_data(rsvp_deadline=deadline)
-    await state.set_state(NewEvent.audience)
-    await message.answer(t("events.wizard.audience"))
+    await _next_step(
+        message, state, t, {"rsvp_deadline": deadline}, NewEvent.audience, "events.wizard.audience"
+    )
 
 
 @router.message(NewEvent.audience, *ANSWER)
@@ -309,23 +319,23 @@ async def edit(
             if not value.isdigit():
                 raise EventError("events.err.bad_number")
             promoted = await change_capacity(uow, capacity=int(value), **common)
-            reply = t(
+            text = t(
                 "events.edit.capacity_done", id=event_id, capacity=value, promoted=len(promoted)
             )
         elif what == "start":
             event = await require_event(uow, event_id)
             starts_at = parse_local_time(value, event.timezone)
-            reply = t(
+            text = t(
                 "events.edit.done",
                 id=event_id,
                 informed=await change_event(uow, starts_at=starts_at, **common),
             )
         else:
-            reply = t(
+            text = t(
                 "events.edit.done",
                 id=event_id,
                 informed=await change_event(uow, venue=value, **common),
             )
     except EventError as exc:
-        reply = refusal(t, exc)
-    await message.answer(reply)
+        text = refusal(t, exc)
+    await message.answer(text)
