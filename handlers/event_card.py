@@ -69,6 +69,7 @@ async def list_events(message: Message, uow: SqlUnitOfWork, t: Translator) -> No
 
 
 @router.message(Command("event"), IsStaff())
+@router.message(Command("eventaudience"), IsStaff(Role.MANAGER))
 async def event_card(
     message: Message,
     command: CommandObject,
@@ -77,9 +78,13 @@ async def event_card(
     clock: Clock,
     t: Translator,
 ) -> None:
-    """Coordinators get the card and chart; managers their clients in the audience; admins both."""
+    """Coordinators get the card and chart; managers their clients in the audience; admins both.
+
+    `/eventaudience` is the managers' part alone.
+    """
     event_id = event_id_arg(command)
-    coordinator, manager = identity.has_role(*COORDINATION), identity.has_role(Role.MANAGER)
+    coordinator = command.command == "event" and identity.has_role(*COORDINATION)
+    manager = identity.has_role(Role.MANAGER)
     if event_id is None or not (coordinator or manager):
         await message.answer(t("events.usage.event" if event_id is None else "errors.forbidden"))
         return
@@ -117,25 +122,6 @@ async def _send_manager_view(
     await _audit_view(uow, clock, identity, event_id, "event_manager_audience_viewed")
     text, keyboard = views.manager_view(t, view)
     await message.answer(text, reply_markup=keyboard)
-
-
-@router.message(Command("eventaudience"), IsStaff(Role.MANAGER))
-async def event_audience(
-    message: Message,
-    command: CommandObject,
-    identity: Identity,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    t: Translator,
-) -> None:
-    event_id = event_id_arg(command)
-    if event_id is None:
-        await message.answer(t("events.usage.event"))
-        return
-    try:
-        await _send_manager_view(message, uow, clock, identity, t, event_id)
-    except EventError as exc:
-        await message.answer(refusal(t, exc))
 
 
 @router.callback_query(AudienceCb.filter(), IsStaff(Role.MANAGER))
