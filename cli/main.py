@@ -127,7 +127,11 @@ def run(
 
 
 def webhook_start_problem(settings: Settings) -> str | None:
-    """Why webhook mode cannot start, or None: it never runs without a token and a secret."""
+    """Why the assistant cannot start, or None: production never runs without the check-in
+    key, webhook mode never without a token and a secret."""
+    if settings.environment == "production" and settings.behaviour.checkin_secret is None:
+        # Check-in code hashes are keyed with it; without it a database copy reveals them.
+        return "Production needs BOT_CHECKIN_SECRET (the same on every process)."
     if settings.telegram.mode != "webhook":
         return None
     if settings.telegram.bot_token is None:

@@ -166,6 +166,10 @@ class AuditRepository(Protocol):
         subject_client_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None: ...
+    async def count(self, *, action: str, actor_staff_id: int, since: datetime) -> int:
+        """Entries of `action` by this staff member since `since` (lockouts count them)."""
+        ...
+
     async def recent(self, *, limit: int = 50) -> list[AuditEntry]: ...
 
 
