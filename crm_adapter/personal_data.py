@@ -65,8 +65,9 @@ class PersonalDataRepository(Protocol):
         """Anonymises the client everywhere.
 
         The client's own rows are deleted or reduced to stubs by table; elsewhere, text that
-        `mentions` them (names) has those words replaced, and messages carrying one of the
-        `fragments` of their own texts (staff chats, the outbox) lose their text whole.
+        `mentions` them (names) has those words replaced (a message that belongs to no client,
+        in a staff chat, loses its text whole), and such messages carrying one of the
+        `fragments` of texts by or about them lose their text whole too.
         """
         ...
 

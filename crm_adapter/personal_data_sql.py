@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     cast,
     delete,
     literal,
@@ -95,6 +96,22 @@ def client_columns(table: Table) -> list[Column[Any]]:
 
 def text_columns(table: Table) -> list[Column[Any]]:
     return [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
+
+
+# Shorter strings are codes, statuses and kinds: no room for a name or a sentence.
+FREE_TEXT_LENGTH = 100
+
+
+def free_text_columns(table: Table) -> list[Column[Any]]:
+    """Columns that can hold a name or a sentence."""
+    return [
+        c
+        for c in text_columns(table)
+        if not isinstance(c.type, String)
+        or isinstance(c.type, Text)
+        or c.type.length is None
+        or c.type.length >= FREE_TEXT_LENGTH
+    ]
 
 
 def _exported(table: Table) -> list[Column[Any]]:
@@ -289,19 +306,27 @@ class SqlPersonalDataRepository:
     async def _scrub_mentions(
         self, client_id: int, mentions: list[str], fragments: list[str], report: ErasureReport
     ) -> None:
-        needles = sorted({n for n in [*mentions, *fragments] if n}, key=len, reverse=True)
-        if not needles:
+        names = sorted({n for n in mentions if n}, key=len, reverse=True)
+        pieces = sorted({n for n in fragments if n}, key=len, reverse=True)
+        if not names and not pieces:
             return
         for table in Base.metadata.sorted_tables:
             if table.name in NOT_SCANNED:
                 continue
             whole = MESSAGE_COLUMNS.get(table.name)
-            for column in text_columns(table):
-                touched = await self._scrub_column(table, column, needles, wipe=whole)
+            for column in free_text_columns(table):
+                # A name identifies the client wherever it stands. Fragments of their texts
+                # are looked for only in messages that belong to no client (staff chats,
+                # the staff's outbox): another client may well have written the same words.
+                touched = await self._scrub_column(table, column, names, wipe=whole)
+                if whole and column.name in whole:
+                    touched |= await self._scrub_column(
+                        table, column, pieces, wipe=whole, unowned_only=True
+                    )
                 if touched:
-                    report.scrubbed[table.name] = report.scrubbed.get(table.name, 0) + touched
+                    report.scrubbed[table.name] = report.scrubbed.get(table.name, 0) + len(touched)
         await self._scrub_audit_queries(client_id)
-        await self._scrub_documents(client_id, needles, report)
+        await self._scrub_documents(client_id, [*names, *pieces], report)
 
     async def _scrub_column(
         self,
@@ -310,27 +335,35 @@ class SqlPersonalDataRepository:
         needles: Sequence[str],
         *,
         wipe: tuple[str, ...] | None,
-    ) -> int:
+        unowned_only: bool = False,
+    ) -> set[Any]:
         """Rows of `table` whose `column` holds a needle: the needles replaced, or with
-        `wipe`, those message columns emptied whole. Returns how many rows changed."""
+        `wipe`, a message that belongs to no client emptied whole (another client's own
+        message only loses the words). Returns the keys of the rows changed."""
+        changed: set[Any] = set()
+        if not needles:
+            return changed
         primary = list(table.primary_key.columns)[0]
+        owner = table.c.client_id if "client_id" in table.c else None
         is_json = isinstance(column.type, JSON)
         searched = cast(column, Text) if is_json else column
-        changed: set[Any] = set()
         for batch in _batches(needles):
             forms = [f for n in batch for f in (_escaped_forms(n) if is_json else [n])]
             condition = or_(*(searched.contains(f, autoescape=True) for f in forms))
-            rows = (await self._s.execute(select(primary, column).where(condition))).all()
-            for key, value in rows:
+            if unowned_only and owner is not None:
+                condition = and_(condition, owner.is_(None))
+            owner_column = owner if owner is not None else literal(None)
+            rows = await self._s.execute(select(primary, column, owner_column).where(condition))
+            for key, value, owned_by in rows.all():
                 if key in changed or not _mentions(value, needles):
                     continue
-                if wipe is not None:
+                if wipe is not None and owned_by is None:
                     values = {name: (ERASED if name == "text" else None) for name in wipe}
                 else:
                     values = {column.name: _scrub(value, needles)}
                 await self._s.execute(update(table).where(primary == key).values(**values))
                 changed.add(key)
-        return len(changed)
+        return changed
 
     async def _scrub_audit_queries(self, client_id: int) -> None:
         """Searches that named or found the client keep no query text: a partial surname

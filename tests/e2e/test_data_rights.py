@@ -100,6 +100,24 @@ async def _deliver(harness: BotHarness) -> None:
     await worker.drain()
 
 
+async def _other_clients_texts(harness: BotHarness, client_id: int) -> list[object]:
+    async with harness.app.crm.unit_of_work() as uow:
+        texts = await uow.session.execute(
+            select(m.InteractionRow.id, m.InteractionRow.text)
+            .where(m.InteractionRow.client_id != client_id)
+            .order_by(m.InteractionRow.id)
+        )
+        meetings = await uow.session.execute(
+            select(m.MeetingRow.id, m.MeetingRow.topic, m.MeetingRow.place)
+            .where(m.MeetingRow.client_id != client_id)
+            .order_by(m.MeetingRow.id)
+        )
+        notes = await uow.session.execute(
+            select(m.NoteRow.id, m.NoteRow.text).where(m.NoteRow.client_id != client_id)
+        )
+        return [*texts.all(), *meetings.all(), *notes.all()]
+
+
 async def _audit(harness: BotHarness, action: str) -> list[tuple[str, int | None]]:
     async with harness.app.crm.unit_of_work() as uow:
         rows = await uow.session.execute(
@@ -122,6 +140,7 @@ async def test_erasure_leaves_no_trace_in_any_table_nor_in_conversation_state(
     assert any(k.chat_id == CLIENT for k in storage.storage)  # type: ignore[attr-defined]
     assert await traces(harness.app.crm, TRACES), "the scenario must spread the data first"
 
+    others_before = await _other_clients_texts(harness, demo.client_id)
     await harness.send(harness.user(MANAGER), f"/erase {ticket}")
     assert "Удалить персональные данные клиента Воронцова Алина Сергеевна" in harness.last_text(
         MANAGER
@@ -131,6 +150,8 @@ async def test_erasure_leaves_no_trace_in_any_table_nor_in_conversation_state(
 
     left = await traces(harness.app.crm, TRACES)
     assert not left, "\n".join(f"{t.table}.{t.column}: {t.needle!r}" for t in left[:20])
+    # Nobody else's history was touched (demo texts repeat from client to client).
+    assert await _other_clients_texts(harness, demo.client_id) == others_before
     assert not any(k.chat_id == CLIENT for k in storage.storage)  # type: ignore[attr-defined]
     assert await _audit(harness, "data_erased") == [("ok", demo.manager_id)]
 
