@@ -119,10 +119,3 @@ class WorkspaceRepository(Protocol):
     async def release_briefing(self, meeting_id: int) -> None:
         """Undoes `mark_briefing_sent` when delivery failed, so the next run retries."""
         ...
-
-
-class WorkspaceUnit(Protocol):
-    """The part of a unit of work that reads the workspace's views."""
-
-    @property
-    def workspace(self) -> WorkspaceRepository: ...

@@ -1,67 +1,34 @@
 """The CRM port: what the rest of the assistant may ask of the CRM, whatever stores it.
 
-One module per part of the CRM, each with its repository protocols and the part of a unit of
-work that reaches them; `unit_of_work` composes them. Import from here.
+One module per part of the CRM with its repository protocols (`people`, `activity`,
+`delivery`, `client_desk`, `events`; the workspace's views are in `crm_adapter.workspace`),
+the update ledger (`ledger`), and the units of work that reach them (`unit_of_work`).
+Callers import the units, `Crm` and the ledger from here.
 """
 
-from crm_adapter.port.activity import (
-    ActivityUnit,
-    DuplicateUpdate,
-    InteractionRepository,
-    ProfileRepository,
-)
-from crm_adapter.port.client_desk import (
-    ClientDeskUnit,
-    FeedbackRepository,
-    RelayRepository,
-    ServiceRequestRepository,
-)
-from crm_adapter.port.delivery import (
-    ContactDecisionRepository,
-    DeliveryUnit,
-    OutboxRepository,
-    RuleFiringRepository,
-)
-from crm_adapter.port.events import EventRepository, EventUnit
+from crm_adapter.port.activity import DuplicateUpdate
 from crm_adapter.port.ledger import Owner, UpdateLedger
-from crm_adapter.port.people import (
-    AuditRepository,
-    ClientRepository,
-    ConsentRepository,
-    LinkCodeRepository,
-    LinkRepository,
+from crm_adapter.port.unit_of_work import (
+    ActivityUnit,
+    ClientDeskUnit,
+    Crm,
+    DeliveryUnit,
+    EventUnit,
     PeopleUnit,
-    StaffRepository,
+    UnitOfWork,
+    WorkspaceUnit,
 )
-from crm_adapter.port.unit_of_work import Crm, UnitOfWork
-from crm_adapter.workspace import WorkspaceRepository, WorkspaceUnit
 
 __all__ = [
     "ActivityUnit",
-    "AuditRepository",
     "ClientDeskUnit",
-    "ClientRepository",
-    "ConsentRepository",
-    "ContactDecisionRepository",
     "Crm",
     "DeliveryUnit",
     "DuplicateUpdate",
-    "EventRepository",
     "EventUnit",
-    "FeedbackRepository",
-    "InteractionRepository",
-    "LinkCodeRepository",
-    "LinkRepository",
     "Owner",
-    "OutboxRepository",
     "PeopleUnit",
-    "ProfileRepository",
-    "RelayRepository",
-    "RuleFiringRepository",
-    "ServiceRequestRepository",
-    "StaffRepository",
     "UnitOfWork",
     "UpdateLedger",
-    "WorkspaceRepository",
     "WorkspaceUnit",
 ]

@@ -47,12 +47,3 @@ class ProfileRepository(Protocol):
     async def add_note(
         self, *, client_id: int, author_id: int | None, text: str, kind: str, now: datetime
     ) -> Note: ...
-
-
-class ActivityUnit(Protocol):
-    """The part of a unit of work that reaches the interaction log and client profiles."""
-
-    @property
-    def interactions(self) -> InteractionRepository: ...
-    @property
-    def profiles(self) -> ProfileRepository: ...

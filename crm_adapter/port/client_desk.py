@@ -69,14 +69,3 @@ class FeedbackRepository(Protocol):
     ) -> bool:
         """Marks the survey answered; False when it was never asked or is already answered."""
         ...
-
-
-class ClientDeskUnit(Protocol):
-    """The part of a unit of work that reaches requests, relayed messages and feedback."""
-
-    @property
-    def requests(self) -> ServiceRequestRepository: ...
-    @property
-    def relay(self) -> RelayRepository: ...
-    @property
-    def feedback(self) -> FeedbackRepository: ...

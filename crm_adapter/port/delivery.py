@@ -58,14 +58,3 @@ class RuleFiringRepository(Protocol):
     ) -> bool:
         """Records the firing; False when this occasion already fired."""
         ...
-
-
-class DeliveryUnit(Protocol):
-    """The part of a unit of work that queues proactive messages and records why."""
-
-    @property
-    def outbox(self) -> OutboxRepository: ...
-    @property
-    def contact_decisions(self) -> ContactDecisionRepository: ...
-    @property
-    def rule_firings(self) -> RuleFiringRepository: ...

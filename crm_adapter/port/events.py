@@ -53,10 +53,3 @@ class EventRepository(Protocol):
     ) -> bool:
         """Stores the client's rating of an event; False when one was already given."""
         ...
-
-
-class EventUnit(Protocol):
-    """The part of a unit of work that reaches closed events."""
-
-    @property
-    def events(self) -> EventRepository: ...
