@@ -127,14 +127,14 @@ class _Loader:
         self.groups: dict[str, int] = {}
         self.bulk: dict[type[m.Base], list[dict[str, Any]]] = {}
 
-    def add(self, rows: Sequence[m.Base]) -> None:
-        for row in rows:
+    def add(self, new: Sequence[m.Base]) -> None:
+        for row in new:
             if isinstance(row, _BULK):
                 values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
                 self.bulk.setdefault(type(row), []).append(values)
             else:
                 self.s.add(row)
-        self.created += len(rows)
+        self.created += len(new)
 
     async def run(self) -> None:
         await self.load_staff()
