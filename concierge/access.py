@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from common.clock import Clock
 from crm_adapter.dto import Client, Role, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Scope:
         )
 
 
-async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
+async def scope_of(uow: PeopleUnit, staff: Staff) -> Scope:
     """Admins see all; managers their own and backed-up clients; coordinators no client card
     (they reach invitations through the events feature, which shows only what events need)."""
     if not staff.active:
@@ -40,7 +40,7 @@ async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
     return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
 
 
-async def may_write_to(uow: UnitOfWork, staff: Staff, client: Client) -> bool:
+async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
     """Whether `staff` may send to `client` now, by the CRM's current record (never by what
     was true when a conversation started): an active member whose scope covers the client,
     or the duty desk, which answers for every client out of hours."""
@@ -51,7 +51,7 @@ async def may_write_to(uow: UnitOfWork, staff: Staff, client: Client) -> bool:
     return (await scope_of(uow, staff)).covers(client)
 
 
-async def client_chat(uow: UnitOfWork, client_id: int) -> int | None:
+async def client_chat(uow: PeopleUnit, client_id: int) -> int | None:
     """The chat a staff member's document may be copied to: the client's linked, unblocked
     chat while their consent is active; None otherwise (as the notifier would refuse)."""
     link = await uow.links.for_client(client_id)
@@ -61,7 +61,7 @@ async def client_chat(uow: UnitOfWork, client_id: int) -> int | None:
     return link.chat_id if consent is not None and consent.active else None
 
 
-async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
+async def visible_clients(uow: PeopleUnit, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:
         clients = await uow.clients.all()
@@ -73,7 +73,7 @@ async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
 
 
 async def open_client(
-    uow: UnitOfWork, *, clock: Clock, staff: Staff, client_id: int, action: str
+    uow: PeopleUnit, *, clock: Clock, staff: Staff, client_id: int, action: str
 ) -> Client | None:
     """The client if `staff` may see them, else None; the attempt is audited either way."""
     client = await uow.clients.get(client_id)

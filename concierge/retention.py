@@ -10,16 +10,17 @@ as long as the relationship and goes with an erasure (`concierge.data_rights`).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 
 from common.clock import Clock
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import ActivityUnit, PersonalDataUnit
 
 # The unique update_id of logged inbound updates is the durable guard against Telegram's
 # redeliveries, which stop after 24 hours; a shorter retention would reopen that window.
 MIN_RETENTION = timedelta(days=1)
 
 
-async def purge_interactions(uow: UnitOfWork, clock: Clock, older_than: timedelta) -> int:
+async def purge_interactions(uow: ActivityUnit, clock: Clock, older_than: timedelta) -> int:
     """Deletes interactions that happened before now - `older_than`; returns how many.
 
     The caller commits, so a purge is one transaction with whatever else it does.
@@ -29,8 +30,16 @@ async def purge_interactions(uow: UnitOfWork, clock: Clock, older_than: timedelt
     return await uow.interactions.purge_before(clock.now() - older_than)
 
 
+class RetentionUnit(ActivityUnit, PersonalDataUnit, Protocol):
+    """The interaction log and every other table with personal data."""
+
+
 async def purge_personal_data(
-    uow: UnitOfWork, clock: Clock, older_than: timedelta, *, relay_window: timedelta | None = None
+    uow: RetentionUnit,
+    clock: Clock,
+    older_than: timedelta,
+    *,
+    relay_window: timedelta | None = None,
 ) -> dict[str, int]:
     """Purges every table that holds personal data past `older_than`; rows per table.
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.telegram_sender import TelegramSender
 from common.clock import ManualClock
 from crm_adapter import models as m
-from crm_adapter.demo_data import load_demo_data
+from crm_adapter.demo.loader import load_demo_data
 from scheduler.delivery import DeliveryWorker
 from tests.harness import BotHarness
 from tests.pii_scan import traces
