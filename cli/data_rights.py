@@ -7,8 +7,9 @@ staff member given with --staff, and the outcome is audited under their name.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -22,52 +23,56 @@ from concierge.data_rights import (
     erase_client,
     export_client,
 )
-from crm_adapter.port import Crm
+from crm_adapter.dto import Staff
+from crm_adapter.port import Crm, UnitOfWork
+
+T = TypeVar("T")
 
 
 class DataRightsError(Exception):
     """The command could not run; the message says why, for the operator."""
 
 
-async def _run_export(
-    crm: Crm, *, client: str, ticket: int, staff_ref: str, deliver: bool
-) -> ExportResult:
+async def _as_owner(
+    crm: Crm, staff_ref: str, run: Callable[[UnitOfWork, Staff], Awaitable[T]]
+) -> T:
+    """Runs a data-rights use case as the staff member `staff_ref`, in one transaction; a
+    refusal is committed too (its audit entry stays) and reported to the operator."""
     async with crm.unit_of_work() as uow:
         staff = await uow.staff.by_external_id(staff_ref)
         if staff is None:
             raise DataRightsError(f"no staff member {staff_ref}")
         try:
-            result = await export_client(
-                uow,
-                SystemClock(),
-                staff=staff,
-                request_id=ticket,
-                client_ref=client,
-                deliver=deliver,
-            )
-        except DataRightsRefused as refused:
-            await uow.commit()  # the refusal's audit entry stays
-            raise DataRightsError(f"refused: {refused.reason.value}") from refused
-        await uow.commit()
-    return result
-
-
-async def _run_erase(
-    crm: Crm, memory: ConversationMemory | None, *, client: str, ticket: int, staff_ref: str
-) -> ErasureResult:
-    async with crm.unit_of_work() as uow:
-        staff = await uow.staff.by_external_id(staff_ref)
-        if staff is None:
-            raise DataRightsError(f"no staff member {staff_ref}")
-        try:
-            result = await erase_client(
-                uow, SystemClock(), memory, staff=staff, request_id=ticket, client_ref=client
-            )
+            result = await run(uow, staff)
         except DataRightsRefused as refused:
             await uow.commit()
             raise DataRightsError(f"refused: {refused.reason.value}") from refused
         await uow.commit()
     return result
+
+
+async def _run_export(
+    crm: Crm, *, client: str, ticket: int, staff_ref: str, deliver: bool
+) -> ExportResult:
+    return await _as_owner(
+        crm,
+        staff_ref,
+        lambda uow, staff: export_client(
+            uow, SystemClock(), staff=staff, request_id=ticket, client_ref=client, deliver=deliver
+        ),
+    )
+
+
+async def _run_erase(
+    crm: Crm, memory: ConversationMemory | None, *, client: str, ticket: int, staff_ref: str
+) -> ErasureResult:
+    return await _as_owner(
+        crm,
+        staff_ref,
+        lambda uow, staff: erase_client(
+            uow, SystemClock(), memory, staff=staff, request_id=ticket, client_ref=client
+        ),
+    )
 
 
 def _memory(settings: Settings) -> ConversationMemory | None:

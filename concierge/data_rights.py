@@ -134,6 +134,37 @@ async def _close_ticket(
     )
 
 
+async def _answer_subject(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    key: str,
+    chat_id: int,
+    client_id: int | None,
+    text: str,
+    now: datetime,
+    document: tuple[str, bytes] | None = None,
+) -> bool:
+    """Queues an answer owed to the data subject (OWED_TO_SUBJECT) in the caller's
+    transaction, outside the contact policy's consent rule; False if already queued."""
+    queued = await uow.outbox.add(
+        idempotency_key=key,
+        chat_id=chat_id,
+        client_id=client_id,
+        staff_id=None,
+        text=text,
+        keyboard=None,
+        message_class="service",
+        kind=kind,
+        occasion_key=key,
+        now=now,
+        not_before=now,
+        priority=10,
+        document=document,
+    )
+    return queued is not None
+
+
 async def export_client(
     uow: UnitOfWork,
     clock: Clock,
@@ -165,22 +196,16 @@ async def export_client(
     name = file_name(client.external_id, now)
     delivered = False
     if deliver and link is not None and link.blocked_at is None:
-        queued = await uow.outbox.add(
-            idempotency_key=f"data_export:{request.id}",
+        delivered = await _answer_subject(
+            uow,
+            kind="data_export",
+            key=f"data_export:{request.id}",
             chat_id=link.chat_id,
             client_id=client.id,
-            staff_id=None,
             text=t("privacy.export_ready", id=request.id),
-            keyboard=None,
-            message_class="service",
-            kind="data_export",
-            occasion_key=f"data_export:{request.id}",
             now=now,
-            not_before=now,
-            priority=10,
             document=(name, archive),
         )
-        delivered = queued is not None
     records = record_count(holdings)
     await _close_ticket(
         uow, request, staff=staff, now=now, note=f"export: {records} records, sent: {delivered}"
@@ -247,21 +272,16 @@ async def erase_client(
         if row.get("blocked_at") is not None:
             continue
         # Addressed to the chat alone: there is no client record to address any more.
-        queued = await uow.outbox.add(
-            idempotency_key=f"data_erased:{request.id}:{row['chat_id']}",
+        sent = await _answer_subject(
+            uow,
+            kind="data_erased",
+            key=f"data_erased:{request.id}:{row['chat_id']}",
             chat_id=int(row["chat_id"]),
             client_id=None,
-            staff_id=None,
             text=t("privacy.erased_client", id=request.id),
-            keyboard=None,
-            message_class="service",
-            kind="data_erased",
-            occasion_key=f"data_erased:{request.id}",
             now=now,
-            not_before=now,
-            priority=10,
         )
-        confirmed = confirmed or queued is not None
+        confirmed = confirmed or sent
     forgotten = 0
     if memory is not None:
         for chat in holdings.chats:
