@@ -9,25 +9,18 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.clock import Clock
 from concierge.access import open_client
-from concierge.insights import (
-    InsightRules,
-    Insights,
-    Opportunity,
-    Reason,
-    RiskLevel,
-    Templates,
-    analyse,
-    default_rules,
-    explain,
-    label,
-)
+from concierge.insights.analysis import Insights, analyse, next_birthday
+from concierge.insights.churn import RiskLevel
+from concierge.insights.potential import Opportunity
+from concierge.insights.reasons import Reason, Templates, explain, label, money
+from concierge.insights.rules import InsightRules, default_rules
 from concierge.notify import Notifier, Outgoing
 from concierge.profile import ClientProfile, load_profile
 from crm_adapter.dto import Staff
@@ -90,10 +83,6 @@ class Briefing:
         return f"briefing-{self.profile.client.external_id}-{self.profile.as_of:%Y-%m-%d}.md"
 
 
-def _money(amount: Decimal) -> str:
-    return f"{amount:,.0f}".replace(",", " ")
-
-
 def _changes(profile: ClientProfile, since: datetime, rules: InsightRules) -> list[Reason]:
     since_day = since.date()
     out: list[Reason] = [
@@ -110,7 +99,7 @@ def _changes(profile: ClientProfile, since: datetime, rules: InsightRules) -> li
     out += [
         Reason(
             "large_incoming",
-            {"amount": _money(t.amount_rub), "date": t.occurred_at.date().isoformat()},
+            {"amount": money(t.amount_rub), "date": t.occurred_at.date().isoformat()},
         )
         for t in profile.transactions
         if t.occurred_at >= since and t.amount_rub >= large
@@ -133,24 +122,11 @@ def _changes(profile: ClientProfile, since: datetime, rules: InsightRules) -> li
     return out
 
 
-def _days_to_birthday(born: date, today: date) -> int:
-    try:
-        this_year = born.replace(year=today.year)
-    except ValueError:  # born on 29 February
-        this_year = date(today.year, 3, 1)
-    if this_year < today:
-        try:
-            this_year = born.replace(year=today.year + 1)
-        except ValueError:
-            this_year = date(today.year + 1, 3, 1)
-    return (this_year - today).days
-
-
 def _talking_points(profile: ClientProfile, insights: Insights) -> list[Reason]:
     today = profile.as_of.date()
     points: list[Reason] = []
     born = profile.client.birthday
-    if born is not None and (days := _days_to_birthday(born, today)) <= 14:
+    if born is not None and (days := (next_birthday(born, today) - today).days) <= 14:
         points.append(Reason("birthday", {"days": days, "date": born.strftime("%d.%m")}))
     points += [
         Reason("ask_life_event", {"text": e.description})
@@ -164,7 +140,7 @@ def _talking_points(profile: ClientProfile, insights: Insights) -> list[Reason]:
         Reason("follow_interest", {"text": n.text}) for n in profile.notes if n.kind == "interest"
     ][:3]
     points += [
-        Reason(f"offer_{o.code}", {"amount": _money(o.amount_rub)})
+        Reason(f"offer_{o.code}", {"amount": money(o.amount_rub)})
         for o in insights.value.opportunities
     ]
     if insights.churn.level is not RiskLevel.LOW:
@@ -345,8 +321,8 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
         bullet(
             t(
                 "value",
-                assets=_money(i.value.assets_rub),
-                potential=_money(i.value.potential_rub),
+                assets=money(i.value.assets_rub),
+                potential=money(i.value.potential_rub),
                 products=i.value.product_count,
             )
         )

@@ -17,7 +17,7 @@ from common.i18n import Catalog, Translator
 from concierge.access import open_client
 from concierge.briefing import ProductFacts, prepare_briefing, render
 from concierge.identity import Identity
-from concierge.insights import InsightRules
+from concierge.insights.rules import InsightRules
 from concierge.portfolio_chart import render_chart
 from concierge.workspace import (
     Resolution,
