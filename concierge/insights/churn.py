@@ -43,6 +43,29 @@ def _monthly_rates(
     )
 
 
+def _activity_drop(
+    code: str,
+    moments: Sequence[datetime],
+    now: datetime,
+    rules: ChurnRules,
+    *,
+    min_previous: int,
+    weight: float,
+) -> tuple[float, Reason] | None:
+    """A weighted signal when activity fell by the drop ratio against a busy enough past."""
+    recent, previous, previous_count = _monthly_rates(moments, now, rules)
+    if previous_count < min_previous or recent > previous * rules.activity_drop_ratio:
+        return None
+    drop = 1 - recent / previous
+    return (
+        weight * drop,
+        Reason(
+            code,
+            {"recent": round(recent, 1), "previous": round(previous, 1), "drop": percent(drop)},
+        ),
+    )
+
+
 def _client_contacts(profile: ClientProfile) -> list[datetime]:
     """Moments the client reached out to us: the conversational activity."""
     return [c.occurred_at for c in profile.contacts if c.actor == "client" and c.direction == "in"]
@@ -52,45 +75,25 @@ def churn_risk(profile: ClientProfile, rules: InsightRules) -> ChurnRisk:
     r = rules.churn
     w = r.weights
     now = profile.as_of
-    signals: list[tuple[float, Reason]] = []
-
-    recent, previous, previous_count = _monthly_rates(
-        [t.occurred_at for t in profile.transactions], now, r
+    drops = (
+        _activity_drop(
+            "transaction_drop",
+            [t.occurred_at for t in profile.transactions],
+            now,
+            r,
+            min_previous=r.min_previous_transactions,
+            weight=w.transaction_drop,
+        ),
+        _activity_drop(
+            "conversation_drop",
+            _client_contacts(profile),
+            now,
+            r,
+            min_previous=r.min_previous_contacts,
+            weight=w.conversation_drop,
+        ),
     )
-    if (
-        previous_count >= r.min_previous_transactions
-        and recent <= previous * r.activity_drop_ratio
-    ):
-        drop = 1 - recent / previous
-        signals.append(
-            (
-                w.transaction_drop * drop,
-                Reason(
-                    "transaction_drop",
-                    {
-                        "recent": round(recent, 1),
-                        "previous": round(previous, 1),
-                        "drop": percent(drop),
-                    },
-                ),
-            )
-        )
-    recent, previous, previous_count = _monthly_rates(_client_contacts(profile), now, r)
-    if previous_count >= r.min_previous_contacts and recent <= previous * r.activity_drop_ratio:
-        drop = 1 - recent / previous
-        signals.append(
-            (
-                w.conversation_drop * drop,
-                Reason(
-                    "conversation_drop",
-                    {
-                        "recent": round(recent, 1),
-                        "previous": round(previous, 1),
-                        "drop": percent(drop),
-                    },
-                ),
-            )
-        )
+    signals: list[tuple[float, Reason]] = [d for d in drops if d is not None]
 
     cutoff = now - timedelta(days=r.ignored_invitation_days)
     ignored = [

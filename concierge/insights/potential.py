@@ -86,27 +86,25 @@ def _opportunities(
 ) -> list[Opportunity]:
     r = rules.potential
     found: list[Opportunity] = []
-    large = Decimal(str(r.large_deposit_rub))
-    if v.deposits_rub >= large and not v.investments_rub:
+    large = v.deposits_rub >= Decimal(str(r.large_deposit_rub))
+    if large and not v.investments_rub:
         found.append(
-            Opportunity(
+            _cross_sell(
                 "invest_deposits",
                 "investments",
-                (v.deposits_rub * Decimal(str(r.investment_share_of_deposits))).quantize(
-                    Decimal(1)
-                ),
-                (Reason("deposits_no_investments", {"deposits": money(v.deposits_rub)}),),
+                "deposits_no_investments",
+                v.deposits_rub,
+                r.investment_share_of_deposits,
             )
         )
-    if v.deposits_rub >= large and not v.insurance_rub:
+    if large and not v.insurance_rub:
         found.append(
-            Opportunity(
+            _cross_sell(
                 "insure_family",
                 "insurance",
-                (v.deposits_rub * Decimal(str(r.insurance_share_of_deposits))).quantize(
-                    Decimal(1)
-                ),
-                (Reason("deposits_no_insurance", {"deposits": money(v.deposits_rub)}),),
+                "deposits_no_insurance",
+                v.deposits_rub,
+                r.insurance_share_of_deposits,
             )
         )
     idle = _idle_funds(profile, rules)
@@ -123,6 +121,18 @@ def _opportunities(
         and today <= h.matures_on <= horizon
     )
     return found
+
+
+def _cross_sell(
+    code: str, family: str, reason: str, deposits: Decimal, share: float
+) -> Opportunity:
+    """A share of large deposits offered in a product family the client does not hold yet."""
+    return Opportunity(
+        code,
+        family,
+        (deposits * Decimal(str(share))).quantize(Decimal(1)),
+        (Reason(reason, {"deposits": money(deposits)}),),
+    )
 
 
 def _maturing(h: ProductHolding, today: date, rules: InsightRules) -> Opportunity:
