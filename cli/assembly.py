@@ -23,7 +23,7 @@ from concierge.events import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts
-from concierge.requests import escalate_overdue
+from concierge.request_queue import escalate_overdue
 from concierge.retention import purge_interactions
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.sql import SqlCrm

@@ -15,14 +15,10 @@ from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import (
-    Desk,
-    cancel_request,
-    client_requests,
-    comment_request,
-    for_client,
-    local_time,
-)
+from concierge.request_access import Desk, for_client
+from concierge.request_messages import local_time
+from concierge.request_queue import client_requests
+from concierge.requests import cancel_request, comment_request
 from crm_adapter.dto import Client, ServiceRequest
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply

@@ -19,17 +19,10 @@ from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import (
-    Desk,
-    accept_request,
-    comment_request,
-    for_staff,
-    local_time,
-    manager_queue,
-    reassign_request,
-    resolve_request,
-    staff_card,
-)
+from concierge.request_access import Desk, for_staff
+from concierge.request_messages import local_time, staff_card
+from concierge.request_queue import manager_queue
+from concierge.requests import accept_request, comment_request, reassign_request, resolve_request
 from crm_adapter.dto import Role
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
