@@ -18,7 +18,8 @@ from bot.app import App, build_app
 from bot.telegram_sender import TelegramSender
 from common.clock import Clock
 from common.settings import Settings
-from concierge.briefing import ProductFacts, send_due_briefings
+from concierge.briefing import ProductFacts
+from concierge.briefing_delivery import send_due_briefings
 from concierge.events import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier

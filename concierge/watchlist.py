@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from common.clock import Clock
-from concierge.briefing import default_texts
+from concierge.briefing_delivery import default_texts
 from concierge.insights.analysis import analyse
 from concierge.insights.churn import RiskLevel
 from concierge.insights.reasons import Templates, explain
