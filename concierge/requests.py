@@ -7,7 +7,7 @@ the other side is told is in `request_messages`, the queues and escalation in `r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from common.clock import Clock
@@ -38,6 +38,31 @@ async def _tell_client(
 async def _client_tz(uow: UnitOfWork, client_id: int) -> str:
     client = await uow.clients.get(client_id)
     return client.timezone if client else "Europe/Moscow"
+
+
+async def _assignee(uow: UnitOfWork, request: ServiceRequest) -> Staff | None:
+    """Who works on the request now, if anyone: the one to tell about the client's move."""
+    return None if request.assignee_id is None else await uow.staff.get(request.assignee_id)
+
+
+async def _add_comment(
+    uow: UnitOfWork,
+    request_id: int,
+    now: datetime,
+    *,
+    text: str | None,
+    file_id: str | None,
+    staff: Staff | None,
+) -> None:
+    """Keeps a comment on the request: staff's when `staff` is given, else the client's."""
+    await uow.requests.add_comment(
+        request_id=request_id,
+        author_kind="staff" if staff is not None else "client",
+        author_staff_id=staff.id if staff is not None else None,
+        text=text,
+        file_id=file_id,
+        now=now,
+    )
 
 
 def summarise(service: Service, answers: dict[str, Answer], language: str) -> str:
@@ -160,14 +185,7 @@ async def resolve_request(
     if request.acknowledged_at is None:
         request = await uow.requests.update(request_id, acknowledged_at=now)
     if note:
-        await uow.requests.add_comment(
-            request_id=request_id,
-            author_kind="staff",
-            author_staff_id=staff.id,
-            text=note,
-            file_id=None,
-            now=now,
-        )
+        await _add_comment(uow, request_id, now, text=note, file_id=None, staff=staff)
     await _tell_client(
         uow,
         desk,
@@ -200,14 +218,7 @@ async def comment_request(
         if request.acknowledged_at is None:
             # A personal answer is an acknowledgement: the escalation clock stops.
             request = await uow.requests.update(request_id, acknowledged_at=now)
-        await uow.requests.add_comment(
-            request_id=request_id,
-            author_kind="staff",
-            author_staff_id=staff.id,
-            text=text,
-            file_id=file_id,
-            now=now,
-        )
+        await _add_comment(uow, request_id, now, text=text, file_id=file_id, staff=staff)
         await _tell_client(
             uow, desk, request, "requests.comment_client", staff=staff.full_name, text=text or "📎"
         )
@@ -217,26 +228,15 @@ async def comment_request(
     request = await for_client(
         uow, desk, client=client, request_id=request_id, action="comment", open_only=True
     )
-    await uow.requests.add_comment(
-        request_id=request_id,
-        author_kind="client",
-        author_staff_id=None,
-        text=text,
-        file_id=file_id,
-        now=now,
-    )
-    if request.assignee_id is not None:
-        assignee = await uow.staff.get(request.assignee_id)
-        if assignee is not None:
-            header = desk.t(assignee.language)(
-                "requests.comment_staff",
-                client=client.full_name,
-                id=request.id,
-                text=text or "📎",
-            )
-            await notifier.to_staff(
-                assignee.id, await staff_card(uow, desk, request, assignee, header=header)
-            )
+    await _add_comment(uow, request_id, now, text=text, file_id=file_id, staff=None)
+    assignee = await _assignee(uow, request)
+    if assignee is not None:
+        header = desk.t(assignee.language)(
+            "requests.comment_staff", client=client.full_name, id=request.id, text=text or "📎"
+        )
+        await notifier.to_staff(
+            assignee.id, await staff_card(uow, desk, request, assignee, header=header)
+        )
     return request
 
 
@@ -257,16 +257,15 @@ async def cancel_request(
         subject_client_id=client.id,
         details={"request_id": request_id},
     )
-    if request.assignee_id is not None:
-        assignee = await uow.staff.get(request.assignee_id)
-        if assignee is not None:
-            text = desk.t(assignee.language)(
-                "requests.cancelled_staff",
-                id=request.id,
-                client=client.full_name,
-                service=desk.title(request.service_code, assignee.language),
-            )
-            await notifier.to_staff(assignee.id, Outgoing(text=text, kind="service_request"))
+    assignee = await _assignee(uow, request)
+    if assignee is not None:
+        text = desk.t(assignee.language)(
+            "requests.cancelled_staff",
+            id=request.id,
+            client=client.full_name,
+            service=desk.title(request.service_code, assignee.language),
+        )
+        await notifier.to_staff(assignee.id, Outgoing(text=text, kind="service_request"))
     return request
 
 
