@@ -81,14 +81,25 @@ def rating_actions(invitation_id: int) -> Actions:
     )
 
 
-def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:
+def guest_text(t: Translator, key: str, event: Event, client: Client, **more: object) -> str:
+    """A message to a guest about an event: addressed by name, with its title, time and place."""
     return t(
-        "events.invitation",
+        key,
         name=client.polite_name,
         title=event.title,
-        description=event.description or "",
         when=when(t, event),
         where=where(event),
+        **more,
+    )
+
+
+def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:
+    return guest_text(
+        t,
+        "events.invitation",
+        event,
+        client,
+        description=event.description or "",
         deadline=deadline(t, event),
         manager=manager.full_name if manager else t("events.no_manager"),
     )
