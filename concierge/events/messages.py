@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from common.i18n import Catalog, Translator
 from concierge.actions import Action, Actions, arrange
 from crm_adapter.dto import Client, Event, Invitation, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 RATING_SCORES = (1, 2, 3, 4, 5)
 
@@ -17,13 +17,13 @@ def default_catalog() -> Catalog:
     return Catalog.shared()
 
 
-async def client_translator(uow: UnitOfWork, catalog: Catalog, client: Client) -> Translator:
+async def client_translator(uow: PeopleUnit, catalog: Catalog, client: Client) -> Translator:
     # The language chosen in the messenger wins over the CRM's default for the client.
     link = await uow.links.for_client(client.id)
     return catalog.translator((link.language if link else None) or client.language)
 
 
-async def staff_translator(uow: UnitOfWork, catalog: Catalog, staff: Staff) -> Translator:
+async def staff_translator(uow: PeopleUnit, catalog: Catalog, staff: Staff) -> Translator:
     link = await uow.links.for_staff(staff.id)
     return catalog.translator((link.language if link else None) or staff.language)
 
