@@ -11,8 +11,10 @@ from collections.abc import Iterator, Mapping
 
 from aiogram import Bot
 
-from bot.replica_state import UpdateKey
+from bot.replica_state import shared_key
 from crm_adapter.dto import Messenger
+
+__all__ = ["MAX", "MESSENGER_NAMES", "TELEGRAM", "Messengers", "messenger_of", "shared_key"]
 
 TELEGRAM = Messenger.TELEGRAM.value
 MAX = Messenger.MAX.value
@@ -32,11 +34,6 @@ def messenger_of(bot: Bot) -> str:
     """The messenger behind `bot`: its session says so (the MAX transport, a console or test
     session playing MAX); every other session speaks Telegram's Bot API."""
     return str(getattr(bot.session, "messenger", TELEGRAM))
-
-
-def shared_key(messenger: str, value: int) -> UpdateKey:
-    """An update or user id as shared state keys it (see `bot.replica_state.UpdateKey`)."""
-    return value if messenger == TELEGRAM else f"{messenger}:{value}"
 
 
 class Messengers(Mapping[str, Bot]):

@@ -15,16 +15,18 @@ from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
 from bot.channels import Messengers
+from bot.replica_state import ReplicaState
 from bot.sender import BotSender
 from common.clock import Clock
 from common.settings import Settings
-from concierge.briefing import ProductFacts, send_due_briefings
-from concierge.events import send_event_reminders
+from concierge.briefing import ProductFacts
+from concierge.briefing_delivery import send_due_briefings
+from concierge.events.reminders import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts
-from concierge.requests import escalate_overdue
-from concierge.retention import purge_interactions
+from concierge.request_queue import escalate_overdue
+from concierge.retention import purge_personal_data
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
@@ -81,8 +83,11 @@ def feature_jobs(
 
     async def retention() -> object:
         async with crm.unit_of_work() as uow:
-            purged = await purge_interactions(
-                uow, clock, timedelta(days=settings.scheduler.interaction_retention_days)
+            purged = await purge_personal_data(
+                uow,
+                clock,
+                timedelta(days=settings.scheduler.interaction_retention_days),
+                relay_window=timedelta(days=settings.behaviour.relay_reply_days),
             )
             await uow.commit()
         return purged
@@ -142,6 +147,7 @@ async def assemble(
     session: BaseSession | None,
     clock: Clock,
     max_session: BaseSession | None = None,
+    replica_state: ReplicaState | None = None,
 ) -> Assistant:
     """Builds and starts everything a process runs; the knowledge model loads off the loop.
     MAX joins with MAX_BOT_TOKEN (or `max_session`, the console's)."""
@@ -172,6 +178,7 @@ async def assemble(
         clock=clock,
         crm=crm,
         notifier_factory=outbox_notifier,
+        replica_state=replica_state,
         health_checks={"chroma": chroma_check},
         knowledge=knowledge,
         product_facts=facts,

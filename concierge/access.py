@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.clock import Clock
-from crm_adapter.dto import Client, Role, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.dto import Client, MessengerLink, Role, Staff
+from crm_adapter.port import PeopleUnit
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Scope:
         )
 
 
-async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
+async def scope_of(uow: PeopleUnit, staff: Staff) -> Scope:
     """Admins see all; managers their own and backed-up clients; coordinators no client card
     (they reach invitations through the events feature, which shows only what events need)."""
     if not staff.active:
@@ -40,7 +40,29 @@ async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
     return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
 
 
-async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
+async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
+    """Whether `staff` may send to `client` now, by the CRM's current record (never by what
+    was true when a conversation started): an active member whose scope covers the client,
+    or the duty desk, which answers for every client out of hours."""
+    if not staff.active or client.erased_at_marker:
+        return False
+    if staff.has_role(Role.DUTY):
+        return True
+    return (await scope_of(uow, staff)).covers(client)
+
+
+async def client_chat(uow: PeopleUnit, client_id: int) -> MessengerLink | None:
+    """The account a staff member's document may be copied to: the client's linked,
+    unblocked one for the bank's messages (where the notifier sends the text), while their
+    consent is active; None otherwise (as the notifier would refuse)."""
+    link = await uow.links.for_client(client_id)
+    if link is None or link.blocked_at is not None:
+        return None
+    consent = await uow.consents.current(client_id)
+    return link if consent is not None and consent.active else None
+
+
+async def visible_clients(uow: PeopleUnit, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:
         clients = await uow.clients.all()
@@ -52,7 +74,7 @@ async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
 
 
 async def open_client(
-    uow: UnitOfWork, *, clock: Clock, staff: Staff, client_id: int, action: str
+    uow: PeopleUnit, *, clock: Clock, staff: Staff, client_id: int, action: str
 ) -> Client | None:
     """The client if `staff` may see them, else None; the attempt is audited either way."""
     client = await uow.clients.get(client_id)

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from common.clock import Clock
 from crm_adapter.dto import Messenger, MessengerLink
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit, UnitOfWork
 
 # Telegram allows [A-Za-z0-9_-] up to 64 characters in a /start payload, MAX up to 128: the
 # 32 characters of 24 random bytes fit both, so one code links either messenger (once).
@@ -37,7 +37,7 @@ class IssuedCode:
 
 
 async def issue_link_code(
-    uow: UnitOfWork,
+    uow: PeopleUnit,
     *,
     clock: Clock,
     client_id: int | None = None,
@@ -73,7 +73,7 @@ class LinkResult:
 
 
 async def redeem_link_code(
-    uow: UnitOfWork,
+    uow: PeopleUnit,
     *,
     clock: Clock,
     code: str,

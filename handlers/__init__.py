@@ -6,8 +6,10 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    data_rights,
+    event_card,
+    event_planning,
     event_rsvp,
-    events,
     fallback,
     feedback,
     history,
@@ -37,7 +39,9 @@ def get_routers() -> list[Router]:
         # Before the workspace: its catch-all refuses client buttons it does not know.
         history.router,
         manager.router,
-        events.router,
+        data_rights.router,
+        event_planning.router,
+        event_card.router,
         event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
         services.router,

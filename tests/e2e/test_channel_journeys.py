@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from concierge.event_audience import AudienceCriteria
-from concierge.events import EventDraft, create_event, send_invitations
+from concierge.events.audience import AudienceCriteria
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.invitations import send_invitations
 from crm_adapter import models as m
 from tests.e2e.conftest import Channels
 from tests.factories import MiniBank, make_bank

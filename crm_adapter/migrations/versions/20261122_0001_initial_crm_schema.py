@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 08:09:31.604500
+Create Date: 2026-12-06 09:16:18.063220
 """
 
 from collections.abc import Sequence
