@@ -143,6 +143,10 @@ class MaxTransport(MaxSession):
     ) -> Any:
         method = _fitted(method)
         try:
+            # aiogram-max dispatches by a table of its own functions, so the methods it maps
+            # are replaced here rather than by overriding them.
+            if isinstance(method, GetUpdates):
+                return await self._get_updates(bot, method)
             if isinstance(method, SendMessage) and len(method.text) > TEXT_LIMIT:
                 return await self._send_in_parts(bot, method)
             if isinstance(method, CopyMessage):
