@@ -17,6 +17,7 @@ place, what handlers cannot know about MAX (see README, "MAX"):
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import math
 from collections.abc import Mapping
@@ -213,26 +214,37 @@ class MaxTransport(MaxSession):
             # A private chat's id is the person's (bot.max.updates): MAX sends it to them.
             params = dict(params)
             params["user_id"] = params.pop("chat_id")
+        status, retry_after, content = await self._exchange(http_method, path, params, json)
+        if status >= 400:
+            raise MaxHttpError(
+                status,
+                content.decode("utf-8", "replace"),
+                retry_after=_retry_after(retry_after),
+            )
+        if not content:
+            return {}
+        data: dict[str, Any] = json_module.loads(content)
+        return data
+
+    async def _exchange(
+        self,
+        http_method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+    ) -> tuple[int, str | None, bytes]:
+        """One HTTP exchange with MAX: (status, Retry-After, body). The only network call."""
         try:
             response = await self._client.request(
                 http_method,
                 f"{self._api_url}{path}",
                 params=params,
-                json=json,
+                json=body,
                 headers={"Authorization": self._token},
             )
         except httpx.TransportError as error:
             raise MaxUnreachable(0, f"{type(error).__name__} on {http_method} {path}") from error
-        if response.status_code >= 400:
-            raise MaxHttpError(
-                response.status_code,
-                response.text,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-            )
-        if not response.content:
-            return {}
-        data: dict[str, Any] = response.json()
-        return data
+        return response.status_code, response.headers.get("Retry-After"), response.content
 
 
 def _retry_after(header: str | None) -> float | None:
