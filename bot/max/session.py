@@ -68,11 +68,16 @@ class MaxHttpError(MaxApiError):
 
     def __init__(self, status: int, body: str, *, retry_after: float | None = None) -> None:
         super().__init__(status, body)
+        self.args = (f"MAX answered {status}: {body[:300]}",)
         self.retry_after = retry_after
 
 
 class MaxUnreachable(MaxApiError):
     """MAX could not be reached (connection, timeout)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(0, detail)
+        self.args = (f"MAX unreachable: {detail}",)
 
 
 class MaxTransport(MaxSession):
@@ -243,7 +248,7 @@ class MaxTransport(MaxSession):
                 headers={"Authorization": self._token},
             )
         except httpx.TransportError as error:
-            raise MaxUnreachable(0, f"{type(error).__name__} on {http_method} {path}") from error
+            raise MaxUnreachable(f"{type(error).__name__} on {http_method} {path}") from error
         return response.status_code, response.headers.get("Retry-After"), response.content
 
 
