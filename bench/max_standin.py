@@ -348,9 +348,7 @@ class MaxStandIn:
                 await asyncio.wait_for(self._new_event.wait(), timeout)
         batch = list(itertools.islice(self._events, limit))
         next_marker = batch[-1][0] + 1 if batch else max(marker, 1)
-        return web.json_response(
-            {"updates": [event for _, event in batch], "marker": next_marker}
-        )
+        return web.json_response({"updates": [event for _, event in batch], "marker": next_marker})
 
     def _post_message(self, request: web.Request, body: Any) -> web.Response:
         body = body or {}

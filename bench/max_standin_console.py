@@ -22,6 +22,7 @@ import sys
 from typing import Any, TextIO
 
 from bench.max_standin import Limits, MaxStandIn, Sent
+from bot.console import console_lines, is_interactive
 
 DEFAULT_TOKEN = "local-max-token"
 DEFAULT_USER = 5001
@@ -154,24 +155,16 @@ async def run(args: argparse.Namespace, source: TextIO | None = None) -> None:
         f"MAX_API_URL={api.base_url} concierge run --channel max\n"
         "Get a link code with `concierge link C-0001`, then here `:start <code>`. :help"
     )
-    stream = source or sys.stdin
-    interactive = source is None and sys.stdin.isatty()
+    interactive = is_interactive(source)
     try:
         if not interactive:
             await _connected(api, console)
-        while console.running:
-            if interactive:
-                try:
-                    line = await asyncio.to_thread(input, f"MAX {console.user['user_id']}> ")
-                except EOFError:
-                    break
-            else:
-                raw = stream.readline()
-                if not raw:
-                    break
-                line = raw.rstrip("\n")
-                console.write(f"MAX {console.user['user_id']}> {line}")
+        async for line in console_lines(
+            source, lambda: f"MAX {console.user['user_id']}> ", console.write
+        ):
             await console.handle(line)
+            if not console.running:
+                break
             if not interactive:
                 await _quiet(api, args.wait)
         if not interactive and args.keep_open:

@@ -14,6 +14,7 @@ import itertools
 import re
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
@@ -388,23 +389,40 @@ class ConsoleMessenger:
         self.t.write(f"(clock: {clock.advance(delta).isoformat(timespec='minutes')})")
 
 
-async def run_console(app: App, transcript: Transcript, source: TextIO | None = None) -> None:
-    """Interactive when reading a terminal, otherwise line by line from the script or pipe."""
-    console = ConsoleMessenger(app, transcript)
-    interactive = source is None and sys.stdin.isatty()
+def is_interactive(source: TextIO | None) -> bool:
+    return source is None and sys.stdin.isatty()
+
+
+async def console_lines(
+    source: TextIO | None, prompt: Callable[[], str], echo: Callable[[str], None]
+) -> AsyncIterator[str]:
+    """Lines typed at the terminal (after `prompt()`), or read from a script or pipe and
+    echoed after the prompt so a transcript reads like a session; ends at end of input."""
     stream = source or sys.stdin
-    transcript.write("vip-concierge local console. Type :help for commands, :quit to leave.")
-    while console.running:
+    interactive = is_interactive(source)
+    while True:
         if interactive:
             try:
-                line = await asyncio.to_thread(input, f"{console.persona.label}> ")
+                line = await asyncio.to_thread(input, prompt())
             except EOFError:
-                break
+                return
         else:
             raw = stream.readline()
             if not raw:
-                break
+                return
             line = raw.rstrip("\n")
             if line.strip() and not line.startswith("#"):
-                transcript.write(f"{console.persona.label}> {line}")
+                echo(f"{prompt()}{line}")
+        yield line
+
+
+async def run_console(app: App, transcript: Transcript, source: TextIO | None = None) -> None:
+    """Interactive when reading a terminal, otherwise line by line from the script or pipe."""
+    console = ConsoleMessenger(app, transcript)
+    transcript.write("vip-concierge local console. Type :help for commands, :quit to leave.")
+    async for line in console_lines(
+        source, lambda: f"{console.persona.label}> ", transcript.write
+    ):
         await console.handle(line)
+        if not console.running:
+            break

@@ -21,9 +21,8 @@ from common.clock import Clock
 from common.i18n import Translator
 from concierge.conversation import ClientHistory, conversation_history
 from concierge.identity import Identity
-from concierge.workspace import resolve_client
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.manager import WORKSPACE, unresolved
+from handlers.manager import WORKSPACE, client_named
 from handlers.manager_render import ClientCb
 
 router = staff_only(Router(name="history"))
@@ -89,21 +88,13 @@ async def history_command(
         await message.answer(t("manager.usage_history"))
         return
     assert identity.staff is not None
-    resolution = await resolve_client(
-        uow, clock=clock, staff=identity.staff, query=query, action="find_history"
+    client_id = await client_named(
+        message, query, uow=uow, clock=clock, staff=identity.staff, t=t, action="find_history"
     )
-    if await unresolved(message, resolution, query, t):
-        return
-    assert resolution.client_id is not None
-    await _send_history(
-        bot,
-        message.chat.id,
-        uow=uow,
-        clock=clock,
-        identity=identity,
-        client_id=resolution.client_id,
-        t=t,
-    )
+    if client_id is not None:
+        await _send_history(
+            bot, message.chat.id, uow=uow, clock=clock, identity=identity, client_id=client_id, t=t
+        )
 
 
 @router.callback_query(ClientCb.filter(F.action == "history"), WORKSPACE)

@@ -8,6 +8,7 @@ same update. Coming back to MAX is pressing Start again, which arrives as a plai
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.enums import ChatMemberStatus
 from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
@@ -19,17 +20,10 @@ from crm_adapter.sql import SqlUnitOfWork
 router = Router(name="reachability")
 
 
-@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED))
-async def bot_stopped(
+@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED | MEMBER))
+async def bot_stopped_or_restarted(
     event: ChatMemberUpdated, identity: Identity, uow: SqlUnitOfWork, clock: Clock
 ) -> None:
     if identity.link is not None:
-        await record_reachability(uow, clock=clock, link=identity.link, reachable=False)
-
-
-@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=MEMBER))
-async def bot_restarted(
-    event: ChatMemberUpdated, identity: Identity, uow: SqlUnitOfWork, clock: Clock
-) -> None:
-    if identity.link is not None:
-        await record_reachability(uow, clock=clock, link=identity.link, reachable=True)
+        reachable = event.new_chat_member.status != ChatMemberStatus.KICKED
+        await record_reachability(uow, clock=clock, link=identity.link, reachable=reachable)

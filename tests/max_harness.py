@@ -69,8 +69,12 @@ class MaxHarness:
             event = self.api.event_message(
                 self._person(user),
                 attachments=[
-                    {"type": "sticker", "payload": {"url": f"{self.api.base_url}/files/s"},
-                     "width": 512, "height": 512}
+                    {
+                        "type": "sticker",
+                        "payload": {"url": f"{self.api.base_url}/files/s"},
+                        "width": 512,
+                        "height": 512,
+                    }
                 ],
             )
         return await self.feed(event)

@@ -83,9 +83,7 @@ async def test_link_consent_and_menu(channels: Channels, messenger: str) -> None
     assert await _logged_messengers(harness, bank.client_id) == {messenger}
 
 
-async def test_service_wizard_to_the_manager_and_back(
-    channels: Channels, messenger: str
-) -> None:
+async def test_service_wizard_to_the_manager_and_back(channels: Channels, messenger: str) -> None:
     harness = channels.of(messenger)
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
@@ -153,9 +151,7 @@ async def test_relay_with_the_manager_both_ways(channels: Channels, messenger: s
 
     # A long message, over either messenger's limit with the card: every part answerable.
     await harness.send(client, "слово " * 675)
-    first_part = next(
-        text for text in reversed(harness.texts(MANAGER)) if "Волков" in text
-    )
+    first_part = next(text for text in reversed(harness.texts(MANAGER)) if "Волков" in text)
     assert all(len(text) <= 4096 for text in harness.texts(MANAGER))
     assert first_part != harness.last_text(MANAGER)
 

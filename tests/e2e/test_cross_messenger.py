@@ -194,9 +194,7 @@ async def test_a_messenger_the_client_has_not_linked_is_refused(channels: Channe
     assert tg.alerts()[-1] == "Этот мессенджер не подключён к вашему профилю."
     async with channels.app.crm.unit_of_work() as uow:
         outcome = await uow.session.scalar(
-            select(m.AuditEntryRow.outcome).where(
-                m.AuditEntryRow.action == "preferences_changed"
-            )
+            select(m.AuditEntryRow.outcome).where(m.AuditEntryRow.action == "preferences_changed")
         )
     assert outcome == "denied"
 

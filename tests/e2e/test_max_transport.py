@@ -110,9 +110,7 @@ async def test_subscribing_twice_keeps_one_subscription(
     bot = channels.max.bot
     for _ in range(2):
         await bot.set_webhook("https://bank.example/max/webhook", secret_token=SECRET)
-    assert max_api.subscriptions == [
-        {"url": "https://bank.example/max/webhook", "secret": SECRET}
-    ]
+    assert max_api.subscriptions == [{"url": "https://bank.example/max/webhook", "secret": SECRET}]
 
 
 async def test_text_over_the_limit_is_sent_in_parts_with_the_keyboard_last(

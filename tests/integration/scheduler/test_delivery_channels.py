@@ -91,7 +91,11 @@ async def _counts(crm: SqlCrm) -> dict[str, int]:
 
 
 async def test_each_messenger_gets_its_own_messages_and_limits(
-    crm: SqlCrm, clock: ManualClock, bot: Bot, standin: TelegramStandIn, max_bot: Bot,
+    crm: SqlCrm,
+    clock: ManualClock,
+    bot: Bot,
+    standin: TelegramStandIn,
+    max_bot: Bot,
     max_api: MaxStandIn,
 ) -> None:
     await add_client(crm, client_id=1, chat_id=TELEGRAM_CHAT)
@@ -156,7 +160,11 @@ async def test_max_429_pauses_max_only_and_retries_without_burning_attempts(
 
 
 async def test_a_stopped_max_bot_blocks_only_the_max_account(
-    crm: SqlCrm, clock: ManualClock, bot: Bot, standin: TelegramStandIn, max_bot: Bot,
+    crm: SqlCrm,
+    clock: ManualClock,
+    bot: Bot,
+    standin: TelegramStandIn,
+    max_bot: Bot,
     max_api: MaxStandIn,
 ) -> None:
     await add_client(crm, client_id=1, chat_id=TELEGRAM_CHAT)
