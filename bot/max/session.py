@@ -47,7 +47,7 @@ from aiogram.types import InlineKeyboardMarkup, Message, MessageEntity, MessageI
 from aiogram_max import MAX_API_URL, MaxApiError, MaxSession
 
 from bot.channels import text_limit
-from bot.max.updates import telegram_shape, to_update
+from bot.max.updates import sent_message, to_update
 from bot.rendering import split_text
 from crm_adapter.dto import Messenger
 
@@ -198,14 +198,7 @@ class MaxTransport(MaxSession):
         raw = data.get("message") or {}
         self._remember_mid({"message": raw})
         # As the person's chat sees it: the dialog is known by the person's id.
-        shaped = telegram_shape({"update_type": "message_created", "message": raw}) or {}
-        message = shaped.get("message") or {
-            "message_id": 0,
-            "date": 0,
-            "chat": {"id": int(chat_id), "type": "private"},
-        }
-        message["chat"] = {"id": int(chat_id), "type": "private"}
-        return Message.model_validate(message)
+        return Message.model_validate(sent_message(raw, int(chat_id)))
 
     async def _request(
         self,

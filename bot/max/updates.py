@@ -115,6 +115,12 @@ def telegram_shape(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def sent_message(raw: Mapping[str, Any], chat_id: int) -> dict[str, Any]:
+    """A message the bot sent to the person `chat_id`, as Telegram's (what aiogram returns
+    for a send)."""
+    return _message(raw, chat_id=chat_id)
+
+
 def _in_dialog(message: Mapping[str, Any]) -> bool:
     recipient = message.get("recipient") or {}
     return bool(recipient.get("chat_type", "dialog") == "dialog")
