@@ -34,7 +34,7 @@ def _logging_to_file(
 ) -> Path:
     """The bot's log set-up with a token, writing to a file the test then reads."""
     settings = Settings(
-        environment=environment,  # type: ignore[arg-type]
+        environment=environment,
         var_dir=tmp_path,
         log_json=log_json,
         log_level=level,
