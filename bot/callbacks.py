@@ -10,9 +10,20 @@ from pydantic import Field
 # A row id in the CRM (an INTEGER column). Anything else in a button is forged: a larger
 # number used to reach the database and fail there (SQLite cannot bind it, PostgreSQL
 # refuses it as out of range), an unhandled error instead of the stale-button answer.
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 # A rating (1-5) or an NPS answer (0-10); the use cases check the exact scale.
 Score = Annotated[int, Field(ge=0, le=10)]
+
+
+def parse_row_id(raw: str) -> int | None:
+    """A row id typed in a command ("12" or "#12"), or None when it cannot be one."""
+    digits = raw.strip().lstrip("#")
+    # isascii: "²".isdigit() holds, but int() refuses it.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+        return None
+    value = int(digits)
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 class ConsentCb(CallbackData, prefix="consent"):

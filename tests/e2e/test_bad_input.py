@@ -211,3 +211,17 @@ async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
         async with harness.app.crm.unit_of_work() as uow:
             audit = await uow.audit.recent(limit=1)
         assert audit[0].action == "callback_rejected" and audit[0].outcome == "denied"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [f"/event {HUGE}", f"/event #{HUGE}", "/event ²", f"/eventedit {HUGE} capacity 5"],
+)
+async def test_an_oversized_id_in_a_command_is_answered_with_its_usage(
+    harness: BotHarness, command: str
+) -> None:
+    bank = await make_bank(harness.app.crm)
+    coordinator = harness.user(7001)
+    await harness.link(coordinator, staff_id=bank.coordinator_id)
+    calls = await harness.send(coordinator, command)
+    assert len(calls) == 1 and "что-то пошло не так" not in calls[0].text  # type: ignore[attr-defined]
