@@ -13,6 +13,7 @@ from typing import Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
+from common.sensitive import mask
 from concierge.notify import Notifier, Outgoing
 from concierge.requests import create_request, default_texts, local_time
 from concierge.staffing import answering_for
@@ -28,7 +29,11 @@ class Courier(Protocol):
     a long text may become several messages."""
 
     async def send_text(self, chat_id: int, text: str) -> list[int]: ...
-    async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int: ...
+    async def copy(
+        self, *, to_chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None
+    ) -> int:
+        """Copies a message; `caption`, when given, replaces the original's."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,11 @@ async def relay_to_manager(
     has_media: bool,
     texts: Catalog | None = None,
 ) -> RelayOutcome:
-    """Passes the client's message to whoever answers for them now, with a one-line card."""
+    """Passes the client's message to whoever answers for them now, with a one-line card.
+
+    Card, document, account and phone numbers reach staff masked, with a hint that such
+    data belongs in the bank's secure channel; the logged relay holds the masked text too.
+    """
     now = clock.now()
     staff, stand_in = await answering_for(uow, client, now)
     manager = await uow.staff.get(client.manager_id) if client.manager_id else None
@@ -66,13 +75,21 @@ async def relay_to_manager(
     )
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
+    masked = mask(text) if text else None
+    if masked is not None and masked.found:
+        text = masked.text
+        header += "\n" + t("sensitive.relay_hint")
     if text and not has_media:
         ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
     else:
         ids = await courier.send_text(link.chat_id, header)
         ids.append(
             await courier.copy(
-                to_chat_id=link.chat_id, from_chat_id=chat_id, message_id=message_id
+                to_chat_id=link.chat_id,
+                from_chat_id=chat_id,
+                message_id=message_id,
+                # The caption as the client wrote it is not copied when it held numbers.
+                caption=text if masked is not None and masked.found else None,
             )
         )
     for relayed_id in ids:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from common.clock import Clock
 from common.i18n import Catalog, Translator
+from common.sensitive import mask_text
 from concierge.actions import Action, Actions, arrange
 from concierge.catalogue import Answer, Service, ServiceCatalogue, default_catalogue
 from concierge.notify import Notifier, Outgoing
@@ -475,6 +476,8 @@ async def comment_request(
     request = await for_client(
         uow, desk, client=client, request_id=request_id, action="comment", open_only=True
     )
+    # Staff read it as it is stored: card, document and phone numbers masked.
+    text = mask_text(text)
     await uow.requests.add_comment(
         request_id=request_id,
         author_kind="client",
