@@ -99,6 +99,7 @@ _CONTEXT = {
     Kind.PHONE: re.compile(r"тел|phone|моб|mobile|whatsapp|viber|звон|call|номер для связи", re.I),
 }
 _CONTEXT_CHARS = 32
+_CONTEXT_END_RE = re.compile(r"[,;.!?\n\d]")
 
 # How people group a ten-digit number without its country code: 916 123-45-67, (212) 555-0199.
 _PHONE_GROUPINGS = {(3, 3, 2, 2), (3, 3, 4), (3, 7), (3, 4, 3)}
@@ -199,7 +200,9 @@ def _kind_by_shape(digits: str, shape: tuple[int, ...], context: set[Kind]) -> K
 
 
 def _context(text: str, start: int) -> set[Kind]:
-    before = text[max(0, start - _CONTEXT_CHARS) : start]
+    # The words since the previous number or punctuation: in "ИНН 500100732259, мобильный
+    # 916 123-45-67" the phone's word is "мобильный", not "ИНН".
+    before = _CONTEXT_END_RE.split(text[max(0, start - _CONTEXT_CHARS) : start])[-1]
     return {kind for kind, words in _CONTEXT.items() if words.search(before)}
 
 

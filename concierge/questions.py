@@ -41,7 +41,7 @@ async def answer_client_question(
         question,
         audience="client",
         language="en" if language == "en" else "ru",
-        names=[client.first_name, client.last_name],
+        names=[n for n in (client.first_name, client.middle_name, client.last_name) if n],
     )
     if answer.interest_family:
         await uow.profiles.add_note(
