@@ -37,7 +37,9 @@ class InteractionRow(Base):
     # What people wrote, with sensitive numbers masked; after consent is withdrawn, and for
     # people nobody linked, not even that (bot.middlewares keeps metadata only).
     text: Mapped[str | None] = mapped_column(MaskedText)
-    payload: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON)
+    # Ids, kinds and codes only (message ids, buttons' callback data, outbox ids), never a
+    # person's words: those go in `text`. Not masked, so every reply's write stays cheap.
+    payload: Mapped[dict[str, Any] | None] = mapped_column()
     # Telegram's update_id: unique so a redelivered update can never be logged twice.
     update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     __table_args__ = (Index("ix_interaction_client_time", "client_id", "occurred_at"),)

@@ -231,7 +231,7 @@ def upgrade() -> None:
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
     sa.Column('text', crm_adapter.models.base.MaskedText(), nullable=True),
-    sa.Column('payload', crm_adapter.models.base.MaskedJSON(), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('update_id', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_interaction_client_id_client')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_interaction_staff_id_staff')),
