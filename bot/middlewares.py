@@ -19,7 +19,7 @@ from common.i18n import Catalog
 from common.sensitive import Masked, mask
 from concierge.identity import Identity, PersonKind, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
-from concierge.requests import RequestRefused
+from concierge.request_access import RequestRefused
 from concierge.sensitive_data import warn_once
 from crm_adapter.dto import LinkedAccount
 from crm_adapter.port import Crm, DuplicateUpdate, Owner, UnitOfWork

@@ -72,6 +72,11 @@ class MaskedText(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return mask_text(value)
 
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # A value compared with the column (==, LIKE) is a search term, not something
+        # stored: it is bound as plain text.
+        return self.impl_instance
+
 
 class MaskedJSON(TypeDecorator[Any]):
     """A JSON document that may quote what a person wrote; its strings are masked."""
@@ -81,6 +86,9 @@ class MaskedJSON(TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return mask_values(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        return self.impl_instance
 
 
 def _mask_on_set(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from crm_adapter.personal_data import PersonalDataRepository
 from crm_adapter.port.activity import InteractionRepository, ProfileRepository
 from crm_adapter.port.client_desk import (
     FeedbackRepository,
@@ -97,8 +98,22 @@ class WorkspaceUnit(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
 
 
+class PersonalDataUnit(Protocol):
+    """Everything held about one client at once: 152-FZ export, erasure and retention."""
+
+    @property
+    def personal_data(self) -> PersonalDataRepository: ...
+
+
 class UnitOfWork(
-    PeopleUnit, ActivityUnit, DeliveryUnit, ClientDeskUnit, EventUnit, WorkspaceUnit, Protocol
+    PeopleUnit,
+    ActivityUnit,
+    DeliveryUnit,
+    ClientDeskUnit,
+    EventUnit,
+    WorkspaceUnit,
+    PersonalDataUnit,
+    Protocol,
 ):
     """One business transaction; nothing is stored until `commit`."""
 
