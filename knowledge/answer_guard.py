@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from common.sensitive import Kind, find_sensitive, mask
+from common.translit import to_latin
 
 NAME = "[name]"
 
@@ -56,22 +57,14 @@ _NOT_NAMES = frozenset(
     }
 )  # fmt: skip
 
-_TRANSLIT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "ie", "ы": "y", "ь": "", "э": "e", "ю": "iu",
-    "я": "ia",
-}  # fmt: skip
-# The older spellings that passports and cards still carry: Yuri, Yakovlev, Khabarov / Habarov.
-_OLD_SPELLING = (("iu", "yu"), ("ia", "ya"), ("kh", "h"), ("ts", "tz"), ("i", "y"))
+# Other spellings passports and cards carry: Iurii / Yuriy, Khabarov / Habarov, Sergei.
+_OTHER_SPELLINGS = (("yu", "iu"), ("ya", "ia"), ("kh", "h"), ("ts", "tz"), ("y", "i"))
 
 
 def latin_spellings(name: str) -> set[str]:
     """How a Cyrillic name is written in Latin letters (passport style and older styles)."""
-    base = "".join(_TRANSLIT.get(c, c) for c in name.lower())
-    spellings = {base}
-    for old, new in _OLD_SPELLING:
+    spellings = {to_latin(name)}
+    for old, new in _OTHER_SPELLINGS:
         spellings |= {s.replace(old, new) for s in spellings}
     return {s for s in spellings if s and s != name.lower()}
 
