@@ -167,16 +167,23 @@ def webhook_settings(settings: Settings, secret: str | None) -> Settings:
     )
 
 
-async def test_webhook_refuses_requests_without_the_secret_token(
-    settings: Settings, clock: ManualClock
-) -> None:
+async def webhook_replica(
+    settings: Settings, clock: ManualClock, *, background: bool = False
+) -> tuple[App, TestClient[Any, Any]]:
+    """A webhook replica with the secret "right", served on loopback."""
     app = build_app(
         webhook_settings(settings, "right"),
         session=RecordingSession(),
         clock=clock,
         notifier_factory=direct_notifier,
     )
-    client = await serve(build_webhook_app(app, handle_in_background=False))
+    return app, await serve(build_webhook_app(app, handle_in_background=background))
+
+
+async def test_webhook_refuses_requests_without_the_secret_token(
+    settings: Settings, clock: ManualClock
+) -> None:
+    app, client = await webhook_replica(settings, clock)
     update = {
         "update_id": 9001,
         "message": {
@@ -212,13 +219,7 @@ async def test_webhook_refuses_requests_without_the_secret_token(
 async def test_a_malformed_webhook_body_is_answered_400_and_its_input_never_logged(
     settings: Settings, clock: ManualClock, caplog: pytest.LogCaptureFixture, background: bool
 ) -> None:
-    app = build_app(
-        webhook_settings(settings, "right"),
-        session=RecordingSession(),
-        clock=clock,
-        notifier_factory=direct_notifier,
-    )
-    client = await serve(build_webhook_app(app, handle_in_background=background))
+    app, client = await webhook_replica(settings, clock, background=background)
     headers = {"X-Telegram-Bot-Api-Secret-Token": "right", "Content-Type": "application/json"}
     # A message whose sender is malformed: validation fails on it, with the text beside it.
     not_an_update = {

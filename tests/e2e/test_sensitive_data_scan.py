@@ -9,11 +9,7 @@ question handed over to the manager, and messages after consent is withdrawn.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import inspect, select, table
@@ -21,6 +17,7 @@ from sqlalchemy.sql import column
 
 from common.settings import Settings
 from crm_adapter.sql import SqlCrm
+from tests.e2e.conftest import console_script
 from tests.factories import make_bank
 
 SESSION = """\
@@ -127,23 +124,8 @@ async def test_a_console_session_full_of_numbers_leaves_none_in_clear(
     settings: Settings, crm: SqlCrm, tmp_path: Path
 ) -> None:
     await make_bank(crm)
-    script = tmp_path / "session.txt"
-    script.write_text(SESSION, encoding="utf-8")
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database.url,
-        "CONCIERGE_VAR_DIR": str(tmp_path),
-        "LOG_LEVEL": "DEBUG",
-        "LOG_JSON": "false",
-    }
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cli", "console", "--script", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    result = await console_script(
+        settings.database.url, tmp_path, SESSION, timeout=300, LOG_LEVEL="DEBUG", LOG_JSON="false"
     )
     assert result.returncode == 0, result.stderr
     shown = result.stdout
