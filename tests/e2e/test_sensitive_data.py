@@ -235,3 +235,19 @@ async def test_a_link_code_is_never_stored_in_clear(harness: BotHarness) -> None
     texts = await _texts_of(harness, m.InteractionRow, m.InteractionRow.text)
     assert "/start [code]" in texts
     assert not any("Xy7-secret_code" in t for t in texts)
+
+
+async def test_the_managers_interest_signal_quotes_the_question_masked(asking: BotHarness) -> None:
+    bank = await make_bank(asking.app.crm)
+    manager, client = asking.user(8101), asking.user(7101)
+    await asking.link(manager, staff_id=bank.manager_id)
+    await asking.link(client, client_id=bank.client_id)
+    await asking.send(
+        client, f"хочу вложиться в альтернативные инвестиции, перезвоните на {PHONE}"
+    )
+    [signal] = [t for t in asking.texts(8101) if "интересуется" in t]
+    assert "[phone]" in signal and _clear(signal) == []
+    assert [t for t in asking.texts(8101) if _clear(t)] == []  # the hand-over card too
+    async with asking.app.crm.unit_of_work() as uow:
+        notes = await uow.profiles.notes(bank.client_id)
+    assert notes[0].kind == "interest" and "[phone]" in notes[0].text
