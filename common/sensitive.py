@@ -313,9 +313,18 @@ def _apply(text: str, found: list[Finding], *, keep_tail: bool) -> str:
     return "".join(out)
 
 
-def mask(text: str, *, keep_tail: bool = True, emails: bool = False) -> Masked:
-    """`text` with every sensitive span replaced by a placeholder such as "[passport]"."""
+def mask(
+    text: str,
+    *,
+    keep_tail: bool = True,
+    emails: bool = False,
+    only: frozenset[Kind] | None = None,
+) -> Masked:
+    """`text` with every sensitive span (of the kinds `only` names, if given) replaced by a
+    placeholder such as "[passport]"."""
     found = find_sensitive(text, emails=emails)
+    if only is not None:
+        found = [f for f in found if f.kind in only]
     if not found:
         return Masked(text, frozenset())
     return Masked(_apply(text, found, keep_tail=keep_tail), frozenset(f.kind for f in found))

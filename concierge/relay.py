@@ -15,7 +15,7 @@ from typing import Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
-from common.sensitive import mask
+from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
@@ -200,12 +200,20 @@ async def relay_to_client(
     # The language the client chose in the bot wins over the CRM's record.
     t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
+    # Staff may give a phone number; a card, document or account number typed back to the
+    # client (a slip) leaves the bank masked, as every stored text is.
+    secret = mask(text, only=SECRET_KINDS) if text else None
+    if secret is not None and secret.found:
+        text = secret.text
     if text and not has_media:
         await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")
     else:
         await courier.send_text(link.chat_id, header)
         await courier.copy(
-            to_chat_id=link.chat_id, from_chat_id=staff_chat_id, message_id=message_id
+            to_chat_id=link.chat_id,
+            from_chat_id=staff_chat_id,
+            message_id=message_id,
+            caption=text if secret is not None and secret.found else None,
         )
     await uow.interactions.record(
         occurred_at=now,

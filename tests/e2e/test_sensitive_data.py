@@ -251,3 +251,21 @@ async def test_the_managers_interest_signal_quotes_the_question_masked(asking: B
     async with asking.app.crm.unit_of_work() as uow:
         notes = await uow.profiles.notes(bank.client_id)
     assert notes[0].kind == "interest" and "[phone]" in notes[0].text
+
+
+async def test_a_card_number_a_manager_types_back_reaches_the_client_masked(
+    harness: BotHarness,
+) -> None:
+    await _client_and_manager(harness)
+    client, manager = harness.user(CLIENT), harness.user(MANAGER)
+    await harness.press_button(client, "Мой менеджер")
+    await harness.send(client, "Заблокируйте, пожалуйста, карту")
+    await harness.send(
+        manager,
+        f"Карта {CARD} заблокирована, звоните на {PHONE}",
+        reply_to_message=harness.last_message(MANAGER),
+    )
+    delivered = harness.last_text(CLIENT)
+    # A phone the manager gives is delivered; the card number only as on a receipt.
+    assert "[card *9014]" in delivered and PHONE in delivered
+    assert "4276 1234" not in delivered
