@@ -266,11 +266,9 @@ class SqlCrmWriteQueue:
 
     async def status(self, *, dead_letters: int = 10) -> QueueStatus:
         row = m.CrmWriteRow
-        counts = dict(
-            (
-                await self._s.execute(select(row.status, func.count()).group_by(row.status))
-            ).tuples()
-        )
+        grouped = await self._s.execute(select(row.status, func.count()).group_by(row.status))
+        # Not dict(result): a Result has keys() (its columns), so dict() would index it.
+        counts = {str(status): int(n) for status, n in grouped.tuples()}
         oldest = await self._s.scalar(
             select(func.min(row.created_at)).where(row.status.in_(OWED))
         )
