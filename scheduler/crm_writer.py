@@ -70,6 +70,7 @@ class CrmWriter:
         retry_cap: float = 300.0,
         give_up: timedelta = timedelta(hours=72),
         poll_interval: float = 0.5,
+        stale_after: timedelta = timedelta(minutes=2),
     ) -> None:
         self._crm = crm
         self._master = master
@@ -80,9 +81,11 @@ class CrmWriter:
         self._retry_cap = retry_cap
         self._give_up = give_up
         self._poll = poll_interval
+        self._stale_after = stale_after
         self._failures = 0
         self._paused_until = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._round: asyncio.Task[int] | None = None
         self.tally = WriterTally()
 
     @classmethod
@@ -106,18 +109,35 @@ class CrmWriter:
             self._task = asyncio.create_task(self.run(), name=f"crm-writer:{self.worker_id}")
         return self._task
 
-    async def stop(self) -> None:
+    async def stop(self, *, flush_for: float = 0.0) -> None:
+        """Stops writing. A round cut short leaves its writes `sending`: the next writer
+        looks them up. `flush_for`: first write what is due, for at most that many seconds
+        (a process shutting down; not a leader that lost its lock to another)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._round is not None:
+            # A round already sending is let finish, so its answer is recorded.
+            with contextlib.suppress(Exception):
+                await self._round
+        if flush_for > 0:
+            try:
+                await asyncio.wait_for(self.drain(), timeout=flush_for)
+            except TimeoutError:
+                log.warning("crm writer stopped with writes still queued (they wait in the store)")
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Settles what a previous writer left, then writes until cancelled (or idle)."""
         await self.reconcile()
         loop = asyncio.get_running_loop()
+        next_reconcile = loop.time() + self._stale_after.total_seconds()
         while True:
+            if loop.time() >= next_reconcile:
+                # Another writer (a leader that died) may have left writes `sending`.
+                await self.reconcile()
+                next_reconcile = loop.time() + self._stale_after.total_seconds()
             wait = self._paused_until - loop.time()
             if wait > 0:
                 if until_idle:
@@ -125,7 +145,10 @@ class CrmWriter:
                 await asyncio.sleep(wait)
                 continue
             try:
-                handled = await self.step()
+                # Shielded: cancelling the writer must not cut a round between its send and
+                # the record of the answer (that would make its writes uncertain for nothing).
+                self._round = asyncio.create_task(self.step())
+                handled = await asyncio.shield(self._round)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end the writer; next round
@@ -145,10 +168,14 @@ class CrmWriter:
         return self.tally
 
     async def reconcile(self) -> int:
-        """Writes left `sending` (the writer died before it recorded the answer) become
-        uncertain: they will be looked up in the CRM before any new send."""
+        """Writes left `sending` by a writer that died before it recorded the answer (ours of
+        a previous life at once, another's once stale) become uncertain: they will be looked
+        up in the CRM before any new send."""
         async with self._crm.unit_of_work() as uow:
-            stranded = await uow.crm_writes.stranded()
+            stranded = await uow.crm_writes.stranded(
+                worker_id=self.worker_id,
+                claimed_before=self._clock.now() - self._stale_after,
+            )
             ids = [w.id for w in stranded]
             await uow.crm_writes.mark_uncertain(
                 ids, now=self._clock.now(), error="uncertain: the writer stopped before the answer"

@@ -60,8 +60,10 @@ class MasterCrm(Protocol):
         ...
 
     async def write(self, events: Sequence[CrmEvent]) -> list[Outcome]:
-        """Writes the events in order, one outcome each; raises CrmUnavailable when the
-        request as a whole failed."""
+        """Writes the events, one outcome each; raises CrmUnavailable when the request as a
+        whole failed. Events of one client come in their order and must land in it: after
+        one that is not delivered, the client's later events are not written either
+        (Deferred)."""
         ...
 
     async def find_delivered(self, events: Sequence[CrmEvent]) -> dict[str, str | None]:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -169,17 +170,26 @@ class SqlCrmWriteQueue:
         self._s = session
 
     async def claim(self, *, now: datetime, worker_id: str, limit: int) -> list[QueuedWrite]:
-        """Marks up to `limit` due writes `sending` and returns them, at most one per client:
-        each client's oldest owed write only (the order of a client's writes is the order
-        they were queued in; a write waiting for a retry holds back those behind it)."""
+        """Marks up to `limit` due writes `sending` and returns them in queue order.
+
+        A client's write is taken only when every earlier write of that client is settled or
+        taken with it: one waiting for a retry, or in flight elsewhere, holds back those behind
+        it. The lowest ids go first, so a client's writes in a claim are consecutive and in
+        order, and the CRM adapter keeps that order within its request.
+        """
         row = m.CrmWriteRow
         ahead = aliased(m.CrmWriteRow)
-        head_of_client = ~exists().where(
-            ahead.client_id == row.client_id, ahead.id < row.id, ahead.status.in_(OWED)
+        blocked = exists().where(
+            ahead.client_id == row.client_id,
+            ahead.id < row.id,
+            or_(
+                ahead.status == "sending",
+                and_(ahead.status == "pending", ahead.next_attempt_at > now),
+            ),
         )
         due = (
             select(row.id)
-            .where(row.status == "pending", row.next_attempt_at <= now, head_of_client)
+            .where(row.status == "pending", row.next_attempt_at <= now, ~blocked)
             .order_by(row.id)
             .limit(limit)
             .scalar_subquery()
@@ -198,10 +208,15 @@ class SqlCrmWriteQueue:
         )
         return sorted((_queued(r) for r in result.scalars()), key=lambda w: w.id)
 
-    async def stranded(self) -> list[QueuedWrite]:
-        """Writes left `sending` by a writer that stopped without confirming (a crash)."""
+    async def stranded(self, *, worker_id: str, claimed_before: datetime) -> list[QueuedWrite]:
+        """Writes left `sending` by a writer that stopped without recording the answer: this
+        worker's (it restarted) and anyone's claimed before `claimed_before`."""
+        row = m.CrmWriteRow
         rows = await self._s.scalars(
-            select(m.CrmWriteRow).where(m.CrmWriteRow.status == "sending")
+            select(row).where(
+                row.status == "sending",
+                or_(row.claimed_by == worker_id, row.claimed_at < claimed_before),
+            )
         )
         return [_queued(r) for r in rows]
 

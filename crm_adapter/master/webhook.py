@@ -127,17 +127,29 @@ class WebhookCrm:
         return {}
 
     async def write(self, events: Sequence[CrmEvent]) -> list[Outcome]:
-        # One client's writes never share a call (the queue hands out one per client), so
-        # the events may go in parallel.
-        results = await asyncio.gather(*(self._post(e) for e in events))
-        failures = [r for r in results if isinstance(r, CrmUnavailable)]
-        if failures and len(failures) == len(results):
-            raise CrmUnavailable(
-                failures[0].code, uncertain=any(f.uncertain for f in failures)
-            )
+        """Clients in parallel; each client's events one after another, in order, stopping
+        at the first that is not delivered (the rest wait for the next round)."""
+        by_client: dict[str, list[CrmEvent]] = {}
+        for event in events:
+            by_client.setdefault(event.client.external_id, []).append(event)
+        answers: dict[int, Outcome | CrmUnavailable] = {}
+
+        async def one_client(queue: list[CrmEvent]) -> None:
+            for index, event in enumerate(queue):
+                answer = await self._post(event)
+                answers[event.write_id] = answer
+                if not isinstance(answer, Delivered):
+                    for later in queue[index + 1 :]:
+                        answers[later.write_id] = Deferred("held_back")
+                    return
+
+        await asyncio.gather(*(one_client(queue) for queue in by_client.values()))
+        failures = [a for a in answers.values() if isinstance(a, CrmUnavailable)]
+        if failures and not any(isinstance(a, Delivered | Rejected) for a in answers.values()):
+            raise CrmUnavailable(failures[0].code, uncertain=any(f.uncertain for f in failures))
         return [
-            Deferred(r.code, uncertain=r.uncertain) if isinstance(r, CrmUnavailable) else r
-            for r in results
+            Deferred(a.code, uncertain=a.uncertain) if isinstance(a, CrmUnavailable) else a
+            for a in (answers[e.write_id] for e in events)
         ]
 
     async def _post(self, event: CrmEvent) -> Outcome | CrmUnavailable:

@@ -207,22 +207,32 @@ class Bitrix24Crm:
     # -- writing -------------------------------------------------------------------------
 
     async def write(self, events: Sequence[CrmEvent]) -> list[Outcome]:
+        """One `batch` with `halt`: the portal runs the commands in order and stops at the
+        first error, so a client's later writes never land before an earlier one; those not
+        run are simply tried again next round."""
         outcomes: dict[int, Outcome] = {}
         commands: list[tuple[str, str, dict[str, Any]]] = []
+        held: set[str] = set()
         for event in events:
-            built = self._command(event)
-            if isinstance(built, Deferred | Rejected):
+            built = self._command(event) if event.client.external_id not in held else None
+            if built is None:
+                outcomes[event.write_id] = Deferred("held_back")
+            elif isinstance(built, Deferred | Rejected):
                 outcomes[event.write_id] = built
+                held.add(event.client.external_id)
             else:
                 commands.append((f"w{event.write_id}", *built))
         try:
-            found = await self.rest.batch(commands) if commands else {}
+            found = await self.rest.batch(commands, halt=True) if commands else {}
         except Bitrix24Error as error:
             # The batch as a whole was refused: retried, and in the end a dead letter.
             raise CrmUnavailable(f"batch:{_safe_code(error)}") from error
         for event in events:
             if event.write_id not in outcomes:
-                outcomes[event.write_id] = self._outcome(event, found[f"w{event.write_id}"])
+                result = found.get(f"w{event.write_id}")
+                outcomes[event.write_id] = (
+                    self._outcome(event, result) if result is not None else Deferred("halted")
+                )
         return [outcomes[e.write_id] for e in events]
 
     def _outcome(self, event: CrmEvent, result: CommandResult) -> Outcome:

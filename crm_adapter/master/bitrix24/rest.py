@@ -175,14 +175,15 @@ class Bitrix24Rest:
         return Page(_items(body.get("result")), _int(body.get("next")), _int(body.get("total")))
 
     async def batch(
-        self, commands: Sequence[tuple[str, str, Mapping[str, Any]]]
+        self, commands: Sequence[tuple[str, str, Mapping[str, Any]]], *, halt: bool = False
     ) -> dict[str, CommandResult]:
-        """Runs up to 50 commands (key, method, params) in one request, in order, without
-        halting on an error; each command's outcome by key."""
+        """Runs up to 50 commands (key, method, params) in one request, in order; each
+        command's outcome by key. With `halt` the portal stops at the first error: the
+        commands after it are not run and are missing from the answer."""
         if len(commands) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} commands")
         cmd = {key: f"{method}?{encode_query(params)}" for key, method, params in commands}
-        body = await self._post("batch", {"halt": 0, "cmd": cmd})
+        body = await self._post("batch", {"halt": 1 if halt else 0, "cmd": cmd})
         outer = body.get("result") or {}
         results = _mapping(outer.get("result"))
         errors = _mapping(outer.get("result_error"))
@@ -197,7 +198,8 @@ class Bitrix24Rest:
                         str(error.get("error", "")), str(error.get("error_description", ""))
                     )
                 )
-            else:
+            elif key in results or not halt:
+                # Without halt every command ran: an empty result may be absent (PHP's []).
                 found[key] = CommandResult(
                     result=results.get(key), next=_int(nexts.get(key)), total=_int(totals.get(key))
                 )
