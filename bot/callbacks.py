@@ -73,3 +73,8 @@ class SectionCb(CallbackData, prefix="sec"):
 
     doc: str
     key: str
+
+
+class CrmQueueCb(CallbackData, prefix="crmq"):
+    # retry: put every dead letter back in the queue
+    action: str

@@ -31,6 +31,7 @@ from crm_adapter.dto import (
     ServiceRequest,
     Staff,
 )
+from crm_adapter.master.queue import QueueStatus
 from crm_adapter.workspace import (
     WorkspaceRepository,
 )
@@ -329,6 +330,14 @@ class EventRepository(Protocol):
         ...
 
 
+class CrmWriteQueueRepository(Protocol):
+    """The queue of writes to the bank's own CRM (crm_adapter.master.queue), as use cases
+    see it; the writer works on the SQL repository itself."""
+
+    async def status(self, *, dead_letters: int = 10) -> QueueStatus: ...
+    async def requeue_dead(self, *, now: datetime, ids: list[int] | None = None) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One business transaction; nothing is stored until `commit`."""
 
@@ -365,6 +374,8 @@ class UnitOfWork(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def crm_writes(self) -> CrmWriteQueueRepository: ...
     @property
     def relinked(self) -> bool:
         """Whether an account was (re)bound in this unit of work."""

@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    crm_queue,
     event_rsvp,
     events,
     fallback,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         manager.router,
+        crm_queue.router,
         events.router,
         event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
