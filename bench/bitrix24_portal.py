@@ -91,7 +91,6 @@ def _compare(op: str, value: Any, wanted: Any) -> bool:
         return False
 
 
-
 def _select(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
     if not fields or "*" in fields:
         return dict(record)
@@ -263,6 +262,16 @@ class Portal:
     def touch(self, record: dict[str, Any]) -> None:
         record["DATE_MODIFY"] = portal_time(self.now())
 
+    def restamp(self, moment: datetime) -> None:
+        """Every record last changed at `moment` (a portal copied into a test's time)."""
+        stamp = portal_time(moment)
+        for table in (self.contacts, self.deals):
+            for record in table.values():
+                record["DATE_MODIFY"] = stamp
+        for items in self.items.values():
+            for item in items.values():
+                item["updatedTime"] = stamp
+
     # -- seeding ---------------------------------------------------------------------------
 
     def add_user(self, **fields: Any) -> dict[str, Any]:
@@ -312,38 +321,61 @@ async def seed_from_store(
         holdings = (await session.scalars(select(m.ProductHoldingRow))).all()
         events = (await session.scalars(select(m.LifeEventRow))).all()
     portal.add_user(NAME="Интеграция", LAST_NAME="VIP", XML_ID="integration")
-    users = {s.id: portal.add_user(
-        XML_ID=s.external_id, **_names(s.full_name), EMAIL=s.email or "",
-        WORK_PHONE=s.phone or "", ACTIVE=s.active, TIME_ZONE=s.timezone,
-        UF_USR_VIP_ROLES=s.roles) for s in staff}
+    users = {
+        s.id: portal.add_user(
+            XML_ID=s.external_id,
+            **_names(s.full_name),
+            EMAIL=s.email or "",
+            WORK_PHONE=s.phone or "",
+            ACTIVE=s.active,
+            TIME_ZONE=s.timezone,
+            UF_USR_VIP_ROLES=s.roles,
+        )
+        for s in staff
+    }
     for s in staff:
         if s.backup_id is not None:
             users[s.id]["UF_USR_VIP_BACKUP"] = users[s.backup_id]["ID"]
     contacts: dict[int, dict[str, Any]] = {}
     for c in clients:
         contacts[c.id] = portal.add_contact(
-            NAME=c.first_name, SECOND_NAME=c.middle_name or "", LAST_NAME=c.last_name,
-            BIRTHDATE=_iso_day(c.birthday), ADDRESS_CITY=c.city or "", POST=c.occupation or "",
+            NAME=c.first_name,
+            SECOND_NAME=c.middle_name or "",
+            LAST_NAME=c.last_name,
+            BIRTHDATE=_iso_day(c.birthday),
+            ADDRESS_CITY=c.city or "",
+            POST=c.occupation or "",
             ASSIGNED_BY_ID=users[c.manager_id]["ID"] if c.manager_id else users[staff[0].id]["ID"],
-            UF_CRM_VIP_CLIENT_ID=c.external_id, UF_CRM_VIP_LANGUAGE=c.language,
-            UF_CRM_VIP_TIMEZONE=c.timezone, UF_CRM_VIP_FIN_SEGMENT=c.financial_segment or "",
-            UF_CRM_VIP_VALUES_SEGMENT=c.values_segment or "", UF_CRM_VIP_GENDER=c.gender or "",
+            UF_CRM_VIP_CLIENT_ID=c.external_id,
+            UF_CRM_VIP_LANGUAGE=c.language,
+            UF_CRM_VIP_TIMEZONE=c.timezone,
+            UF_CRM_VIP_FIN_SEGMENT=c.financial_segment or "",
+            UF_CRM_VIP_VALUES_SEGMENT=c.values_segment or "",
+            UF_CRM_VIP_GENDER=c.gender or "",
             UF_CRM_VIP_CLIENT_SINCE=_iso_day(c.client_since),
             PHONE=[{"VALUE": f"+7 495 {c.id:03d}-00-00", "VALUE_TYPE": "WORK"}],
         )
     for h in holdings:
         portal.add_item(
-            holdings_type, contactId=int(contacts[h.client_id]["ID"]), title=h.name,
-            opportunity=float(h.balance), currencyId=h.currency,
+            holdings_type,
+            contactId=int(contacts[h.client_id]["ID"]),
+            title=h.name,
+            opportunity=float(h.balance),
+            currencyId=h.currency,
             ufCrmVipProductType=h.product_type,
             ufCrmVipRate=float(h.rate_percent) if h.rate_percent is not None else None,
-            ufCrmVipOpenedOn=_iso_day(h.opened_on), ufCrmVipMaturesOn=_iso_day(h.matures_on),
-            ufCrmVipExpiresOn=_iso_day(h.expires_on), ufCrmVipStatus=h.status,
+            ufCrmVipOpenedOn=_iso_day(h.opened_on),
+            ufCrmVipMaturesOn=_iso_day(h.matures_on),
+            ufCrmVipExpiresOn=_iso_day(h.expires_on),
+            ufCrmVipStatus=h.status,
         )
     for e in events:
         portal.add_item(
-            life_events_type, contactId=int(contacts[e.client_id]["ID"]), title=e.description,
-            ufCrmVipKind=e.kind, ufCrmVipHappenedOn=_iso_day(e.happened_on),
+            life_events_type,
+            contactId=int(contacts[e.client_id]["ID"]),
+            title=e.description,
+            ufCrmVipKind=e.kind,
+            ufCrmVipHappenedOn=_iso_day(e.happened_on),
         )
 
 
@@ -369,28 +401,41 @@ def seed_synthetic(
     portal.items.setdefault(life_events_type, {})
     staff = [
         portal.add_user(
-            XML_ID=f"S-{i:04d}", NAME=rng.choice(_FIRST), LAST_NAME=rng.choice(_LAST),
-            UF_USR_VIP_ROLES="manager", WORK_PHONE=f"+7 495 {i:03d}-10-10",
+            XML_ID=f"S-{i:04d}",
+            NAME=rng.choice(_FIRST),
+            LAST_NAME=rng.choice(_LAST),
+            UF_USR_VIP_ROLES="manager",
+            WORK_PHONE=f"+7 495 {i:03d}-10-10",
         )
         for i in range(1, managers + 1)
     ]
     for i in range(1, clients + 1):
         contact = portal.add_contact(
-            NAME=rng.choice(_FIRST), LAST_NAME=rng.choice(_LAST), SECOND_NAME="",
+            NAME=rng.choice(_FIRST),
+            LAST_NAME=rng.choice(_LAST),
+            SECOND_NAME="",
             BIRTHDATE=_iso_day(date(1950 + i % 50, 1 + i % 12, 1 + i % 28)),
-            ADDRESS_CITY="Москва", ASSIGNED_BY_ID=staff[i % managers]["ID"],
-            UF_CRM_VIP_CLIENT_ID=f"C-{i:05d}", UF_CRM_VIP_LANGUAGE="ru",
+            ADDRESS_CITY="Москва",
+            ASSIGNED_BY_ID=staff[i % managers]["ID"],
+            UF_CRM_VIP_CLIENT_ID=f"C-{i:05d}",
+            UF_CRM_VIP_LANGUAGE="ru",
             UF_CRM_VIP_FIN_SEGMENT="stable_keeper",
             PHONE=[{"VALUE": f"+7 916 {i:07d}", "VALUE_TYPE": "MOBILE"}],
         )
         for k in range(holdings_per_client):
             portal.add_item(
-                holdings_type, contactId=int(contact["ID"]), title=f"Продукт {k + 1}",
-                opportunity=rng.randrange(1_000_000, 300_000_000), currencyId="RUB",
-                ufCrmVipProductType=_PRODUCTS[(i + k) % len(_PRODUCTS)], ufCrmVipStatus="active",
+                holdings_type,
+                contactId=int(contact["ID"]),
+                title=f"Продукт {k + 1}",
+                opportunity=rng.randrange(1_000_000, 300_000_000),
+                currencyId="RUB",
+                ufCrmVipProductType=_PRODUCTS[(i + k) % len(_PRODUCTS)],
+                ufCrmVipStatus="active",
             )
         for _k in range(life_events_per_client):
             portal.add_item(
-                life_events_type, contactId=int(contact["ID"]), title="Планирует покупку дома",
+                life_events_type,
+                contactId=int(contact["ID"]),
+                title="Планирует покупку дома",
                 ufCrmVipKind="property_purchase",
             )

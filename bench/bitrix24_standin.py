@@ -179,10 +179,13 @@ class Bitrix24StandIn:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def outage(self) -> None:
-        """The portal goes away: connections are refused until `restore`."""
+        """The portal goes away: open connections are closed and new ones refused until
+        `restore`."""
         if self._site is not None:
             await self._site.stop()
             self._site = None
+        if self._runner is not None and self._runner.server is not None:
+            await self._runner.server.shutdown(0.1)
 
     async def restore(self) -> None:
         if self._site is None:
@@ -267,8 +270,12 @@ class Bitrix24StandIn:
         commands = params.get("cmd") or {}
         if len(commands) > 50:
             raise web.HTTPBadRequest(
-                text=json.dumps({"error": "ERROR_BATCH_LENGTH_EXCEEDED",
-                                 "error_description": "Max batch length exceeded"}),
+                text=json.dumps(
+                    {
+                        "error": "ERROR_BATCH_LENGTH_EXCEEDED",
+                        "error_description": "Max batch length exceeded",
+                    }
+                ),
                 content_type="application/json",
             )
         halt = str(params.get("halt", "0")) in {"1", "true", "True", "Y"}

@@ -281,6 +281,15 @@ class CrmWriter:
         self, uow: SqlUnitOfWork, writes: list[QueuedWrite], outcome: Deferred, now: datetime
     ) -> None:
         for write in writes:
+            if outcome.not_tried:
+                await uow.crm_writes.mark_retry(
+                    [write.id],
+                    error=outcome.code,
+                    next_attempt_at=now,
+                    uncertain=False,
+                    refund_attempt=True,
+                )
+                continue
             if now - write.created_at > self._give_up:
                 await uow.crm_writes.mark_dead(write.id, error=f"gave up: {outcome.code}")
                 self.tally.dead += 1

@@ -44,7 +44,7 @@ async def refs_for(
                 m.CrmRefRow.kind == kind, m.CrmRefRow.local_id.in_(unique)
             )
         )
-        found[kind] = {int(local): str(remote) for local, remote in rows.tuples()}
+        found[kind] = {int(local): str(remote) for local, remote in rows}
     return found
 
 

@@ -283,7 +283,7 @@ class SqlCrmWriteQueue:
         row = m.CrmWriteRow
         grouped = await self._s.execute(select(row.status, func.count()).group_by(row.status))
         # Not dict(result): a Result has keys() (its columns), so dict() would index it.
-        counts = {str(status): int(n) for status, n in grouped.tuples()}
+        counts = {str(status): int(n) for status, n in grouped}
         oldest = await self._s.scalar(
             select(func.min(row.created_at)).where(row.status.in_(OWED))
         )
@@ -303,7 +303,7 @@ class SqlCrmWriteQueue:
                 .order_by(row.id)
                 .limit(dead_letters)
             )
-        ).tuples()
+        ).all()
         return QueueStatus(
             pending=int(counts.get("pending", 0)),
             sending=int(counts.get("sending", 0)),

@@ -178,10 +178,15 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Deferred:
-    """Not written this time; try again later (`uncertain`: it may have arrived after all)."""
+    """Not written this time; try again later (`uncertain`: it may have arrived after all).
+
+    `not_tried`: the CRM never got to it (an earlier write of the request failed first): it
+    goes again in the next round, and the attempt does not count.
+    """
 
     code: str
     uncertain: bool = False
+    not_tried: bool = False
 
 
 Outcome = Delivered | Rejected | Deferred

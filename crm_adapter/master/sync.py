@@ -49,13 +49,33 @@ _CLIENT = cast(Table, m.ClientRow.__table__)
 _STAFF = cast(Table, m.StaffRow.__table__)
 _REF = cast(Table, m.CrmRefRow.__table__)
 # Column widths of the store (names, ids) a master value must fit.
-_WIDTH = {"external_id": 32, "first_name": 100, "middle_name": 100, "last_name": 100,
-          "city": 100, "occupation": 200, "full_name": 200, "email": 200, "timezone": 64,
-          "financial_segment": 32, "values_segment": 32}
+_WIDTH = {
+    "external_id": 32,
+    "first_name": 100,
+    "middle_name": 100,
+    "last_name": 100,
+    "city": 100,
+    "occupation": 200,
+    "full_name": 200,
+    "email": 200,
+    "timezone": 64,
+    "financial_segment": 32,
+    "values_segment": 32,
+}
 # Client columns the CRM owns; the others are the assistant's (see the module docstring).
-_MASTER_CLIENT_FIELDS = ("external_id", "first_name", "middle_name", "last_name", "birthday",
-                         "gender", "city", "financial_segment", "values_segment", "occupation",
-                         "client_since")
+_MASTER_CLIENT_FIELDS = (
+    "external_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "birthday",
+    "gender",
+    "city",
+    "financial_segment",
+    "values_segment",
+    "occupation",
+    "client_since",
+)
 
 # (stream, records applied in this chunk, total records in the stream when known)
 Progress = Callable[[str, int, int | None], None]
@@ -115,14 +135,14 @@ async def _refs(session: AsyncSession, kind: str) -> dict[str, int]:
     rows = await session.execute(
         select(_REF.c.remote_id, _REF.c.local_id).where(_REF.c.kind == kind)
     )
-    return {str(remote): int(local) for remote, local in rows.tuples()}
+    return {str(remote): int(local) for remote, local in rows}
 
 
 async def _link(session: AsyncSession, kind: str, pairs: Sequence[tuple[int, str]]) -> None:
     if pairs:
         await session.execute(
-            insert(_REF), [{"kind": kind, "local_id": local, "remote_id": remote}
-                           for local, remote in pairs]
+            insert(_REF),
+            [{"kind": kind, "local_id": local, "remote_id": remote} for local, remote in pairs],
         )
 
 
@@ -182,7 +202,7 @@ class Sync:
             refs = await _refs(s, "staff")
             by_external = {
                 str(e): int(i)
-                for e, i in (await s.execute(select(_STAFF.c.external_id, _STAFF.c.id))).tuples()
+                for e, i in await s.execute(select(_STAFF.c.external_id, _STAFF.c.id))
             }
             linked: list[tuple[int, str]] = []
             for person in people:
@@ -246,9 +266,7 @@ class Sync:
             if person.backup_remote_id and backup is None:
                 problem = Skipped(Stream.STAFF, person.remote_id, "unknown_backup", "backup")
                 _skip(report, [problem])
-            await s.execute(
-                update(_STAFF).where(_STAFF.c.id == local).values(backup_id=backup)
-            )
+            await s.execute(update(_STAFF).where(_STAFF.c.id == local).values(backup_id=backup))
         listed = {p.remote_id for p in people}
         gone = [local for remote, local in refs.items() if remote not in listed]
         if gone:
@@ -269,7 +287,7 @@ class Sync:
             refs = await _refs(uow.session, "client")
             staff = await _refs(uow.session, "staff")
             rows = await uow.session.execute(select(_CLIENT.c.external_id, _CLIENT.c.id))
-            by_external = {str(e): int(i) for e, i in rows.tuples()}
+            by_external = {str(e): int(i) for e, i in rows}
         claimed: dict[str, str] = {}
         async for chunk in self.master.clients(since=self._since(Stream.CLIENTS)):
             if listed is not None:
@@ -277,12 +295,12 @@ class Sync:
                 listed.update(s.remote_id for s in chunk.skipped)
             _skip(report, chunk.skipped)
             async with self.crm.unit_of_work() as uow:
-                await self._apply_clients(uow.session, chunk.items, refs, staff, by_external,
-                                          claimed)
+                await self._apply_clients(
+                    uow.session, chunk.items, refs, staff, by_external, claimed
+                )
                 await uow.commit()
             self._seen(Stream.CLIENTS, (c.modified_at for c in chunk.items))
-            self.progress(Stream.CLIENTS.value, len(chunk.items) + len(chunk.skipped),
-                          chunk.total)
+            self.progress(Stream.CLIENTS.value, len(chunk.items) + len(chunk.skipped), chunk.total)
         return listed
 
     def _client_values(self, client: MasterClient) -> dict[str, Any]:
@@ -408,9 +426,11 @@ class Sync:
         async with self.crm.unit_of_work() as uow:
             refs = await _refs(uow.session, "client")
             active = set(
-                (await uow.session.scalars(
-                    select(_CLIENT.c.id).where(_CLIENT.c.crm_removed_at.is_(None))
-                )).all()
+                (
+                    await uow.session.scalars(
+                        select(_CLIENT.c.id).where(_CLIENT.c.crm_removed_at.is_(None))
+                    )
+                ).all()
             )
         missing = {r for r, local in refs.items() if r not in listed and local in active}
         if not missing or not self.master.reads_master_data:
@@ -425,11 +445,14 @@ class Sync:
                 select(_CLIENT.c.id, _CLIENT.c.manager_id).where(_CLIENT.c.id.in_(gone))
             )
             await uow.session.execute(
-                update(_CLIENT).where(_CLIENT.c.id == bindparam("_id")).values(
-                    crm_removed_at=now, manager_id=None,
+                update(_CLIENT)
+                .where(_CLIENT.c.id == bindparam("_id"))
+                .values(
+                    crm_removed_at=now,
+                    manager_id=None,
                     previous_manager_id=bindparam("previous"),
                 ),
-                [{"_id": i, "previous": manager} for i, manager in rows.tuples()],
+                [{"_id": i, "previous": manager} for i, manager in rows],
             )
             await uow.commit()
         report.removed += len(gone)
@@ -439,20 +462,36 @@ class Sync:
 
     async def _holdings(self) -> None:
         await self._items(
-            Stream.HOLDINGS, "holding", m.ProductHoldingRow, self.master.holdings,
+            Stream.HOLDINGS,
+            "holding",
+            m.ProductHoldingRow,
+            self.master.holdings,
             lambda h: {
-                "product_type": h.product_type[:32], "name": h.name[:200], "balance": h.balance,
-                "currency": h.currency, "rate_percent": h.rate_percent, "opened_on": h.opened_on,
-                "matures_on": h.matures_on, "expires_on": h.expires_on, "status": h.status[:16],
+                "product_type": h.product_type[:32],
+                "name": h.name[:200],
+                "balance": h.balance,
+                "currency": h.currency,
+                "rate_percent": h.rate_percent,
+                "opened_on": h.opened_on,
+                "matures_on": h.matures_on,
+                "expires_on": h.expires_on,
+                "status": h.status[:16],
             },
         )
 
     async def _life_events(self) -> None:
         now = self.clock.now()
         await self._items(
-            Stream.LIFE_EVENTS, "life_event", m.LifeEventRow, self.master.life_events,
-            lambda e: {"kind": e.kind[:48], "happened_on": e.happened_on,
-                       "description": e.description, "recorded_at": now},
+            Stream.LIFE_EVENTS,
+            "life_event",
+            m.LifeEventRow,
+            self.master.life_events,
+            lambda e: {
+                "kind": e.kind[:48],
+                "happened_on": e.happened_on,
+                "description": e.description,
+                "recorded_at": now,
+            },
         )
 
     async def _items(
@@ -481,8 +520,10 @@ class Sync:
                 for item in items:
                     client = clients.get(item.client_remote_id)
                     if client is None:
-                        _skip(report, [Skipped(stream, item.remote_id, "unknown_client",
-                                               "contactId")])
+                        _skip(
+                            report,
+                            [Skipped(stream, item.remote_id, "unknown_client", "contactId")],
+                        )
                         continue
                     values = {"client_id": client, **values_of(item)}
                     local = refs.get(item.remote_id)
@@ -493,16 +534,23 @@ class Sync:
                         changes.append({"_id": local, **values})
                 for batch in _by_shape(changes):
                     await s.execute(
-                        update(table).where(table.c.id == bindparam("_id"))
+                        update(table)
+                        .where(table.c.id == bindparam("_id"))
                         .values({k: bindparam(k) for k in batch[0] if k != "_id"}),
                         batch,
                     )
                 report.updated += len(changes)
                 if new:
-                    ids = (await s.execute(
-                        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                        [values for _remote, values in new],
-                    )).scalars().all()
+                    ids = (
+                        (
+                            await s.execute(
+                                insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                [values for _remote, values in new],
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
                     pairs = [(int(i), remote) for (remote, _v), i in zip(new, ids, strict=True)]
                     await _link(s, kind, pairs)
                     for local, remote in pairs:
@@ -522,7 +570,7 @@ class Sync:
         async with self.crm.unit_of_work() as uow:
             s = uow.session
             rows = await s.execute(select(table.c.id, table.c.client_id))
-            stale = [i for i, client in rows.tuples() if client in linked and i not in seen]
+            stale = [i for i, client in rows if client in linked and i not in seen]
             for start in range(0, len(stale), 500):
                 part = stale[start : start + 500]
                 await s.execute(delete(table).where(table.c.id.in_(part)))

@@ -140,7 +140,7 @@ class WebhookCrm:
                 answers[event.write_id] = answer
                 if not isinstance(answer, Delivered):
                     for later in queue[index + 1 :]:
-                        answers[later.write_id] = Deferred("held_back")
+                        answers[later.write_id] = Deferred("held_back", not_tried=True)
                     return
 
         await asyncio.gather(*(one_client(queue) for queue in by_client.values()))

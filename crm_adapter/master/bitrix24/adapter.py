@@ -216,7 +216,7 @@ class Bitrix24Crm:
         for event in events:
             built = self._command(event) if event.client.external_id not in held else None
             if built is None:
-                outcomes[event.write_id] = Deferred("held_back")
+                outcomes[event.write_id] = Deferred("held_back", not_tried=True)
             elif isinstance(built, Deferred | Rejected):
                 outcomes[event.write_id] = built
                 held.add(event.client.external_id)
@@ -231,7 +231,9 @@ class Bitrix24Crm:
             if event.write_id not in outcomes:
                 result = found.get(f"w{event.write_id}")
                 outcomes[event.write_id] = (
-                    self._outcome(event, result) if result is not None else Deferred("halted")
+                    self._outcome(event, result)
+                    if result is not None
+                    else Deferred("halted", not_tried=True)
                 )
         return [outcomes[e.write_id] for e in events]
 
