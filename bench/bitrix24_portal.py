@@ -108,6 +108,9 @@ class Portal:
         self.comments: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # A list is filtered once per change of the portal, not once per page.
+        self._version = 0
+        self._filtered: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         # Every comment and deal we were sent, by the idempotency key it carries.
         self.written: Counter[str] = Counter()
 
@@ -121,7 +124,21 @@ class Portal:
         handler = self._methods().get(method)
         if handler is None:
             raise MethodError("ERROR_METHOD_NOT_FOUND", "Method not found!", status=404)
+        if not method.endswith((".list", ".get")):
+            self._version += 1
         return handler(params)
+
+    def _matching(
+        self, table: dict[int, dict[str, Any]], filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        key = (id(table), repr(sorted(filters.items())), self._version)
+        found = self._filtered.get(key)
+        if found is None:
+            if len(self._filtered) > 64:
+                self._filtered.clear()
+            found = [r for _i, r in sorted(table.items()) if _matches(r, filters)]
+            self._filtered[key] = found
+        return found
 
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
@@ -151,8 +168,7 @@ class Portal:
         return body
 
     def _list(self, table: dict[int, dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        filters = params.get("filter") or {}
-        records = [r for _i, r in sorted(table.items()) if _matches(r, filters)]
+        records = self._matching(table, params.get("filter") or {})
         return self._page(records, params, fields=params.get("select"))
 
     def _user_get(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +180,7 @@ class Portal:
         entity_type = int(params.get("entityTypeId") or 0)
         if entity_type not in self.items:
             raise MethodError("NOT_FOUND", "Smart process not found")
-        filters = params.get("filter") or {}
-        records = [r for _i, r in sorted(self.items[entity_type].items()) if _matches(r, filters)]
+        records = self._matching(self.items[entity_type], params.get("filter") or {})
         body = self._page(records, params, fields=params.get("select"))
         body["result"] = {"items": body["result"]}
         return body

@@ -131,6 +131,7 @@ class Bitrix24StandIn:
         # waits until `hold_writes` is cleared away (None) or set.
         self.hold_writes: asyncio.Event | None = None
         self.executed = asyncio.Event()
+        self._away: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -161,6 +162,7 @@ class Bitrix24StandIn:
         app.router.add_post("/rest/{method}", self._oauth_call)
         app.router.add_get("/oauth/token/", self._token)
         app.router.add_get("/_standin/stats", self._stats)
+        app.router.add_post("/_standin/outage", self._timed_outage)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await self._listen()
@@ -232,6 +234,20 @@ class Bitrix24StandIn:
             }
         )
 
+    async def _timed_outage(self, request: web.Request) -> web.Response:
+        """Goes away for `?seconds=N` (the benchmark takes a stand-in in another process
+        down this way); answers first."""
+        seconds = float(request.query.get("seconds", "5"))
+
+        async def away() -> None:
+            await asyncio.sleep(0.05)
+            await self.outage()
+            await asyncio.sleep(seconds)
+            await self.restore()
+
+        self._away = asyncio.create_task(away())
+        return web.json_response({"down_for": seconds})
+
     async def _stats(self, _request: web.Request) -> web.Response:
         portal = self.portal
         return web.json_response(
@@ -242,6 +258,7 @@ class Bitrix24StandIn:
                 "comments": len(portal.comments),
                 "deals": len(portal.deals),
                 "keys_written": len(portal.written),
+                "writes": sum(portal.written.values()),
                 "duplicate_keys": portal.duplicates(),
             }
         )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 08:11:28.924874
+Create Date: 2026-12-06 08:44:53.544615
 """
 
 from collections.abc import Sequence
@@ -208,12 +208,10 @@ def upgrade() -> None:
     sa.Column('remote_id', sa.String(length=64), nullable=True),
     sa.Column('done_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_crm_write_client_id_client')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_write')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_crm_write_idempotency_key'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_write'))
     )
     with op.batch_alter_table('crm_write', schema=None) as batch_op:
-        batch_op.create_index('ix_crm_write_client_order', ['client_id', 'status', 'id'], unique=False)
-        batch_op.create_index('ix_crm_write_status_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_crm_write_queue', ['status', 'client_id', 'id'], unique=False)
 
     op.create_table('event_audience_override',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -626,8 +624,7 @@ def downgrade() -> None:
 
     op.drop_table('event_audience_override')
     with op.batch_alter_table('crm_write', schema=None) as batch_op:
-        batch_op.drop_index('ix_crm_write_status_due')
-        batch_op.drop_index('ix_crm_write_client_order')
+        batch_op.drop_index('ix_crm_write_queue')
 
     op.drop_table('crm_write')
     with op.batch_alter_table('consent', schema=None) as batch_op:
