@@ -10,6 +10,7 @@ from datetime import timedelta
 from common.clock import Clock
 from common.settings import CrmSettings
 from crm_adapter.master.port import MasterCrm
+from crm_adapter.master.records import CrmUnavailable
 from crm_adapter.master.sync import sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
@@ -43,11 +44,16 @@ def schedule_crm(
     writer = CrmWriter.from_settings(settings, crm, master, clock)
     service.add_background(writer)
 
-    async def sync() -> object:
-        return (await sync_from_master(crm, master, clock)).as_dict()
+    async def sync(*, full: bool = False) -> object:
+        try:
+            return (await sync_from_master(crm, master, clock, full=full)).as_dict()
+        except CrmUnavailable as down:
+            # The next run catches up (cursors only move after a whole run).
+            log.warning("crm sync skipped: the CRM is unavailable (%s)", down.code)
+            return None
 
     async def full_sync() -> object:
-        return (await sync_from_master(crm, master, clock, full=True)).as_dict()
+        return await sync(full=True)
 
     async def purge() -> object:
         async with crm.unit_of_work() as uow:

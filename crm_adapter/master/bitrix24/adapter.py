@@ -166,7 +166,12 @@ class Bitrix24Crm:
         return self._parsed("crm.contact.list", params, fields.contact)
 
     def _items(self, entity_type: int, since: Any) -> dict[str, Any]:
-        params: dict[str, Any] = {"entityTypeId": entity_type, "order": {"id": "ASC"}}
+        # Custom fields of a smart process come only when asked for.
+        params: dict[str, Any] = {
+            "entityTypeId": entity_type,
+            "select": ["*", "uf*"],
+            "order": {"id": "ASC"},
+        }
         if since is not None:
             params["filter"] = {">=updatedTime": since.isoformat()}
         return params
