@@ -325,7 +325,7 @@ def _names(full_name: str) -> dict[str, str]:
 async def seed_from_store(
     portal: Portal, engine: AsyncEngine, *, holdings_type: int, life_events_type: int
 ) -> None:
-    """The bank of a store (the demo bank, loaded by `load_demo_data`) as portal records."""
+    """The bank of a store (the demo bank, loaded by `crm_adapter.demo.loader`) as portal records."""
     from crm_adapter import models as m
 
     portal.items.setdefault(holdings_type, {})

@@ -15,7 +15,7 @@ serves the methods the assistant calls (bench/bitrix24_portal.py) the way a port
 Like a real portal it keeps no idempotency keys: a write sent twice is stored twice. It counts
 every comment and deal by the key the assistant puts in it (`portal.written`), so duplicates
 and losses can be measured, and `GET /_standin/stats` shows them. Without `--clients` it
-serves the demo bank (loaded from `crm_adapter.demo_data` into a temporary store).
+serves the demo bank (`crm_adapter/demo/bank.yaml`, loaded into a temporary store).
 
 Tests can take it down and up on the same port (`outage`, `restore`) and hold a write batch's
 answer after running it (`hold_writes`), to kill the writer between send and confirm.
@@ -344,9 +344,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
 
 
 async def demo_portal(holdings_type: int = 1032, life_events_type: int = 1036) -> Portal:
-    """The demo bank (crm_adapter.demo_data) as a portal."""
+    """The demo bank (crm_adapter.demo) as a portal."""
     from common.clock import SystemClock
-    from crm_adapter.demo_data import load_demo_data
+    from crm_adapter.demo.loader import load_demo_data
     from crm_adapter.migrate import upgrade
     from crm_adapter.sql import SqlCrm
 

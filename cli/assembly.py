@@ -20,7 +20,7 @@ from bot.telegram_sender import TelegramSender
 from common.clock import Clock
 from common.settings import Settings
 from concierge.briefing import ProductFacts, send_due_briefings
-from concierge.events import send_event_reminders
+from concierge.events.reminders import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts

@@ -16,7 +16,7 @@ from common.clock import SystemClock
 from common.settings import Settings, get_settings
 from crm_adapter.master.factory import build_master_crm
 from crm_adapter.master.port import MasterCrm
-from crm_adapter.master.queue import QueueStatus
+from crm_adapter.master.records import QueueStatus
 from crm_adapter.master.sync import SyncReport, sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter, WriterTally

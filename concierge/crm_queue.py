@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from common.clock import Clock
 from crm_adapter.dto import Role, Staff
-from crm_adapter.master.queue import QueueStatus
+from crm_adapter.master.records import QueueStatus
 from crm_adapter.port import UnitOfWork
 
 

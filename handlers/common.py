@@ -1,4 +1,4 @@
-"""Small helpers shared by the client-desk handlers."""
+"""Small helpers shared by the handlers."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crm_adapter import models as m
-from crm_adapter.master.records import WriteKind
+from crm_adapter.master.records import DeadLetter, QueueStatus, WriteKind
 
 CRM_WRITE = cast(Table, m.CrmWriteRow.__table__)
 _INTERACTION = cast(Table, m.InteractionRow.__table__)
@@ -125,29 +125,6 @@ class QueuedWrite:
     created_at: datetime
     attempts: int
     uncertain: bool
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    id: int
-    kind: str
-    client_external_id: str
-    attempts: int
-    created_at: datetime
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    """The queue at a glance, for admins (bot command, web desk, CLI)."""
-
-    pending: int
-    sending: int
-    done: int
-    dead: int
-    oldest_owed_at: datetime | None
-    last_delivered_at: datetime | None
-    dead_letters: tuple[DeadLetter, ...]
 
 
 def _queued(row: Any) -> QueuedWrite:

@@ -213,3 +213,29 @@ class CrmUnavailable(Exception):
         self.uncertain = uncertain
         self.retry_after = retry_after
         self.counts = counts
+
+
+# -- the queue, as admins see it ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    kind: str
+    client_external_id: str
+    attempts: int
+    created_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """The queue at a glance, for admins (bot command, web desk, CLI)."""
+
+    pending: int
+    sending: int
+    done: int
+    dead: int
+    oldest_owed_at: datetime | None
+    last_delivered_at: datetime | None
+    dead_letters: tuple[DeadLetter, ...]
