@@ -206,6 +206,7 @@ _register_features()
 
 def main() -> None:
     from crm_adapter.master.factory import CrmNotConfigured
+    from crm_adapter.master.records import CrmUnavailable
     from crm_adapter.migrate import SchemaNotReady
 
     try:
@@ -215,6 +216,10 @@ def main() -> None:
     except CrmNotConfigured as exc:
         typer.echo(f"concierge: {exc}", err=True)
         sys.exit(2)
+    except CrmUnavailable as exc:
+        # A code, never the portal's answer or URL (the webhook URL holds a secret).
+        typer.echo(f"concierge: the bank's CRM is unavailable ({exc.code}); try later", err=True)
+        sys.exit(75)
     except SchemaNotReady as exc:
         # Every command opens the store through SqlCrm.open, so one place turns a fresh or
         # outdated database into the command to run instead of a driver traceback.

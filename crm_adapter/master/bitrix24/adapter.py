@@ -102,7 +102,12 @@ class Bitrix24Crm:
     async def _pages(self, method: str, params: dict[str, Any]) -> AsyncIterator[Chunk[Any]]:
         """Raw items page by page: the first page alone (it tells the total), then up to 50
         pages per `batch` request."""
-        first = await self.rest.page(method, {**params, "start": 0})
+        try:
+            first = await self.rest.page(method, {**params, "start": 0})
+        except Bitrix24Error as error:
+            # A portal set up otherwise than the settings say (no such smart process, no
+            # rights): nothing to read until someone fixes it; the code says what.
+            raise CrmUnavailable(f"list:{method}:{_safe_code(error)}") from error
         yield Chunk(first.items, total=first.total)
         start = first.next
         while start is not None:
