@@ -325,7 +325,8 @@ def _names(full_name: str) -> dict[str, str]:
 async def seed_from_store(
     portal: Portal, engine: AsyncEngine, *, holdings_type: int, life_events_type: int
 ) -> None:
-    """The bank of a store (the demo bank, loaded by `crm_adapter.demo.loader`) as portal records."""
+    """The bank of a store (the demo bank, loaded by `crm_adapter.demo.loader`) as a portal's
+    records."""
     from crm_adapter import models as m
 
     portal.items.setdefault(holdings_type, {})
