@@ -1,6 +1,7 @@
 """CRM_BACKEND=bitrix24: the console journeys run unchanged on a store synced from the bank's
-Bitrix24 (the stand-in), and every interaction of the session lands once in the client's
-timeline there; admins see the write queue with /crm_queue."""
+Bitrix24 (the stand-in), even while it is down, and every interaction of the session lands
+once in the client's timeline there when it is back; admins see the write queue with
+/crm_queue."""
 
 from __future__ import annotations
 
@@ -63,9 +64,14 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
                 notifier_factory=direct_notifier,
                 crm=store,
             )
+            await api.outage()  # the bank's CRM goes down: the bot serves from the store
             await run_console(app, transcript, io.StringIO(SCRIPT))
             text = out.getvalue()
             writer = CrmWriter(store, master, clock)
+            await writer.drain()
+            assert writer.tally.unavailable == 1 and writer.tally.delivered == 0
+            await api.restore()
+            clock.advance(timedelta(minutes=10))
             await writer.drain()
             async with store.unit_of_work() as uow:
                 rows = await uow.session.execute(
