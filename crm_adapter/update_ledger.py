@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, literal, select
+from sqlalchemy import CTE, Insert, Select, String, Table, bindparam, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -164,7 +164,7 @@ _QUEUE_COLUMNS = (
 )
 
 
-def _queue_from(inserted: Any) -> Any:
+def _queue_from(inserted: CTE) -> Insert:
     """INSERT INTO crm_write … SELECT from the rows a CTE `inserted` returned (PostgreSQL)."""
     c = inserted.c
     return insert(CRM_WRITE).from_select(
@@ -199,6 +199,24 @@ def _postgresql_claim_and_queue() -> Executable:
     return select(claimed.c.id).add_cte(queued)
 
 
+def _postgresql_replies_and_queue(count: int) -> Executable:
+    """`count` replies and their queued writes in one statement (a data-modifying CTE)."""
+    values = [
+        {
+            name: bindparam(f"{name}_{i}", type_=INTERACTION.c[name].type)
+            for name in INTERACTION_COLUMNS
+        }
+        for i in range(count)
+    ]
+    inserted = (
+        insert(INTERACTION)
+        .values(values)
+        .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
+        .cte("inserted")
+    )
+    return _queue_from(inserted)
+
+
 class CoreUpdateLedger:
     """Core statements on a pooled connection: any engine, no ORM session."""
 
@@ -228,6 +246,18 @@ class CoreUpdateLedger:
         else:
             claim = insert(INTERACTION)
         self._claim = claim
+        self._engine_dialect = engine.dialect
+        self._replies: dict[int, _Compiled] = {}
+
+    def _replies_compiled(self, count: int) -> _Compiled:
+        """The PostgreSQL replies-and-queue statement for `count` rows, compiled once: a
+        multi-row INSERT is one SQLAlchemy never caches, and compiling it on every update
+        cost more CPU than the rest of the reply log."""
+        found = self._replies.get(count)
+        if found is None:
+            found = _Compiled(_postgresql_replies_and_queue(count), self._engine_dialect)
+            self._replies[count] = found
+        return found
 
     async def close(self) -> None:
         """Nothing of its own: its connections are the engine's."""
@@ -309,15 +339,9 @@ class CoreUpdateLedger:
                 await conn.execute(insert(INTERACTION), rows)
             elif self._dialect == "postgresql":
                 # Autocommit: the replies and their queued writes must be one statement.
-                inserted = (
-                    insert(INTERACTION)
-                    .values(rows)
-                    .returning(
-                        INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at
-                    )
-                    .cte("inserted")
-                )
-                await conn.execute(_queue_from(inserted))
+                compiled = self._replies_compiled(len(rows))
+                values = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in row}
+                await conn.exec_driver_sql(compiled.sql, compiled.parameters(values))
             else:
                 new = await conn.execute(
                     insert(INTERACTION).returning(
