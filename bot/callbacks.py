@@ -78,3 +78,10 @@ class SectionCb(CallbackData, prefix="sec"):
 class CrmQueueCb(CallbackData, prefix="crmq"):
     # retry: put every dead letter back in the queue
     action: str
+
+
+class DataRightsCb(CallbackData, prefix="dsr"):
+    """A 152-FZ action on a data ticket (erase); the ticket's owner is checked on press."""
+
+    action: str
+    request_id: int

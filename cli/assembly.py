@@ -19,13 +19,14 @@ from bot.replica_state import ReplicaState
 from bot.telegram_sender import TelegramSender
 from common.clock import Clock
 from common.settings import Settings
-from concierge.briefing import ProductFacts, send_due_briefings
+from concierge.briefing import ProductFacts
+from concierge.briefing_delivery import send_due_briefings
 from concierge.events.reminders import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts
-from concierge.requests import escalate_overdue
-from concierge.retention import purge_interactions
+from concierge.request_queue import escalate_overdue
+from concierge.retention import purge_personal_data
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.master.factory import build_master_crm
 from crm_adapter.sql import SqlCrm
@@ -85,8 +86,11 @@ def feature_jobs(
 
     async def retention() -> object:
         async with crm.unit_of_work() as uow:
-            purged = await purge_interactions(
-                uow, clock, timedelta(days=settings.scheduler.interaction_retention_days)
+            purged = await purge_personal_data(
+                uow,
+                clock,
+                timedelta(days=settings.scheduler.interaction_retention_days),
+                relay_window=timedelta(days=settings.behaviour.relay_reply_days),
             )
             await uow.commit()
         return purged

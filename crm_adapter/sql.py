@@ -27,6 +27,7 @@ from crm_adapter.client_desk import (
 from crm_adapter.events_repository import SqlEventRepository
 from crm_adapter.master.queue import SqlCrmWriteQueue
 from crm_adapter.migrate import require_current_schema
+from crm_adapter.personal_data_sql import SqlPersonalDataRepository
 from crm_adapter.port import UpdateLedger
 from crm_adapter.repositories import (
     SqlAuditRepository,
@@ -209,6 +210,10 @@ class SqlUnitOfWork:
     @cached_property
     def crm_writes(self) -> SqlCrmWriteQueue:
         return SqlCrmWriteQueue(self.session)
+
+    @cached_property
+    def personal_data(self) -> SqlPersonalDataRepository:
+        return SqlPersonalDataRepository(self.session)
 
     @property
     def relinked(self) -> bool:

@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     client_settings,
     crm_queue,
+    data_rights,
     event_card,
     event_planning,
     event_rsvp,
@@ -35,6 +36,7 @@ def get_routers() -> list[Router]:
         menu.router,
         manager.router,
         crm_queue.router,
+        data_rights.router,
         event_planning.router,
         event_card.router,
         event_rsvp.router,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 08:52:29.437142
+Create Date: 2026-12-06 09:09:56.543369
 """
 
 from collections.abc import Sequence
