@@ -56,6 +56,8 @@ def test_an_unreachable_crm_ends_in_one_line_and_exit_75(
     monkeypatch.setenv("CRM_BACKEND", "bitrix24")
     monkeypatch.setenv("CRM_BITRIX24_WEBHOOK_URL", webhook)
     monkeypatch.setattr(sys, "argv", ["concierge", "crm", "sync", "--quiet"])
+    # The command sets up the process's logging; here that would outlive the test's streams.
+    monkeypatch.setattr(crm_cli, "configure_logging", lambda _settings: None)
     get_settings.cache_clear()
     try:
         with pytest.raises(SystemExit) as ended:
