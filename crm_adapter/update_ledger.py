@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CTE, Insert, Select, String, Table, bindparam, insert, literal, select
+from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -43,8 +43,7 @@ from sqlalchemy.sql.expression import Executable
 
 from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
-from crm_adapter.master.queue import CRM_WRITE, enqueue_interactions_between
-from crm_adapter.master.records import WriteKind
+from crm_adapter.master.queue import enqueue_interactions_between, queue_interactions_from
 from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
 from crm_adapter.sqlite_driver import LoopConnection, OneHopDbapi, WriterGate, gate_for
 
@@ -151,40 +150,6 @@ def ledger_for(engine: AsyncEngine, *, write_back: bool = False) -> UpdateLedger
     return CoreUpdateLedger(engine, write_back=write_back)
 
 
-_QUEUE_COLUMNS = (
-    "idempotency_key",
-    "client_id",
-    "kind",
-    "entity_id",
-    "created_at",
-    "status",
-    "uncertain",
-    "attempts",
-    "next_attempt_at",
-)
-
-
-def _queue_from(inserted: CTE) -> Insert:
-    """INSERT INTO crm_write … SELECT from the rows a CTE `inserted` returned (PostgreSQL)."""
-    c = inserted.c
-    return insert(CRM_WRITE).from_select(
-        list(_QUEUE_COLUMNS),
-        select(
-            literal(f"{WriteKind.INTERACTION.value}:") + c.id.cast(String),
-            c.client_id,
-            literal(WriteKind.INTERACTION.value),
-            c.id,
-            c.occurred_at,
-            literal("pending"),
-            literal(False),
-            literal(0),
-            c.occurred_at,
-        )
-        .where(c.client_id.is_not(None))
-        .order_by(c.id),
-    )
-
-
 def _postgresql_claim_and_queue() -> Executable:
     """The claim with the client's write queued in the same statement; returns the new id."""
     claimed = (
@@ -195,7 +160,7 @@ def _postgresql_claim_and_queue() -> Executable:
         .cte("claimed")
     )
     # A data-modifying CTE runs whether or not the main query reads it.
-    queued = _queue_from(claimed).cte("queued")
+    queued = queue_interactions_from(claimed).cte("queued")
     return select(claimed.c.id).add_cte(queued)
 
 
@@ -214,7 +179,7 @@ def _postgresql_replies_and_queue(count: int) -> Executable:
         .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
         .cte("inserted")
     )
-    return _queue_from(inserted)
+    return queue_interactions_from(inserted)
 
 
 class CoreUpdateLedger:

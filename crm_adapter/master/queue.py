@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Insert,
     String,
     Table,
@@ -80,38 +81,46 @@ async def enqueue(
     )
 
 
-def enqueue_interactions_between() -> Insert:
-    """INSERT … SELECT queueing the interactions with ids in [:first, :last] that belong to a
-    client: the update ledger's form, one statement after its own inserts."""
-    row = _INTERACTION
+QUEUE_COLUMNS = (
+    "idempotency_key",
+    "client_id",
+    "kind",
+    "entity_id",
+    "created_at",
+    "status",
+    "uncertain",
+    "attempts",
+    "next_attempt_at",
+)
+
+
+def queue_interactions_from(rows: FromClause, *where: ColumnElement[bool]) -> Insert:
+    """INSERT INTO crm_write … SELECT from interaction rows (the table, or what a CTE
+    inserted): those that belong to a client, in id order."""
+    c = rows.c
     return insert(CRM_WRITE).from_select(
-        [
-            "idempotency_key",
-            "client_id",
-            "kind",
-            "entity_id",
-            "created_at",
-            "status",
-            "uncertain",
-            "attempts",
-            "next_attempt_at",
-        ],
+        list(QUEUE_COLUMNS),
         select(
-            literal(f"{WriteKind.INTERACTION.value}:") + row.c.id.cast(String),
-            row.c.client_id,
+            literal(f"{WriteKind.INTERACTION.value}:") + c.id.cast(String),
+            c.client_id,
             literal(WriteKind.INTERACTION.value),
-            row.c.id,
-            row.c.occurred_at,
+            c.id,
+            c.occurred_at,
             literal("pending"),
             literal(False),
             literal(0),
-            row.c.occurred_at,
+            c.occurred_at,
         )
-        .where(
-            row.c.id.between(bindparam("first"), bindparam("last")),
-            row.c.client_id.is_not(None),
-        )
-        .order_by(row.c.id),
+        .where(c.client_id.is_not(None), *where)
+        .order_by(c.id),
+    )
+
+
+def enqueue_interactions_between() -> Insert:
+    """Queues the interactions with ids in [:first, :last] that belong to a client: the
+    update ledger's form on SQLite, one statement after its own inserts."""
+    return queue_interactions_from(
+        _INTERACTION, _INTERACTION.c.id.between(bindparam("first"), bindparam("last"))
     )
 
 
