@@ -1,7 +1,8 @@
 """Throughput and latency of the full dispatcher against a bare aiogram Dispatcher.
 
     python -m bench.dispatch [--updates N] [--clients N] [--postgres-url URL] [--redis-url URL]
-                             [--in-flight N] [--channel telegram|max] [--repeat N]
+                             [--in-flight N] [--crm-write-back] [--channel telegram|max]
+                             [--repeat N]
 
 Synthetic conversations of linked clients (menu presses, /help, language switch, questions
 answered from the sample documents, messages relayed to the manager, card-block requests
@@ -390,6 +391,7 @@ async def run_full(
     *,
     in_flight: int = 1,
     messenger: str = "telegram",
+    write_back: bool = False,
 ) -> Result:
     engine = create_engine(url)
     await upgrade(engine)
@@ -402,6 +404,8 @@ async def run_full(
         clock=SystemClock(),
         notifier_factory=direct_notifier,
         knowledge=knowledge,
+        # The bank's own CRM as master: every client interaction also queued for it.
+        crm=SqlCrm.from_url(url, write_back=write_back),
     )
     try:
         await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS, messenger=messenger)
@@ -592,6 +596,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             redis: RedisSettings | None = None,
             in_flight: int = 1,
             messenger: str = "telegram",
+            write_back: bool = False,
         ) -> Result:
             return await run_full(
                 name,
@@ -602,6 +607,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 redis,
                 in_flight=in_flight,
                 messenger=messenger,
+                write_back=write_back,
             )
 
         if args.channel == "max":
@@ -616,6 +622,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             notes.append("PostgreSQL, Redis and in-flight runs skipped with --channel max")
         else:
             results.append(await full("sqlite", f"sqlite+aiosqlite:///{var_dir / 'bench.db'}"))
+            if args.crm_write_back:
+                queued = f"sqlite+aiosqlite:///{var_dir / 'bench-crm.db'}"
+                results.append(await full("sqlite+crm queue", queued, write_back=True))
             await other_engines(args, var_dir, full, results, notes)
         bot = Bot(token=OFFLINE_TOKEN, session=LocalSession())
         results.append(await drive("bare-aiogram", bare_dispatcher(), bot, workload))
@@ -643,6 +652,12 @@ async def other_engines(
     postgres = args.postgres_url or os.environ.get("TEST_DATABASE_URL")
     if postgres:
         results.append(await with_postgres_schema(postgres, lambda url: full("postgresql", url)))
+        if args.crm_write_back:
+            results.append(
+                await with_postgres_schema(
+                    postgres, lambda url: full("postgresql+crm queue", url, write_back=True)
+                )
+            )
     else:
         notes.append("PostgreSQL skipped: set TEST_DATABASE_URL or pass --postgres-url")
     redis_url = args.redis_url or os.environ.get("TEST_REDIS_URL")
@@ -678,6 +693,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=16,
         help="one more SQLite run with this many updates handled at once (0: skip it)",
+    )
+    parser.add_argument(
+        "--crm-write-back",
+        action="store_true",
+        help="also run each engine with every client interaction queued for the bank's CRM",
     )
     return parser.parse_args(argv)
 

@@ -7,6 +7,7 @@ again through the target's (neither messenger can copy from the other).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from aiogram import Bot
@@ -39,28 +40,43 @@ class BotCourier:
             for part in split_text(text, text_limit(to.messenger))
         ]
 
-    async def copy(self, *, to: MessengerLink, from_chat_id: int, message_id: int) -> int:
+    async def copy(
+        self,
+        *,
+        to: MessengerLink,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None = None,
+    ) -> int:
+        """Copies the current update's message; `caption`, when given, replaces its own."""
         source_bot = self.source.bot
         assert source_bot is not None
         target = self._bot(to.messenger)
         if messenger_of(source_bot) == to.messenger:
             # copy_message keeps photos and documents without the "forwarded from" header.
-            copied = await target.copy_message(to.chat_id, from_chat_id, message_id)
+            if caption is None:
+                copied = await target.copy_message(to.chat_id, from_chat_id, message_id)
+            else:
+                copied = await target.copy_message(
+                    to.chat_id, from_chat_id, message_id, caption=html.escape(caption)
+                )
             return copied.message_id
-        return await self._transfer(source_bot, target, to.chat_id)
+        return await self._transfer(source_bot, target, to.chat_id, caption)
 
-    async def _transfer(self, source_bot: Bot, target: Bot, chat_id: int) -> int:
+    async def _transfer(
+        self, source_bot: Bot, target: Bot, chat_id: int, caption: str | None
+    ) -> int:
         message = self.source
-        caption = message.caption
+        shown = html.escape(caption) if caption is not None else message.caption
         if message.photo:
             content = await source_bot.download(message.photo[-1].file_id)
             assert content is not None
             photo = BufferedInputFile(content.read(), filename="photo.jpg")
-            return (await target.send_photo(chat_id, photo, caption=caption)).message_id
+            return (await target.send_photo(chat_id, photo, caption=shown)).message_id
         if message.document is not None:
             content = await source_bot.download(message.document.file_id)
             assert content is not None
             name = message.document.file_name or "file"
             document = BufferedInputFile(content.read(), filename=name)
-            return (await target.send_document(chat_id, document, caption=caption)).message_id
+            return (await target.send_document(chat_id, document, caption=shown)).message_id
         raise ValueError(f"nothing to transfer in a {message.content_type} message")

@@ -7,11 +7,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+DATABASE_FILE = "concierge.db"
+CHROMA_DIR = "chroma"
+
+
+def sqlite_url_in(var_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{var_dir / DATABASE_FILE}"
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -97,7 +103,8 @@ class DatabaseSettings(BaseSettings):
 
     model_config = _section("DATABASE_")
 
-    url: str = f"sqlite+aiosqlite:///{DEFAULT_VAR_DIR / 'concierge.db'}"
+    # Unset: the SQLite file in CONCIERGE_VAR_DIR (see Settings).
+    url: str = sqlite_url_in(DEFAULT_VAR_DIR)
     echo: bool = False
 
 
@@ -122,7 +129,8 @@ class KnowledgeSettings(BaseSettings):
     model_config = _section("KNOWLEDGE_")
 
     docs_path: Path = PROJECT_ROOT / "knowledge" / "docs"
-    chroma_path: Path = DEFAULT_VAR_DIR / "chroma"
+    # Unset: the "chroma" directory in CONCIERGE_VAR_DIR (see Settings).
+    chroma_path: Path = DEFAULT_VAR_DIR / CHROMA_DIR
     chroma_url: str | None = Field(
         default=None, validation_alias=AliasChoices("CHROMA_URL", "KNOWLEDGE_CHROMA_URL")
     )
@@ -191,6 +199,57 @@ class SchedulerSettings(BaseSettings):
     leader_heartbeat_seconds: float = Field(default=10.0, gt=0)
 
 
+class CrmSettings(BaseSettings):
+    """The bank's own CRM, master of clients, staff and holdings (crm_adapter.master).
+
+    `local`: the SQL store is the CRM (nothing is synced or written back). `bitrix24` and
+    `webhook`: every interaction, request, note and consent change is queued in the store and
+    written back; `bitrix24` is also read (clients, staff, holdings, life events) by the sync.
+    """
+
+    model_config = _section("CRM_")
+
+    backend: Literal["local", "bitrix24", "webhook"] = "local"
+    # Incremental sync (changes since the last one, plus removals) every this many minutes on
+    # the scheduler's leader; a full sync once a day at `full_sync_hour` (scheduler timezone).
+    sync_every_minutes: int = Field(default=5, ge=1)
+    full_sync_hour: int = Field(default=3, ge=0, le=23)
+    # Write-back: at most this many writes per request to the CRM (Bitrix24's batch holds 50).
+    write_batch_size: int = Field(default=50, ge=1, le=50)
+    # Backoff between attempts while the CRM is unreachable: doubling up to the cap.
+    write_retry_base_seconds: float = Field(default=2.0, gt=0)
+    write_retry_cap_seconds: float = Field(default=300.0, gt=0)
+    # A write still undelivered after this long goes to the dead letters (admins see them).
+    write_give_up_hours: float = Field(default=72.0, gt=0)
+
+    # Bitrix24: an incoming webhook URL (https://portal/rest/<user>/<secret>/) ...
+    bitrix24_webhook_url: SecretStr | None = None
+    # ... or an OAuth application: the portal, the app's credentials and a refresh token.
+    bitrix24_portal_url: str | None = None
+    bitrix24_client_id: str | None = None
+    bitrix24_client_secret: SecretStr | None = None
+    bitrix24_refresh_token: SecretStr | None = None
+    bitrix24_oauth_url: str = "https://oauth.bitrix.info/oauth/token/"
+    # The portal's limit (leaky bucket: 2 requests/s on most plans); we pace below it.
+    bitrix24_requests_per_second: float = Field(default=2.0, gt=0)
+    bitrix24_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Smart processes holding products/holdings and life events, and the deal pipeline of
+    # service requests.
+    bitrix24_holdings_entity_type_id: int = 1032
+    bitrix24_life_events_entity_type_id: int = 1036
+    bitrix24_deal_category_id: int = 0
+
+    # Generic webhook: signed JSON POSTs of every event (docs/crm-webhook.schema.json).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @property
+    def writes_back(self) -> bool:
+        """Whether the store queues its writes for an external CRM."""
+        return self.backend != "local"
+
+
 class Settings(BaseSettings):
     """All settings; each section reads its own prefixed variables."""
 
@@ -214,6 +273,22 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     behaviour: BehaviourSettings = Field(default_factory=BehaviourSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
+
+    @model_validator(mode="after")
+    def _files_in_var_dir(self) -> Settings:
+        """The SQLite file and the local index follow CONCIERGE_VAR_DIR unless set themselves.
+
+        The sections' defaults are fixed when the module loads, so without this a moved
+        var directory moved only the console log.
+        """
+        if "url" not in self.database.model_fields_set:
+            self.database = self.database.model_copy(update={"url": sqlite_url_in(self.var_dir)})
+        if "chroma_path" not in self.knowledge.model_fields_set:
+            self.knowledge = self.knowledge.model_copy(
+                update={"chroma_path": self.var_dir / CHROMA_DIR}
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from common.clock import Clock
+from common.sensitive import mask
 from concierge.actions import Action, Actions, arrange
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import Desk, Refusal, RequestRefused, for_client, refuse
@@ -90,6 +91,8 @@ async def comment_feedback(
             details={"feedback_id": feedback_id},
         )
         raise RequestRefused(Refusal.NOT_YOURS, feedback_id)
+    # The manager reads it as it is stored: card, document and phone numbers masked.
+    comment = mask(comment).text
     await uow.feedback.set_comment(feedback_id, comment)
     low = feedback.score <= (LOW_NPS if feedback.kind == "nps" else LOW_RATING)
     if low:
@@ -112,7 +115,7 @@ async def ask_nps(uow: UnitOfWork, notifier: Notifier, clock: Clock, *, client: 
     Safe to call from a daily job for every client: the survey row is the once-per-quarter
     claim, so repeated runs and restarts never ask twice.
     """
-    if client.do_not_disturb or client.erased_at_marker:
+    if client.do_not_disturb or client.out_of_service:
         return False
     period = quarter_of(clock.now(), client.timezone)
     if not await uow.feedback.claim_survey(

@@ -64,7 +64,8 @@ def identity_of(
     messenger: str = Messenger.TELEGRAM.value,
 ) -> Identity:
     """Who the account `found` (None: no link) belongs to, by the CRM's rules: an erased
-    client or an inactive staff member is nobody the bot knows."""
+    client, one the bank's CRM no longer has, or an inactive staff member is nobody the bot
+    knows."""
     nobody = Identity(
         user_id=user_id, chat_id=chat_id, language=default_language, messenger=messenger
     )
@@ -72,7 +73,7 @@ def identity_of(
         return nobody
     link, client, staff = found.link, found.client, found.staff
     if link.client_id is not None:
-        if client is None or client.erased_at_marker:
+        if client is None or client.out_of_service:
             return nobody
         return Identity(
             user_id=user_id,

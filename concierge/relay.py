@@ -15,6 +15,7 @@ from typing import Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
+from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
@@ -34,7 +35,16 @@ class Courier(Protocol):
     current update's chat, into any messenger."""
 
     async def send_text(self, to: MessengerLink, text: str) -> list[int]: ...
-    async def copy(self, *, to: MessengerLink, from_chat_id: int, message_id: int) -> int: ...
+    async def copy(
+        self,
+        *,
+        to: MessengerLink,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None = None,
+    ) -> int:
+        """Copies a message; `caption`, when given, replaces the original's."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,11 @@ async def relay_to_manager(
     messenger: str = Messenger.TELEGRAM.value,
 ) -> RelayOutcome:
     """Passes the client's message (written in `messenger`) to whoever answers for them now,
-    in the messenger that person uses, with a one-line card."""
+    in the messenger that person uses, with a one-line card.
+
+    Card, document, account and phone numbers reach staff masked, with a hint that such
+    data belongs in the bank's secure channel; the logged relay holds the masked text too.
+    """
     now = clock.now()
     staff, stand_in = await answering_for(uow, client, now)
     manager = await uow.staff.get(client.manager_id) if client.manager_id else None
@@ -74,11 +88,23 @@ async def relay_to_manager(
     )
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
+    masked = mask(text) if text else None
+    if masked is not None and masked.found:
+        text = masked.text
+        header += "\n" + t("sensitive.relay_hint")
     if text and not has_media:
         ids = await courier.send_text(link, f"{header}\n\n{html.escape(text)}")
     else:
         ids = await courier.send_text(link, header)
-        ids.append(await courier.copy(to=link, from_chat_id=chat_id, message_id=message_id))
+        ids.append(
+            await courier.copy(
+                to=link,
+                from_chat_id=chat_id,
+                message_id=message_id,
+                # The caption as the client wrote it is not copied when it held numbers.
+                caption=text if masked is not None and masked.found else None,
+            )
+        )
     for relayed_id in ids:
         await uow.relay.add(
             staff_id=staff.id,
@@ -189,11 +215,21 @@ async def relay_to_client(
     # The language the client chose in the bot wins over the CRM's record.
     t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
+    # Staff may give a phone number; a card, document or account number typed back to the
+    # client (a slip) leaves the bank masked, as every stored text is.
+    secret = mask(text, only=SECRET_KINDS) if text else None
+    if secret is not None and secret.found:
+        text = secret.text
     if text and not has_media:
         await courier.send_text(link, f"{header}\n{html.escape(text)}")
     else:
         await courier.send_text(link, header)
-        await courier.copy(to=link, from_chat_id=staff_chat_id, message_id=message_id)
+        await courier.copy(
+            to=link,
+            from_chat_id=staff_chat_id,
+            message_id=message_id,
+            caption=text if secret is not None and secret.found else None,
+        )
     await uow.interactions.record(
         occurred_at=now,
         channel="messenger",

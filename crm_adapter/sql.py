@@ -25,6 +25,7 @@ from crm_adapter.client_desk import (
     SqlServiceRequestRepository,
 )
 from crm_adapter.events_repository import SqlEventRepository
+from crm_adapter.master.queue import SqlCrmWriteQueue
 from crm_adapter.migrate import require_current_schema
 from crm_adapter.personal_data_sql import SqlPersonalDataRepository
 from crm_adapter.port import UpdateLedger
@@ -49,9 +50,13 @@ from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and foreign keys, its directory is created."""
+    """An async engine; SQLite gets WAL and foreign keys, its directory is created.
+
+    Bound values never reach a log line: a failed statement's error text (logged with its
+    traceback) and `echo` would otherwise show them, and they hold what people typed.
+    """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -125,8 +130,13 @@ class SqlUnitOfWork:
     AsyncSession with seventeen repositories up front cost more than some whole handlers.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, write_back: bool = False
+    ) -> None:
         self._sessions = sessions
+        # The bank's own CRM is the master: interactions, notes, requests and consent changes
+        # are queued for it (crm_write) by their repositories, in this transaction.
+        self.write_back = write_back
 
     @cached_property
     def session(self) -> AsyncSession:
@@ -155,15 +165,15 @@ class SqlUnitOfWork:
 
     @cached_property
     def consents(self) -> SqlConsentRepository:
-        return SqlConsentRepository(self.session)
+        return SqlConsentRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def interactions(self) -> SqlInteractionRepository:
-        return SqlInteractionRepository(self.session)
+        return SqlInteractionRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def profiles(self) -> SqlProfileRepository:
-        return SqlProfileRepository(self.session)
+        return SqlProfileRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def audit(self) -> SqlAuditRepository:
@@ -183,7 +193,7 @@ class SqlUnitOfWork:
 
     @cached_property
     def requests(self) -> SqlServiceRequestRepository:
-        return SqlServiceRequestRepository(self.session)
+        return SqlServiceRequestRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def relay(self) -> SqlRelayRepository:
@@ -200,6 +210,10 @@ class SqlUnitOfWork:
     @cached_property
     def events(self) -> SqlEventRepository:
         return SqlEventRepository(self.session)
+
+    @cached_property
+    def crm_writes(self) -> SqlCrmWriteQueue:
+        return SqlCrmWriteQueue(self.session)
 
     @cached_property
     def personal_data(self) -> SqlPersonalDataRepository:
@@ -225,10 +239,12 @@ class SqlUnitOfWork:
 class SqlCrm:
     """The CRM store on a SQL database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, write_back: bool = False) -> None:
         self.engine = engine
+        # See SqlUnitOfWork.write_back; set from CRM_BACKEND (CrmSettings.writes_back).
+        self.write_back = write_back
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._ledger = ledger_for(engine)
+        self._ledger = ledger_for(engine, write_back=write_back)
 
     @property
     def ledger(self) -> UpdateLedger:
@@ -236,17 +252,17 @@ class SqlCrm:
         return self._ledger
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False) -> SqlCrm:
-        return cls(create_engine(url, echo=echo))
+    def from_url(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
+        return cls(create_engine(url, echo=echo), write_back=write_back)
 
     @classmethod
-    async def open(cls, url: str, *, echo: bool = False) -> SqlCrm:
+    async def open(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
         """The store at `url`, once its schema is known to be current (else SchemaNotReady).
 
         Commands and processes open the store this way; tests and benchmarks that migrate
         the database themselves may use `from_url`.
         """
-        crm = cls.from_url(url, echo=echo)
+        crm = cls.from_url(url, echo=echo, write_back=write_back)
         try:
             await require_current_schema(crm.engine)
         except BaseException:
@@ -262,7 +278,7 @@ class SqlCrm:
         look-ups; on SQLite those that cannot wait for a lock then run on the event loop
         (sqlite_driver.INLINE_STATEMENTS).
         """
-        uow = SqlUnitOfWork(self._sessions)
+        uow = SqlUnitOfWork(self._sessions, write_back=self.write_back)
         token = INLINE_STATEMENTS.set(True) if interactive else None
         try:
             yield uow

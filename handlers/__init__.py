@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    crm_queue,
     data_rights,
     event_card,
     event_planning,
@@ -39,6 +40,7 @@ def get_routers() -> list[Router]:
         # Before the workspace: its catch-all refuses client buttons it does not know.
         history.router,
         manager.router,
+        crm_queue.router,
         data_rights.router,
         event_planning.router,
         event_card.router,

@@ -61,12 +61,13 @@ def to_update(event: Mapping[str, Any], bot: Bot | None = None) -> Update | None
     one bad event must not stop polling)."""
     try:
         raw = telegram_shape(event)
-    except (KeyError, TypeError, ValueError):
+        if raw is None:
+            return None
+        return Update.model_validate(raw, context={"bot": bot} if bot is not None else {})
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        # Named by its type only: the event's values may hold what a person wrote.
         log.warning("malformed MAX event dropped: %s", event.get("update_type"))
         return None
-    if raw is None:
-        return None
-    return Update.model_validate(raw, context={"bot": bot} if bot is not None else {})
 
 
 def telegram_shape(event: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from crm_adapter.port.delivery import (
 )
 from crm_adapter.port.events import EventRepository
 from crm_adapter.port.ledger import UpdateLedger
+from crm_adapter.port.master import CrmWriteQueueRepository
 from crm_adapter.port.people import (
     AuditRepository,
     ClientRepository,
@@ -98,6 +99,13 @@ class WorkspaceUnit(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
 
 
+class CrmQueueUnit(Protocol):
+    """The queue of writes to the bank's own CRM (CRM_BACKEND other than local)."""
+
+    @property
+    def crm_writes(self) -> CrmWriteQueueRepository: ...
+
+
 class PersonalDataUnit(Protocol):
     """Everything held about one client at once: 152-FZ export, erasure and retention."""
 
@@ -112,6 +120,7 @@ class UnitOfWork(
     ClientDeskUnit,
     EventUnit,
     WorkspaceUnit,
+    CrmQueueUnit,
     PersonalDataUnit,
     Protocol,
 ):

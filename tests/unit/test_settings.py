@@ -42,7 +42,7 @@ def test_empty_values_keep_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_env_example_documents_every_variable() -> None:
     example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
-    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
     expected = {"CONCIERGE_ENV", "CONCIERGE_VAR_DIR", "LOG_LEVEL", "LOG_JSON"}
     for section in Settings.model_fields.values():
         model = section.annotation
@@ -64,3 +64,21 @@ def test_leader_heartbeat_is_positive(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("SCHEDULER_LEADER_HEARTBEAT_SECONDS", "0")
     with pytest.raises(ValueError, match="greater than 0"):
         Settings()
+
+
+def test_var_dir_moves_the_database_and_the_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONCIERGE_VAR_DIR", str(tmp_path / "elsewhere"))
+    settings = Settings()
+    assert (
+        settings.database.url == f"sqlite+aiosqlite:///{tmp_path / 'elsewhere' / 'concierge.db'}"
+    )
+    assert settings.knowledge.chroma_path == tmp_path / "elsewhere" / "chroma"
+    # Set on their own, they stay where they were put.
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("KNOWLEDGE_CHROMA_PATH", str(tmp_path / "index"))
+    settings = Settings()
+    assert settings.database.url == "postgresql+asyncpg://u@h/db"
+    assert settings.knowledge.chroma_path == tmp_path / "index"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 09:16:18.063220
+Create Date: 2026-12-06 09:54:05.528495
 """
 
 from collections.abc import Sequence
@@ -30,6 +30,23 @@ def upgrade() -> None:
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False)
 
+    op.create_table('crm_ref',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('local_id', sa.BigInteger(), nullable=False),
+    sa.Column('remote_id', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_ref'))
+    )
+    with op.batch_alter_table('crm_ref', schema=None) as batch_op:
+        batch_op.create_index('ux_crm_ref_local', ['kind', 'local_id'], unique=True)
+        batch_op.create_index('ux_crm_ref_remote', ['kind', 'remote_id'], unique=True)
+
+    op.create_table('crm_sync_state',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=False),
+    sa.Column('updated_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_crm_sync_state'))
+    )
     op.create_table('holding_group',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -94,6 +111,8 @@ def upgrade() -> None:
     sa.Column('holding_group_id', sa.Integer(), nullable=True),
     sa.Column('client_since', sa.Date(), nullable=True),
     sa.Column('erased_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('card_data_warned_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('crm_removed_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['holding_group_id'], ['holding_group.id'], name=op.f('fk_client_holding_group_id_holding_group')),
     sa.ForeignKeyConstraint(['manager_id'], ['staff.id'], name=op.f('fk_client_manager_id_staff')),
     sa.ForeignKeyConstraint(['previous_manager_id'], ['staff.id'], name=op.f('fk_client_previous_manager_id_staff')),
@@ -148,7 +167,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('subject_client_id', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('details', sa.JSON(), nullable=True),
+    sa.Column('details', crm_adapter.models.base.MaskedJSON(), nullable=True),
     sa.ForeignKeyConstraint(['actor_client_id'], ['client.id'], name=op.f('fk_audit_entry_actor_client_id_client')),
     sa.ForeignKeyConstraint(['actor_staff_id'], ['staff.id'], name=op.f('fk_audit_entry_actor_staff_id_staff')),
     sa.ForeignKeyConstraint(['subject_client_id'], ['client.id'], name=op.f('fk_audit_entry_subject_client_id_client')),
@@ -173,6 +192,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_consent_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_consent_client_purpose', ['client_id', 'purpose'], unique=False)
 
+    op.create_table('crm_write',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=120), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('entity_id', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('uncertain', sa.Boolean(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('claimed_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('remote_id', sa.String(length=64), nullable=True),
+    sa.Column('done_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_crm_write_client_id_client')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_write'))
+    )
+    with op.batch_alter_table('crm_write', schema=None) as batch_op:
+        batch_op.create_index('ix_crm_write_queue', ['status', 'client_id', 'id'], unique=False)
+
     op.create_table('event_audience_override',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
@@ -195,7 +236,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=True),
     sa.Column('score', sa.Integer(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('comment', crm_adapter.models.base.MaskedText(), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_feedback_client_id_client')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback'))
@@ -229,7 +270,7 @@ def upgrade() -> None:
     sa.Column('client_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
-    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('text', crm_adapter.models.base.MaskedText(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('messenger', sa.String(length=16), nullable=True),
     sa.Column('update_id', sa.BigInteger(), nullable=True),
@@ -253,7 +294,7 @@ def upgrade() -> None:
     sa.Column('waitlisted_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('checkin_code_hash', sa.String(length=64), nullable=True),
     sa.Column('checked_in_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('note', crm_adapter.models.base.MaskedText(), nullable=True),
     sa.Column('reminder_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('day_before_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('two_hours_sent_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
@@ -273,7 +314,7 @@ def upgrade() -> None:
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=48), nullable=False),
     sa.Column('happened_on', sa.Date(), nullable=True),
-    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('description', crm_adapter.models.base.MaskedText(), nullable=False),
     sa.Column('recorded_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_life_event_client_id_client')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_life_event'))
@@ -338,7 +379,7 @@ def upgrade() -> None:
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('text', crm_adapter.models.base.MaskedText(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['staff.id'], name=op.f('fk_note_author_id_staff')),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_note_client_id_client')),
@@ -435,8 +476,8 @@ def upgrade() -> None:
     sa.Column('service_code', sa.String(length=48), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('urgent', sa.Boolean(), nullable=False),
-    sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('details', sa.JSON(), nullable=True),
+    sa.Column('summary', crm_adapter.models.base.MaskedText(), nullable=False),
+    sa.Column('details', crm_adapter.models.base.MaskedJSON(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('ack_due_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
@@ -493,7 +534,7 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('author_kind', sa.String(length=16), nullable=False),
     sa.Column('author_staff_id', sa.Integer(), nullable=True),
-    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('text', crm_adapter.models.base.MaskedText(), nullable=True),
     sa.Column('file_id', sa.String(length=200), nullable=True),
     sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_staff_id'], ['staff.id'], name=op.f('fk_request_comment_author_staff_id_staff')),
@@ -587,6 +628,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_audience_override_event_id'))
 
     op.drop_table('event_audience_override')
+    with op.batch_alter_table('crm_write', schema=None) as batch_op:
+        batch_op.drop_index('ix_crm_write_queue')
+
+    op.drop_table('crm_write')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index('ix_consent_client_purpose')
         batch_op.drop_index(batch_op.f('ix_consent_client_id'))
@@ -608,6 +653,12 @@ def downgrade() -> None:
     op.drop_table('staff')
     op.drop_table('scheduler_lease')
     op.drop_table('holding_group')
+    op.drop_table('crm_sync_state')
+    with op.batch_alter_table('crm_ref', schema=None) as batch_op:
+        batch_op.drop_index('ux_crm_ref_remote')
+        batch_op.drop_index('ux_crm_ref_local')
+
+    op.drop_table('crm_ref')
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apscheduler_jobs_next_run_time'))
 
