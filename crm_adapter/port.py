@@ -31,6 +31,7 @@ from crm_adapter.dto import (
     ServiceRequest,
     Staff,
 )
+from crm_adapter.web_access import WebAccessRepository
 from crm_adapter.workspace import (
     WorkspaceRepository,
 )
@@ -190,6 +191,11 @@ class OutboxRepository(Protocol):
     ) -> OutboxMessage | None: ...
     async def exists(self, idempotency_key: str) -> bool: ...
     async def marketing_times(self, client_id: int, *, since: datetime) -> list[datetime]: ...
+    async def counts(self) -> dict[str, int]:
+        """Messages per status (pending, sending, sent, failed, blocked)."""
+        ...
+
+    async def by_status(self, status: str) -> list[OutboxMessage]: ...
 
 
 class ContactDecisionRepository(Protocol):
@@ -365,6 +371,8 @@ class UnitOfWork(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def web_access(self) -> WebAccessRepository: ...
     @property
     def relinked(self) -> bool:
         """Whether an account was (re)bound in this unit of work."""

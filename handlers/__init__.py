@@ -18,6 +18,7 @@ from handlers import (
     services,
     staff_requests,
     start,
+    web_login,
 )
 
 
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         manager.router,
+        web_login.router,
         events.router,
         event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.

@@ -28,6 +28,7 @@ from crm_adapter.models.people import (
     MessengerLinkRow,
     StaffRow,
 )
+from crm_adapter.models.web import WebLoginCodeRow, WebSessionRow
 from crm_adapter.models.work import (
     EventRow,
     InvitationRow,
@@ -65,4 +66,6 @@ __all__ = [
     "StaffRow",
     "SurveyRow",
     "TransactionRow",
+    "WebLoginCodeRow",
+    "WebSessionRow",
 ]
