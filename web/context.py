@@ -39,10 +39,10 @@ class Desk:
 DESK = web.AppKey("desk", Desk)
 
 # Request-scoped values, set by the desk middleware.
-UOW = "desk.uow"
-SESSION = "desk.session"
-TRANSLATOR = "desk.t"
-CSRF = "desk.csrf"
+UOW = web.RequestKey("desk.uow", SqlUnitOfWork)
+SESSION: web.RequestKey[DeskSession | None] = web.RequestKey("desk.session")
+TRANSLATOR = web.RequestKey("desk.t", Translator)
+CSRF = web.RequestKey("desk.csrf", str)
 
 
 def desk(request: web.Request) -> Desk:
@@ -50,13 +50,11 @@ def desk(request: web.Request) -> Desk:
 
 
 def uow(request: web.Request) -> SqlUnitOfWork:
-    found: SqlUnitOfWork = request[UOW]
-    return found
+    return request[UOW]
 
 
 def session(request: web.Request) -> DeskSession | None:
-    found: DeskSession | None = request.get(SESSION)
-    return found
+    return request.get(SESSION)
 
 
 def staff(request: web.Request) -> Staff:
@@ -67,5 +65,4 @@ def staff(request: web.Request) -> Staff:
 
 
 def translator(request: web.Request) -> Translator:
-    found: Translator = request[TRANSLATOR]
-    return found
+    return request[TRANSLATOR]
