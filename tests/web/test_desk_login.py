@@ -154,7 +154,9 @@ async def test_pages_carry_security_headers_and_production_cookies_are_secure(
     from web.app import build_desk
 
     settings = harness.app.settings.model_copy(update={"environment": "production"})
-    desk = build_desk(settings, crm=harness.app.crm, clock=harness.clock, notifier=harness.app.notifier)
+    desk = build_desk(
+        settings, crm=harness.app.crm, clock=harness.clock, notifier=harness.app.notifier
+    )
     async with TestClient(TestServer(desk)) as client:
         code = await login_code(harness.app.crm, harness.clock, bank.manager_id)
         form = await client.get(f"/login/{code}")
