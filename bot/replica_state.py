@@ -45,6 +45,14 @@ class Throttle(Protocol):
         ...
 
 
+class Unthrottled:
+    """No flood control: for the local console, whose only sender is the operator at the
+    terminal (a pasted or scripted session sends its lines as fast as they are read)."""
+
+    async def allow(self, user_id: int) -> tuple[bool, bool]:
+        return True, False
+
+
 class MemoryUpdateDedupe:
     """Recently seen update ids of this process, bounded in number and age."""
 

@@ -15,6 +15,7 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
+from bot.replica_state import ReplicaState
 from bot.telegram_sender import TelegramSender
 from common.clock import Clock
 from common.settings import Settings
@@ -136,7 +137,13 @@ async def load_knowledge(settings: Settings) -> KnowledgeBase:
     return knowledge
 
 
-async def assemble(settings: Settings, *, session: BaseSession | None, clock: Clock) -> Assistant:
+async def assemble(
+    settings: Settings,
+    *,
+    session: BaseSession | None,
+    clock: Clock,
+    replica_state: ReplicaState | None = None,
+) -> Assistant:
     """Builds and starts everything a process runs; the knowledge model loads off the loop."""
     crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
     knowledge = await load_knowledge(settings)
@@ -161,6 +168,7 @@ async def assemble(settings: Settings, *, session: BaseSession | None, clock: Cl
         clock=clock,
         crm=crm,
         notifier_factory=outbox_notifier,
+        replica_state=replica_state,
         health_checks={"chroma": chroma_check},
         knowledge=knowledge,
         product_facts=facts,

@@ -12,6 +12,7 @@ from aiohttp.web import AppRunner
 from bot.app import App
 from bot.console import ConsoleSession, Transcript, run_console
 from bot.observability import start_server
+from bot.replica_state import Unthrottled, build_replica_state
 from bot.transports import run_polling, run_webhook
 from cli.assembly import assemble, load_knowledge
 from cli.logging_setup import configure_logging
@@ -53,7 +54,13 @@ async def run_console_app(
     configure_logging(settings, to_file=settings.var_dir / "console.log")
     transcript = Transcript(out=sys.stdout)
     clock: Clock = ManualClock(SystemClock().now()) if manual_clock else SystemClock()
-    assistant = await assemble(settings, session=ConsoleSession(transcript), clock=clock)
+    # Flood control guards the bank against a messenger account; here the only sender is the
+    # operator, and a script's lines arrive as fast as they are read.
+    replica_state = build_replica_state(settings)
+    replica_state.throttle = Unthrottled()
+    assistant = await assemble(
+        settings, session=ConsoleSession(transcript), clock=clock, replica_state=replica_state
+    )
     app = assistant.app
     app.extras["run_jobs"] = assistant.run_jobs_now
     observability = settings.observability

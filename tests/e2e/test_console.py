@@ -98,13 +98,18 @@ async def test_console_presses_a_button_of_an_earlier_message(
     assert "(no such button on your messages)" in text
 
 
-async def test_concierge_console_command_runs_a_script(
+async def test_concierge_console_runs_a_quick_script_without_flood_control(
     settings: Settings, crm: SqlCrm, tmp_path: Path
 ) -> None:
-    """The `concierge console --script` entry point, in its own process, as a user runs it."""
+    """The `concierge console --script` entry point, in its own process, as a user runs it.
+
+    Regression: a script of about nine quick lines tripped flood control (8 updates per 10 s
+    by default), so a demo script lost its last answers to "you are sending too often".
+    """
     await make_bank(crm)
     script = tmp_path / "session.txt"
-    script.write_text(":as client C-0001\n:press Даю\n/menu\n:quit\n", encoding="utf-8")
+    menus = "/menu\n" * 12
+    script.write_text(f":as client C-0001\n:press Даю\n{menus}:quit\n", encoding="utf-8")
     env = {
         **os.environ,
         "DATABASE_URL": settings.database.url,
@@ -120,7 +125,9 @@ async def test_concierge_console_command_runs_a_script(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Главное меню" in result.stdout
+    assert "Вы отправляете сообщения очень часто" not in result.stdout
+    # The consent's own menu, then one per /menu line.
+    assert result.stdout.count("Главное меню") == 13
     assert "[2] 🛎 Услуги" in result.stdout
 
 
