@@ -9,17 +9,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank
 from tests.harness import BotHarness
-from tests.web.desk import DeskBrowser
+from tests.web.desk import DeskBrowser, outbox_notifier, staffed_bank
 from web.app import build_desk
-
-CLIENT, MANAGER, BACKUP, COORDINATOR, ADMIN, DUTY = 7201, 8201, 8202, 8203, 8204, 8205
 
 
 @pytest.fixture
 async def desk_client(app: App) -> AsyncIterator[TestClient[Any, Any]]:
-    desk = build_desk(app.settings, crm=app.crm, clock=app.clock, notifier=app.notifier)
+    notifier = outbox_notifier(app.crm, app.clock)
+    desk = build_desk(app.settings, crm=app.crm, clock=app.clock, notifier=notifier)
     async with TestClient(TestServer(desk)) as client:
         yield client
 
@@ -31,15 +30,4 @@ def browser(desk_client: TestClient[Any, Any]) -> DeskBrowser:
 
 @pytest.fixture
 async def bank(harness: BotHarness) -> MiniBank:
-    """The mini bank with the client and every staff member linked through /start."""
-    found = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=found.client_id)
-    for user_id, staff_id in (
-        (MANAGER, found.manager_id),
-        (BACKUP, found.backup_id),
-        (COORDINATOR, found.coordinator_id),
-        (ADMIN, found.admin_id),
-        (DUTY, found.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return found
+    return await staffed_bank(harness)

@@ -10,11 +10,51 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from common.clock import Clock
+from concierge.contact_policy import ContactPolicy
 from concierge.desk_login import DeskPolicy, issue_login
+from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
+from scheduler.outbox import OutboxNotifier
+from tests.factories import MiniBank, make_bank
+from tests.harness import BotHarness
+
+CLIENT, MANAGER, BACKUP, COORDINATOR, ADMIN, DUTY = 7201, 8201, 8202, 8203, 8204, 8205
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
+
+
+def outbox_notifier(crm: SqlCrm, clock: Clock) -> OutboxNotifier:
+    """What every desk process uses: messages queue in the page's own transaction."""
+    return OutboxNotifier(crm, clock, ContactPolicy())
+
+
+async def queued_texts(crm: SqlCrm, *, client_id: int) -> list[str]:
+    """Texts queued in the outbox for a client, oldest first."""
+    from sqlalchemy import select
+
+    async with crm.unit_of_work() as uow:
+        rows = await uow.session.scalars(
+            select(m.OutboxMessageRow.text)
+            .where(m.OutboxMessageRow.client_id == client_id)
+            .order_by(m.OutboxMessageRow.id)
+        )
+        return list(rows)
+
+
+async def staffed_bank(harness: BotHarness) -> MiniBank:
+    """The mini bank with the client and every staff member linked through /start."""
+    found = await make_bank(harness.app.crm)
+    await harness.link(harness.user(CLIENT), client_id=found.client_id)
+    for user_id, staff_id in (
+        (MANAGER, found.manager_id),
+        (BACKUP, found.backup_id),
+        (COORDINATOR, found.coordinator_id),
+        (ADMIN, found.admin_id),
+        (DUTY, found.duty_id),
+    ):
+        await harness.link(harness.user(user_id), staff_id=staff_id)
+    return found
 
 
 async def login_code(crm: SqlCrm, clock: Clock, staff_id: int) -> str:

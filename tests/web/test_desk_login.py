@@ -11,8 +11,7 @@ from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank
 from tests.harness import BotHarness
-from tests.web.conftest import COORDINATOR, MANAGER
-from tests.web.desk import NONCE, DeskBrowser, login_code
+from tests.web.desk import COORDINATOR, MANAGER, NONCE, DeskBrowser, login_code
 
 
 async def audit(crm: SqlCrm, action: str) -> list[AuditEntry]:

@@ -3,8 +3,6 @@ events with RSVP and check-in, the admin pages, and who may open what (with audi
 
 from __future__ import annotations
 
-from aiogram.methods import SendMessage
-
 from common.i18n import Catalog
 from concierge.events import Rsvp, answer_invitation
 from concierge.requests import create_request
@@ -12,8 +10,7 @@ from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank
 from tests.harness import BotHarness
-from tests.web.conftest import CLIENT
-from tests.web.desk import DeskBrowser
+from tests.web.desk import DeskBrowser, queued_texts
 
 
 async def audit(crm: SqlCrm, action: str) -> list[AuditEntry]:
@@ -38,14 +35,6 @@ async def new_request(harness: BotHarness, bank: MiniBank, *, urgent: bool = Fal
     return receipt.request.id
 
 
-def client_texts(harness: BotHarness) -> list[str]:
-    return [
-        c.method.text
-        for c in harness.session.calls
-        if isinstance(c.method, SendMessage) and c.method.chat_id == CLIENT
-    ]
-
-
 async def test_a_request_worked_end_to_end_in_the_desk(
     harness: BotHarness, bank: MiniBank, browser: DeskBrowser
 ) -> None:
@@ -64,11 +53,17 @@ async def test_a_request_worked_end_to_end_in_the_desk(
 
     page = await browser.submit(f"/requests/{request_id}/accept")
     assert "Заявка принята" in page and "/accept" not in page
-    assert any("взял(а) в работу" in text for text in client_texts(harness))
+    assert any(
+        "взял(а) в работу" in text
+        for text in await queued_texts(harness.app.crm, client_id=bank.client_id)
+    )
 
     page = await browser.submit(f"/requests/{request_id}/reply", {"text": "Курьер в 12:00"})
     assert "Ответ отправлен" in page and "Курьер в 12:00" in page
-    assert any("Курьер в 12:00" in text for text in client_texts(harness))
+    assert any(
+        "Курьер в 12:00" in text
+        for text in await queued_texts(harness.app.crm, client_id=bank.client_id)
+    )
 
     too_long = await browser.post(f"/requests/{request_id}/reply", {"text": "x" * 4001})
     assert too_long.status == 413 and "4001" in await too_long.text()
