@@ -58,6 +58,21 @@ class SqlServiceRequestRepository:
         )
         return [ServiceRequest.model_validate(r) for r in rows]
 
+    async def open_for_managers(
+        self, *, manager_ids: list[int], assignee_id: int | None
+    ) -> list[ServiceRequest]:
+        # Joined in SQL: a portfolio of thousands of clients must not be read to find the
+        # few of them with an open request.
+        mine: ColumnElement[bool] = m.ClientRow.manager_id.in_(manager_ids)
+        if assignee_id is not None:
+            mine = or_(mine, m.ServiceRequestRow.assignee_id == assignee_id)
+        rows = await self._s.scalars(
+            select(m.ServiceRequestRow)
+            .join(m.ClientRow, m.ClientRow.id == m.ServiceRequestRow.client_id)
+            .where(m.ServiceRequestRow.status.in_(OPEN_STATUSES), mine)
+        )
+        return [ServiceRequest.model_validate(r) for r in rows]
+
     async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:
         rows = await self._s.scalars(
             select(m.ServiceRequestRow)

@@ -237,6 +237,12 @@ class ServiceRequestRepository(Protocol):
         """Open requests of these clients or assigned to this staff member."""
         ...
 
+    async def open_for_managers(
+        self, *, manager_ids: list[int], assignee_id: int | None
+    ) -> list[ServiceRequest]:
+        """Open requests of these managers' clients or assigned to this staff member."""
+        ...
+
     async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:
         """Urgent requests still waiting for acknowledgement past their deadline."""
         ...
