@@ -68,14 +68,15 @@ async def add_synthetic_clients(crm: SqlCrm, count: int, *, seed: int = 11) -> i
             for n in range(count)
         ]
         await s.execute(insert(m.ClientRow), rows)
-        ids = {
-            ext: cid
-            for ext, cid in await s.execute(
-                select(m.ClientRow.external_id, m.ClientRow.id).where(
-                    m.ClientRow.external_id.like("C-S%")
+        ids = dict(
+            (
+                await s.execute(
+                    select(m.ClientRow.external_id, m.ClientRow.id).where(
+                        m.ClientRow.external_id.like("C-S%")
+                    )
                 )
-            )
-        }
+            ).all()
+        )
         await s.execute(
             insert(m.ProductHoldingRow),
             [

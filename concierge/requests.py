@@ -570,17 +570,10 @@ async def client_requests(
 async def manager_queue(uow: UnitOfWork, clock: Clock, *, staff: Staff) -> list[QueueItem]:
     """Open requests of the manager's own and backed-up clients, overdue first, then by SLA."""
     managers = [staff.id] + [s.id for s in await uow.staff.backed_up_by(staff.id)]
-    # Only the clients with an open request are read: a portfolio may hold thousands.
-    requests = await uow.requests.open_for_managers(manager_ids=managers, assignee_id=staff.id)
-    clients: dict[int, Client | None] = {}
+    # One statement, clients included: a portfolio may hold thousands of clients.
+    found = await uow.requests.open_for_managers(manager_ids=managers, assignee_id=staff.id)
     now = clock.now()
-    items = []
-    for request in requests:
-        if request.client_id not in clients:
-            clients[request.client_id] = await uow.clients.get(request.client_id)
-        client = clients[request.client_id]
-        if client is not None:
-            items.append(QueueItem(request, client, overdue=request.deadline <= now))
+    items = [QueueItem(r, client, overdue=r.deadline <= now) for r, client in found]
     items.sort(key=lambda i: (not i.overdue, i.request.deadline, i.request.id))
     await uow.audit.record(
         now=now,

@@ -239,8 +239,9 @@ class ServiceRequestRepository(Protocol):
 
     async def open_for_managers(
         self, *, manager_ids: list[int], assignee_id: int | None
-    ) -> list[ServiceRequest]:
-        """Open requests of these managers' clients or assigned to this staff member."""
+    ) -> list[tuple[ServiceRequest, Client]]:
+        """Open requests, each with its client, of these managers' clients or assigned to
+        this staff member."""
         ...
 
     async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:
