@@ -11,7 +11,7 @@ from common.clock import Clock, SystemClock
 from common.i18n import Catalog
 from common.settings import Settings, get_settings
 from concierge.desk_login import DeskPolicy, send_login_link
-from concierge.notify import Notifier
+from concierge.notify import Notifier, bind_unit_of_work, release_unit_of_work
 from crm_adapter.port import Crm
 
 
@@ -32,15 +32,21 @@ async def queue_login_link(
                 f"{person} has no linked messenger account: run concierge link {person} first"
             )
         t = Catalog.shared().translator(staff.language)
-        sent = await send_login_link(
-            uow,
-            notifier,
-            clock=clock,
-            staff=staff,
-            policy=DeskPolicy.from_settings(settings.web),
-            base_url=settings.web.public_url,
-            t=t,
-        )
+        # The outbox queues in this transaction: the code and its message commit together
+        # (and on SQLite a second writer would wait for this one's lock).
+        bound = bind_unit_of_work(uow)
+        try:
+            sent = await send_login_link(
+                uow,
+                notifier,
+                clock=clock,
+                staff=staff,
+                policy=DeskPolicy.from_settings(settings.web),
+                base_url=settings.web.public_url,
+                t=t,
+            )
+        finally:
+            release_unit_of_work(bound)
         await uow.commit()
     if not sent:
         raise WebLinkError(f"{person} may not use the desk (inactive, or no role in the CRM)")

@@ -172,3 +172,35 @@ async def test_pages_carry_security_headers_and_production_cookies_are_secure(
         assert response.status == 303
         cookie = response.headers["Set-Cookie"]
         assert "__Host-desk_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+
+
+async def test_web_link_command_queues_the_link_for_the_staff_members_messenger(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    import pytest
+    from sqlalchemy import select
+
+    from cli.web import WebLinkError, queue_login_link
+    from crm_adapter import models as m
+    from tests.web.desk import outbox_notifier
+
+    crm, clock = harness.app.crm, harness.clock
+    notifier = outbox_notifier(crm, clock)
+    settings = harness.app.settings
+    report = await queue_login_link(crm, notifier, settings=settings, clock=clock, person="S-0101")
+    assert "S-0101" in report and "/login/" not in report  # the link is never printed
+    async with crm.unit_of_work() as uow:
+        queued = list(
+            await uow.session.execute(
+                select(m.OutboxMessageRow.chat_id, m.OutboxMessageRow.text).where(
+                    m.OutboxMessageRow.staff_id == bank.coordinator_id
+                )
+            )
+        )
+    assert len(queued) == 1 and queued[0][0] == COORDINATOR
+    code = queued[0][1].split("/login/")[1].split()[0]
+    assert (await browser.open_link(code)).status == 303
+    assert (await browser.get("/events")).status == 200
+
+    with pytest.raises(WebLinkError, match="no staff member"):
+        await queue_login_link(crm, notifier, settings=settings, clock=clock, person="S-404")
