@@ -32,7 +32,7 @@ from common.settings import DatabaseSettings, KnowledgeSettings, Settings
 from concierge.contact_policy import ContactPolicy
 from concierge.desk_login import DeskPolicy, issue_login
 from crm_adapter import models as m
-from crm_adapter.demo_data import load_demo_data
+from crm_adapter.demo.loader import load_demo_data
 from crm_adapter.migrate import upgrade
 from crm_adapter.sql import SqlCrm
 from scheduler.outbox import OutboxNotifier

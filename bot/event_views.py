@@ -7,18 +7,13 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.keyboards import Keyboard
 from common.i18n import Raw, Translator
-from concierge.event_audience import Audience
-from concierge.event_messages import status_label, when, where
-from concierge.events import (
-    SUMMARY_ORDER,
-    CheckInResult,
-    EventDraft,
-    EventStatus,
-    EventSummary,
-    Guest,
-    ManagerAudience,
-    zone,
-)
+from concierge.events.audience import Audience
+from concierge.events.checkin import CheckInResult
+from concierge.events.drafts import EventDraft, zone
+from concierge.events.invitations import ManagerAudience
+from concierge.events.messages import status_label, when, where
+from concierge.events.model import SUMMARY_ORDER, EventStatus
+from concierge.events.tracking import EventSummary, Guest
 from crm_adapter.dto import Event
 
 # Statuses a coordinator can list guests by, in the order of the buttons.

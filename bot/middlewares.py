@@ -16,7 +16,7 @@ from common.clock import Clock
 from common.i18n import Catalog
 from concierge.identity import Identity, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
-from concierge.requests import RequestRefused
+from concierge.request_access import RequestRefused
 from crm_adapter.dto import LinkedAccount
 from crm_adapter.port import Crm, DuplicateUpdate, Owner
 

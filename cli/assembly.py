@@ -19,12 +19,13 @@ from bot.replica_state import ReplicaState
 from bot.telegram_sender import TelegramSender
 from common.clock import Clock
 from common.settings import Settings
-from concierge.briefing import ProductFacts, send_due_briefings
-from concierge.events import send_event_reminders
+from concierge.briefing import ProductFacts
+from concierge.briefing_delivery import send_due_briefings
+from concierge.events.reminders import send_event_reminders
 from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts
-from concierge.requests import escalate_overdue
+from concierge.request_queue import escalate_overdue
 from concierge.retention import purge_interactions
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.sql import SqlCrm

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from common.clock import Clock, SystemClock
-from concierge.event_audience import CriteriaError, parse_criteria
-from concierge.events import EventDraft, EventError, create_event, parse_local_time, validate_draft
+from concierge.events.audience import CriteriaError, parse_criteria
+from concierge.events.drafts import EventDraft, create_event, parse_local_time, validate_draft
+from concierge.events.model import EventError
 from crm_adapter.dto import Event, Role
 from crm_adapter.port import Crm, UnitOfWork
 

@@ -169,7 +169,7 @@ def purge_interactions_command(
 def demo_data() -> None:
     """Load the fictional demo bank (idempotent: a second run adds nothing)."""
     from common.clock import SystemClock
-    from crm_adapter.demo_data import load_demo_data
+    from crm_adapter.demo.loader import load_demo_data
     from crm_adapter.sql import SqlCrm
 
     async def _go() -> str:

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 
 from common.clock import Clock, SystemClock
-from concierge.briefing import ProductFacts, prepare_briefing, render, to_dict
-from concierge.insights import Templates
+from concierge.briefing import ProductFacts, prepare_briefing
+from concierge.briefing_render import render, to_dict
+from concierge.insights.reasons import Templates
 from concierge.workspace import resolve_client
 from crm_adapter.dto import Role, Staff
 from crm_adapter.port import Crm, UnitOfWork

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from common.clock import Clock
 from crm_adapter.dto import Client, Role, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Scope:
         )
 
 
-async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
+async def scope_of(uow: PeopleUnit, staff: Staff) -> Scope:
     """Admins see all; managers their own and backed-up clients; coordinators no client card
     (they reach invitations through the events feature, which shows only what events need)."""
     if not staff.active:
@@ -40,7 +40,7 @@ async def scope_of(uow: UnitOfWork, staff: Staff) -> Scope:
     return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
 
 
-async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
+async def visible_clients(uow: PeopleUnit, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:
         clients = await uow.clients.all()
@@ -52,7 +52,7 @@ async def visible_clients(uow: UnitOfWork, staff: Staff) -> list[Client]:
 
 
 async def open_client(
-    uow: UnitOfWork, *, clock: Clock, staff: Staff, client_id: int, action: str
+    uow: PeopleUnit, *, clock: Clock, staff: Staff, client_id: int, action: str
 ) -> Client | None:
     """The client if `staff` may see them, else None; the attempt is audited either way."""
     client = await uow.clients.get(client_id)

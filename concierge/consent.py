@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from common.clock import Clock
 from crm_adapter.dto import Consent
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 
 async def record_consent(
-    uow: UnitOfWork,
+    uow: PeopleUnit,
     *,
     clock: Clock,
     client_id: int,
@@ -34,7 +34,7 @@ async def record_consent(
     return consent
 
 
-async def withdraw_consent(uow: UnitOfWork, *, clock: Clock, client_id: int) -> None:
+async def withdraw_consent(uow: PeopleUnit, *, clock: Clock, client_id: int) -> None:
     await uow.consents.withdraw(client_id, now=clock.now())
     await uow.audit.record(
         now=clock.now(),

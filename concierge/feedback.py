@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from common.clock import Clock
 from concierge.actions import Action, Actions, arrange
 from concierge.notify import Notifier, Outgoing
-from concierge.requests import Desk, Refusal, RequestRefused, for_client, refuse
+from concierge.request_access import Desk, Refusal, RequestRefused, for_client, refuse
 from crm_adapter.dto import Client, Feedback, RequestStatus
 from crm_adapter.port import UnitOfWork
 

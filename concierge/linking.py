@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from common.clock import Clock
 from crm_adapter.dto import MessengerLink
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 # Telegram allows [A-Za-z0-9_-] up to 64 characters in a /start payload.
 CODE_BYTES = 24
@@ -32,7 +32,7 @@ class IssuedCode:
 
 
 async def issue_link_code(
-    uow: UnitOfWork,
+    uow: PeopleUnit,
     *,
     clock: Clock,
     client_id: int | None = None,
@@ -68,7 +68,7 @@ class LinkResult:
 
 
 async def redeem_link_code(
-    uow: UnitOfWork,
+    uow: PeopleUnit,
     *,
     clock: Clock,
     code: str,

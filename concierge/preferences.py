@@ -9,7 +9,7 @@ from common.clock import Clock
 from concierge.notify import Notifier
 from concierge.requests import create_request
 from crm_adapter.dto import Client, ServiceRequest
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit, UnitOfWork
 
 # Quiet-hour presets offered as buttons (start, end) in the client's local time.
 QUIET_PRESETS: dict[str, tuple[time, time]] = {
@@ -24,7 +24,7 @@ DATA_TASKS = ("export", "deletion")
 
 
 async def change_preferences(
-    uow: UnitOfWork, clock: Clock, *, client: Client, **changes: Any
+    uow: PeopleUnit, clock: Clock, *, client: Client, **changes: Any
 ) -> Client:
     """Applies validated changes and audits them; unknown values are a programming error."""
     if "language" in changes and changes["language"] not in LANGUAGES:
@@ -46,7 +46,7 @@ async def change_preferences(
     return updated
 
 
-async def set_quiet_hours(uow: UnitOfWork, clock: Clock, *, client: Client, preset: str) -> Client:
+async def set_quiet_hours(uow: PeopleUnit, clock: Clock, *, client: Client, preset: str) -> Client:
     start, end = QUIET_PRESETS[preset]
     return await change_preferences(uow, clock, client=client, quiet_start=start, quiet_end=end)
 

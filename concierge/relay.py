@@ -14,7 +14,9 @@ from typing import Protocol
 from common.clock import Clock
 from common.i18n import Catalog
 from concierge.notify import Notifier, Outgoing
-from concierge.requests import create_request, default_texts, local_time
+from concierge.request_access import default_texts
+from concierge.request_messages import local_time
+from concierge.requests import create_request
 from concierge.staffing import answering_for
 from crm_adapter.dto import Client, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork

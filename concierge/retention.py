@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from common.clock import Clock
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import ActivityUnit
 
 # The unique update_id of logged inbound updates is the durable guard against Telegram's
 # redeliveries, which stop after 24 hours; a shorter retention would reopen that window.
 MIN_RETENTION = timedelta(days=1)
 
 
-async def purge_interactions(uow: UnitOfWork, clock: Clock, older_than: timedelta) -> int:
+async def purge_interactions(uow: ActivityUnit, clock: Clock, older_than: timedelta) -> int:
     """Deletes interactions that happened before now - `older_than`; returns how many.
 
     The caller commits, so a purge is one transaction with whatever else it does.

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from crm_adapter.dto import Client, Role, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 # Escalation levels of an urgent request, in order.
 MANAGER_LEVEL, BACKUP_LEVEL, DUTY_LEVEL = 0, 1, 2
@@ -35,7 +35,7 @@ def first_level(
 
 
 async def reachable(
-    uow: UnitOfWork, client: Client, now: datetime, *, start: int = 0, respect_hours: bool
+    uow: PeopleUnit, client: Client, now: datetime, *, start: int = 0, respect_hours: bool
 ) -> tuple[int, list[Staff]]:
     """(level, people) of the first reachable level from `start`, as `first_level` decides.
 
@@ -56,7 +56,7 @@ async def reachable(
 
 
 async def answering_for(
-    uow: UnitOfWork, client: Client, now: datetime
+    uow: PeopleUnit, client: Client, now: datetime
 ) -> tuple[Staff | None, bool]:
     """(who takes the client's message now, whether it is a stand-in for the manager)."""
     level, people = await reachable(uow, client, now, respect_hours=True)

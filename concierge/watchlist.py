@@ -5,8 +5,11 @@ from __future__ import annotations
 import html
 
 from common.clock import Clock
-from concierge.briefing import default_texts
-from concierge.insights import InsightRules, RiskLevel, Templates, analyse, default_rules, explain
+from concierge.briefing_delivery import default_texts
+from concierge.insights.analysis import analyse
+from concierge.insights.churn import RiskLevel
+from concierge.insights.reasons import Templates, explain
+from concierge.insights.rules import InsightRules, default_rules
 from concierge.notify import Notifier, Outgoing
 from concierge.profile import load_profile
 from concierge.workspace import ClientView

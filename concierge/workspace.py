@@ -8,15 +8,10 @@ from decimal import Decimal
 
 from common.clock import Clock
 from concierge.access import open_client, visible_clients
-from concierge.insights import (
-    Flag,
-    InsightRules,
-    Insights,
-    Opportunity,
-    analyse,
-    default_rules,
-)
-from concierge.insights import flags as client_flags
+from concierge.insights.analysis import Flag, Insights, analyse
+from concierge.insights.analysis import flags as client_flags
+from concierge.insights.potential import Opportunity
+from concierge.insights.rules import InsightRules, default_rules
 from concierge.profile import ClientProfile, load_profile
 from concierge.search import Match, find_clients
 from crm_adapter.dto import Client, Note, Staff

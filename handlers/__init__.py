@@ -6,8 +6,9 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    event_card,
+    event_planning,
     event_rsvp,
-    events,
     fallback,
     feedback,
     manager,
@@ -34,7 +35,8 @@ def get_routers() -> list[Router]:
         menu.router,
         manager.router,
         web_login.router,
-        events.router,
+        event_planning.router,
+        event_card.router,
         event_rsvp.router,
         # State-bound routers (wizard, relay, comments) before anything matching plain text.
         services.router,

@@ -24,7 +24,7 @@ from concierge.preferences import (
     request_data_task,
     set_quiet_hours,
 )
-from concierge.requests import local_time
+from concierge.request_messages import local_time
 from crm_adapter.dto import Client
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply

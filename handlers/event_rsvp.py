@@ -11,17 +11,18 @@ from bot.event_callbacks import EventRateCb, RsvpCb
 from bot.filters import IsClient
 from common.clock import Clock
 from common.i18n import Catalog, Translator
-from concierge.event_calendar import event_ics, ics_filename
-from concierge.event_messages import deadline, rsvp_actions, status_label, when, where
-from concierge.events import (
-    EventStatus,
-    RateOutcome,
-    Rsvp,
-    RsvpOutcome,
-    answer_invitation,
-    client_invitations,
-    rate_event,
+from concierge.events.attendance import RateOutcome, client_invitations, rate_event
+from concierge.events.calendar_file import event_ics, ics_filename
+from concierge.events.messages import (
+    deadline,
+    guest_text,
+    rsvp_actions,
+    status_label,
+    when,
+    where,
 )
+from concierge.events.model import EventStatus
+from concierge.events.rsvp import Rsvp, RsvpOutcome, answer_invitation
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from crm_adapter.sql import SqlUnitOfWork
@@ -106,14 +107,7 @@ async def rsvp(
             chat, t("events.rsvp.accepted_update", name=name, status=status)
         )
     elif result.outcome is RsvpOutcome.ACCEPTED:
-        text = t(
-            "events.rsvp.accepted",
-            name=name,
-            title=event.title,
-            code=result.code,
-            when=when(t, event),
-            where=where(event),
-        )
+        text = guest_text(t, "events.rsvp.accepted", event, identity.client, code=result.code)
         await query.bot.send_message(chat, text)
         ics = BufferedInputFile(event_ics(event), filename=ics_filename(event))
         await query.bot.send_document(chat, ics, caption=t("events.ics_caption"))

@@ -16,7 +16,7 @@ from concierge.feedback import comment_feedback, rate_request, record_nps
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import reply
+from handlers.common import ask_for_text, reply, take_kept
 
 router = Router(name="feedback")
 
@@ -57,10 +57,13 @@ async def comment_prompt(
     query: CallbackQuery, callback_data: FeedbackCommentCb, state: FSMContext, t: Translator
 ) -> None:
     # Ownership is checked when the comment is saved, against the stored feedback.
-    await state.set_state(FeedbackComment.text)
-    await state.set_data({"feedback_id": callback_data.feedback_id})
-    await query.answer()
-    await reply(query, t("feedback.comment_prompt"))
+    await ask_for_text(
+        query,
+        state,
+        FeedbackComment.text,
+        t("feedback.comment_prompt"),
+        feedback_id=callback_data.feedback_id,
+    )
 
 
 @router.message(FeedbackComment.text, IsClient(consent=True), F.text, ~F.text.startswith("/"))
@@ -74,8 +77,7 @@ async def comment_received(
     t: Translator,
 ) -> None:
     assert identity.client is not None
-    feedback_id = int((await state.get_data())["feedback_id"])
-    await state.clear()
+    feedback_id = await take_kept(state, "feedback_id")
     await comment_feedback(
         uow,
         notifier,

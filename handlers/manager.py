@@ -15,9 +15,10 @@ from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Catalog, Translator
 from concierge.access import open_client
-from concierge.briefing import ProductFacts, prepare_briefing, render
+from concierge.briefing import ProductFacts, prepare_briefing
+from concierge.briefing_render import render
 from concierge.identity import Identity
-from concierge.insights import InsightRules
+from concierge.insights.rules import InsightRules
 from concierge.portfolio_chart import render_chart
 from concierge.workspace import (
     Resolution,

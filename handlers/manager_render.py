@@ -10,7 +10,8 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.keyboards import Keyboard
 from common.i18n import Catalog, Raw, Translator
-from concierge.insights import Flag, Reason, explain, label
+from concierge.insights.analysis import Flag
+from concierge.insights.reasons import Reason, explain, label
 from concierge.profile import ClientProfile
 from concierge.search import Match
 from concierge.workspace import ClientView, PortfolioEntry, PortfolioOverview

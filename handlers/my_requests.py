@@ -15,17 +15,13 @@ from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import (
-    Desk,
-    cancel_request,
-    client_requests,
-    comment_request,
-    for_client,
-    local_time,
-)
+from concierge.request_access import Desk, for_client
+from concierge.request_messages import local_time
+from concierge.request_queue import client_requests
+from concierge.requests import cancel_request, comment_request
 from crm_adapter.dto import Client, ServiceRequest
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import reply
+from handlers.common import ask_for_text, reply, take_kept
 
 router = Router(name="my_requests")
 
@@ -143,10 +139,13 @@ async def comment_prompt(
         action="comment",
         open_only=True,
     )
-    await query.answer()
-    await state.set_state(ClientComment.text)
-    await state.set_data({"request_id": callback_data.request_id})
-    await reply(query, t("requests.comment_prompt"))
+    await ask_for_text(
+        query,
+        state,
+        ClientComment.text,
+        t("requests.comment_prompt"),
+        request_id=callback_data.request_id,
+    )
 
 
 @router.message(ClientComment.text, IsClient(consent=True), F.text | F.document)
@@ -160,8 +159,7 @@ async def comment_received(
     clock: Clock,
 ) -> None:
     assert identity.client is not None
-    request_id = int((await state.get_data())["request_id"])
-    await state.clear()
+    request_id = await take_kept(state, "request_id")
     await comment_request(
         uow,
         notifier,

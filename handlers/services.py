@@ -30,7 +30,8 @@ from concierge.catalogue import (
 )
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import create_request, local_time, summarise
+from concierge.request_messages import local_time
+from concierge.requests import create_request, summarise
 from crm_adapter.sql import SqlUnitOfWork
 
 router = Router(name="services")

@@ -19,26 +19,32 @@ from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.requests import (
-    Desk,
-    accept_request,
-    comment_request,
-    for_staff,
-    local_time,
-    manager_queue,
-    reassign_request,
-    resolve_request,
-    staff_card,
-)
-from crm_adapter.dto import Role
+from concierge.request_access import Desk, for_staff
+from concierge.request_messages import local_time, staff_card
+from concierge.request_queue import manager_queue
+from concierge.requests import accept_request, comment_request, reassign_request, resolve_request
+from crm_adapter.dto import Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import reply
+from handlers.common import ask_for_text, reply, take_kept
 
 router = staff_only(Router(name="staff_requests"))
 
 
 class StaffReply(StatesGroup):
     text = State()
+
+
+async def _may_act(
+    uow: SqlUnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    staff: Staff,
+    request_id: int,
+    action: str,
+) -> None:
+    """Refuses (audited, raised) unless `staff` may still act on the open request."""
+    desk = Desk.of(notifier, clock)
+    await for_staff(uow, desk, staff=staff, request_id=request_id, action=action, open_only=True)
 
 
 @router.message(Command("requests"), IsStaff())
@@ -135,18 +141,14 @@ async def reply_prompt(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None
-    await for_staff(
-        uow,
-        Desk.of(notifier, clock),
-        staff=identity.staff,
+    await _may_act(uow, notifier, clock, identity.staff, callback_data.request_id, "reply")
+    await ask_for_text(
+        query,
+        state,
+        StaffReply.text,
+        t("requests.reply_prompt", id=callback_data.request_id),
         request_id=callback_data.request_id,
-        action="reply",
-        open_only=True,
     )
-    await query.answer()
-    await state.set_state(StaffReply.text)
-    await state.set_data({"request_id": callback_data.request_id})
-    await reply(query, t("requests.reply_prompt", id=callback_data.request_id))
 
 
 @router.message(StaffReply.text, IsStaff(), F.text | F.document)
@@ -160,8 +162,7 @@ async def reply_received(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None and message.bot is not None
-    request_id = int((await state.get_data())["request_id"])
-    await state.clear()
+    request_id = await take_kept(state, "request_id")
     request = await comment_request(
         uow,
         notifier,
@@ -189,14 +190,7 @@ async def reassign_choose(
     clock: Clock,
 ) -> None:
     assert identity.staff is not None
-    await for_staff(
-        uow,
-        Desk.of(notifier, clock),
-        staff=identity.staff,
-        request_id=callback_data.request_id,
-        action="reassign",
-        open_only=True,
-    )
+    await _may_act(uow, notifier, clock, identity.staff, callback_data.request_id, "reassign")
     kb = Keyboard()
     for person in await uow.staff.with_role(Role.MANAGER):
         if person.id != identity.staff.id:

@@ -16,7 +16,7 @@ from common.settings import Settings
 from concierge.briefing import ProductFacts
 from concierge.catalogue import ServiceCatalogue, load_catalogue
 from concierge.desk_login import DeskPolicy
-from concierge.insights import InsightRules
+from concierge.insights.rules import InsightRules
 from concierge.notify import Notifier
 from crm_adapter.sql import SqlCrm
 from web.context import DESK, Desk

@@ -13,7 +13,7 @@ from common.settings import Settings
 from concierge.briefing import ProductFacts
 from concierge.catalogue import ServiceCatalogue
 from concierge.desk_login import DeskPolicy, DeskSession
-from concierge.insights import InsightRules
+from concierge.insights.rules import InsightRules
 from concierge.notify import Notifier
 from crm_adapter.dto import Staff
 from crm_adapter.sql import SqlCrm, SqlUnitOfWork

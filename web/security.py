@@ -18,7 +18,7 @@ from aiohttp import web
 from common.i18n import LANGUAGES
 from concierge.desk_login import resume
 from concierge.notify import bind_unit_of_work, release_unit_of_work
-from concierge.requests import Refusal, RequestRefused
+from concierge.request_access import Refusal, RequestRefused
 from crm_adapter.dto import Role, Staff
 from web import context as ctx
 from web.render import page

@@ -11,7 +11,7 @@ import pytest
 from aiogram.methods import SendMessage
 
 from common.i18n import Catalog
-from concierge.events import Rsvp, answer_invitation
+from concierge.events.rsvp import Rsvp, answer_invitation
 from concierge.requests import create_request
 from tests.browser.conftest import SCREENSHOTS
 from tests.harness import BotHarness

@@ -13,7 +13,7 @@ from cli.assembly import assemble
 from common.clock import ManualClock
 from common.settings import Settings
 from crm_adapter import models as m
-from crm_adapter.demo_data import load_demo_data
+from crm_adapter.demo.loader import load_demo_data
 from crm_adapter.sql import SqlCrm
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from common.clock import ManualClock
-from concierge.requests import escalate_overdue
+from concierge.request_queue import escalate_overdue
 from crm_adapter import models as m
 from tests.factories import MiniBank, make_bank
 from tests.harness import BotHarness

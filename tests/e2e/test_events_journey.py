@@ -16,14 +16,10 @@ from sqlalchemy import select
 
 from bot.event_callbacks import RsvpCb
 from common.clock import ManualClock
-from concierge.event_audience import AudienceCriteria
-from concierge.events import (
-    EventDraft,
-    attended_events,
-    create_event,
-    send_event_reminders,
-    unanswered_invitations,
-)
+from concierge.events.attendance import attended_events, unanswered_invitations
+from concierge.events.audience import AudienceCriteria
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.reminders import send_event_reminders
 from crm_adapter import models as m
 from crm_adapter.dto import Event
 from tests.factories import MiniBank, make_bank
@@ -52,34 +48,19 @@ async def _cast(harness: BotHarness) -> Cast:
     async with harness.app.crm.unit_of_work() as uow:
         extra = [
             m.ClientRow(
-                external_id="C-0003",
-                first_name="Павел",
-                middle_name="Ильич",
-                last_name="Зайцев",
+                external_id=external_id,
+                first_name=first,
+                middle_name=middle,
+                last_name=last,
                 manager_id=bank.manager_id,
-            ),
-            m.ClientRow(
-                external_id="C-0004",
-                first_name="Семён",
-                middle_name="Аркадьевич",
-                last_name="Жуков",
-                manager_id=bank.manager_id,
-            ),
-            m.ClientRow(
-                external_id="C-0005",
-                first_name="Ольга",
-                middle_name="Викторовна",
-                last_name="Белова",
-                manager_id=bank.manager_id,
-                marketing_opt_out=True,
-            ),
-            m.ClientRow(
-                external_id="C-0006",
-                first_name="Нина",
-                middle_name="Олеговна",
-                last_name="Соболева",
-                manager_id=bank.manager_id,
-            ),
+                marketing_opt_out=opted_out,
+            )
+            for external_id, first, middle, last, opted_out in (
+                ("C-0003", "Павел", "Ильич", "Зайцев", False),
+                ("C-0004", "Семён", "Аркадьевич", "Жуков", False),
+                ("C-0005", "Ольга", "Викторовна", "Белова", True),
+                ("C-0006", "Нина", "Олеговна", "Соболева", False),
+            )
         ]
         uow.session.add_all(extra)
         await uow.commit()
@@ -364,6 +345,12 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
     assert f"#{event.id} <b>Вечер с главным экономистом</b>" in harness.last_text(COORDINATOR)
 
 
+async def _invite_from_the_card(harness: BotHarness, event: Event) -> None:
+    """The coordinator opens the event's card and presses Send."""
+    await harness.send(harness.user(COORDINATOR), f"/event {event.id}")
+    await harness.press_button(harness.user(COORDINATOR), "Разослать")
+
+
 async def test_reminders_outside_an_update_do_not_wait_for_the_database_lock(
     harness: BotHarness,
 ) -> None:
@@ -371,8 +358,7 @@ async def test_reminders_outside_an_update_do_not_wait_for_the_database_lock(
     # interaction log of each sent message waited 30 s for that lock.
     cast = await _cast(harness)
     event = await _event(harness, cast)
-    await harness.send(harness.user(COORDINATOR), f"/event {event.id}")
-    await harness.press_button(harness.user(COORDINATOR), "Разослать")
+    await _invite_from_the_card(harness, event)
     clock = harness.app.clock
     assert isinstance(clock, ManualClock)
     clock.advance(timedelta(days=3))
@@ -385,8 +371,7 @@ async def test_cancel_change_and_capacity(harness: BotHarness) -> None:
     cast = await _cast(harness)
     event = await _event(harness, cast, capacity=3)
     coordinator = harness.user(COORDINATOR)
-    await harness.send(coordinator, f"/event {event.id}")
-    await harness.press_button(coordinator, "Разослать")
+    await _invite_from_the_card(harness, event)
     await harness.press_button(harness.user(IVAN), "+1")
     await harness.press_button(harness.user(PAVEL), "Возможно")
 
@@ -453,8 +438,7 @@ async def test_rsvp_button_from_a_client_without_consent_is_refused_and_audited(
 ) -> None:
     cast = await _cast(harness)
     event = await _event(harness, cast)
-    await harness.send(harness.user(COORDINATOR), f"/event {event.id}")
-    await harness.press_button(harness.user(COORDINATOR), "Разослать")
+    await _invite_from_the_card(harness, event)
     pavel_invitation = await _invitation_id(harness, event.id, cast.pavel)
     # Nina (no consent) replays Pavel's button: no router of events takes it.
     await harness.press(

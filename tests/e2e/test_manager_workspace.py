@@ -16,7 +16,8 @@ from bot.app import App, build_app
 from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import Settings
-from concierge.briefing import Fact, send_due_briefings
+from concierge.briefing import Fact
+from concierge.briefing_delivery import send_due_briefings
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter import models as m
 from crm_adapter.dto import AuditEntry

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time as wall
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy import func, select
 
 from common.clock import ManualClock
 from crm_adapter import models as m
-from crm_adapter.demo_data import (
+from crm_adapter.demo.loader import (
     DEMO_PERSONAS,
     INSURANCE_PRODUCTS,
     INVESTMENT_PRODUCTS,
@@ -28,13 +27,6 @@ T = TypeVar("T", bound=m.Base)
 
 FINANCIAL = {"stable_keeper", "active_investor", "credit_dependent", "low_engagement"}
 VALUES = {"technophile", "conservative", "socially_active", "family_oriented"}
-
-
-@pytest.fixture
-async def crm(sqlite_url: str) -> AsyncIterator[SqlCrm]:
-    store = SqlCrm.from_url(sqlite_url)
-    yield store
-    await store.close()
 
 
 @pytest.fixture
@@ -375,3 +367,25 @@ async def test_personas_exist(loaded: SqlCrm) -> None:
         for persona in DEMO_PERSONAS:
             repo = uow.clients if persona.kind == "client" else uow.staff
             assert await repo.by_external_id(persona.external_id), persona
+
+
+async def test_a_second_load_changes_no_row(crm: SqlCrm, clock: ManualClock) -> None:
+    """Not only the counts: every row of every table is as the first load left it."""
+
+    async def every_row() -> dict[str, list[tuple[object, ...]]]:
+        async with crm.unit_of_work() as uow:
+            return {
+                table.name: [
+                    tuple(row)
+                    for row in await uow.session.execute(
+                        select(table).order_by(*table.primary_key.columns)
+                    )
+                ]
+                for table in m.Base.metadata.sorted_tables
+            }
+
+    await load_demo_data(crm, clock=clock)
+    before = await every_row()
+    clock.advance(timedelta(days=1))
+    await load_demo_data(crm, clock=clock)
+    assert await every_row() == before

@@ -13,20 +13,15 @@ from typer.testing import CliRunner
 from cli import events as events_cli
 from cli.events import ImportFailed, import_events
 from common.clock import ManualClock
-from concierge.events import (
-    EventDraft,
-    EventError,
-    Rsvp,
-    RsvpOutcome,
-    answer_invitation,
-    change_capacity,
-    change_event,
-    create_event,
-    send_event_reminders,
-    send_invitations,
-)
+from concierge.events.changes import change_capacity, change_event
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.invitations import send_invitations
+from concierge.events.model import EventError
+from concierge.events.reminders import send_event_reminders
+from concierge.events.rsvp import Rsvp, RsvpOutcome, answer_invitation
 from concierge.notify import MessageClass, Outgoing
-from crm_adapter.sql import SqlCrm
+from crm_adapter.dto import Event
+from crm_adapter.sql import SqlCrm, SqlUnitOfWork
 from tests.factories import MiniBank, make_bank
 
 STARTS = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
@@ -63,27 +58,46 @@ class OutboxLikeNotifier(RecordingNotifier):
         return type("Enqueued", (), {"queued": True})()
 
 
+async def _consented(uow: SqlUnitOfWork, clock: ManualClock, *client_ids: int) -> None:
+    for client_id in client_ids:
+        await uow.consents.record(
+            client_id=client_id,
+            granted=True,
+            document_version="v",
+            channel="test",
+            now=clock.now(),
+        )
+
+
+async def _event(
+    uow: SqlUnitOfWork,
+    clock: ManualClock,
+    title: str,
+    *,
+    hours: int,
+    capacity: int,
+    coordinator_id: int | None = None,
+    plus_ones_allowed: bool = False,
+) -> Event:
+    """A draft event starting at STARTS and lasting `hours`."""
+    draft = EventDraft(
+        title=title,
+        starts_at=STARTS,
+        ends_at=STARTS + timedelta(hours=hours),
+        capacity=capacity,
+        plus_ones_allowed=plus_ones_allowed,
+    )
+    return await create_event(uow, clock=clock, draft=draft, coordinator_id=coordinator_id)
+
+
 async def test_an_outbox_notifier_queues_in_the_same_transaction(
     crm: SqlCrm, clock: ManualClock
 ) -> None:
     notifier = OutboxLikeNotifier()
     bank = await make_bank(crm)
     async with crm.unit_of_work() as uow:
-        await uow.consents.record(
-            client_id=bank.client_id,
-            granted=True,
-            document_version="v",
-            channel="t",
-            now=clock.now(),
-        )
-        event = await create_event(
-            uow,
-            clock=clock,
-            draft=EventDraft(
-                title="Сомелье", starts_at=STARTS, ends_at=STARTS + timedelta(hours=2), capacity=5
-            ),
-            coordinator_id=None,
-        )
+        await _consented(uow, clock, bank.client_id)
+        event = await _event(uow, clock, "Сомелье", hours=2, capacity=5)
         await send_invitations(uow, notifier, clock, event.id)
         clock.advance(timedelta(days=3))
         assert await send_event_reminders(uow, notifier, clock) == 1
@@ -97,24 +111,9 @@ async def _invited(
     """Both clients of the mini bank consented and invited to a one-seat event."""
     bank = await make_bank(crm)
     async with crm.unit_of_work() as uow:
-        for client_id in (bank.client_id, bank.other_client_id):
-            await uow.consents.record(
-                client_id=client_id,
-                granted=True,
-                document_version="v",
-                channel="test",
-                now=clock.now(),
-            )
-        event = await create_event(
-            uow,
-            clock=clock,
-            draft=EventDraft(
-                title="Турнир по гольфу",
-                starts_at=STARTS,
-                ends_at=STARTS + timedelta(hours=5),
-                capacity=1,
-            ),
-            coordinator_id=bank.coordinator_id,
+        await _consented(uow, clock, bank.client_id, bank.other_client_id)
+        event = await _event(
+            uow, clock, "Турнир по гольфу", hours=5, capacity=1, coordinator_id=bank.coordinator_id
         )
         report = await send_invitations(uow, notifier, clock, event.id)
         await uow.commit()
@@ -246,26 +245,8 @@ async def test_invitation_speaks_the_client_language(crm: SqlCrm, clock: ManualC
         await uow.commit()
     notifier = RecordingNotifier()
     async with crm.unit_of_work() as uow:
-        for client_id in (bank.client_id, bank.other_client_id):
-            await uow.consents.record(
-                client_id=client_id,
-                granted=True,
-                document_version="v",
-                channel="t",
-                now=clock.now(),
-            )
-        event = await create_event(
-            uow,
-            clock=clock,
-            draft=EventDraft(
-                title="Art tour",
-                starts_at=STARTS,
-                ends_at=STARTS + timedelta(hours=2),
-                capacity=5,
-                plus_ones_allowed=True,
-            ),
-            coordinator_id=None,
-        )
+        await _consented(uow, clock, bank.client_id, bank.other_client_id)
+        event = await _event(uow, clock, "Art tour", hours=2, capacity=5, plus_ones_allowed=True)
         await send_invitations(uow, notifier, clock, event.id)
         await uow.commit()
     texts = {client_id: message.text for client_id, message in notifier.to_clients}

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from concierge.insights.reasons import Reason
 from concierge.profile import ClientProfile
 from crm_adapter.dto import Client, LifeEvent, Note, ProductHolding
 from crm_adapter.workspace import (
@@ -173,3 +174,8 @@ def profile(**parts: Any) -> ClientProfile:
         if isinstance(value, list):
             parts[key] = tuple(value)
     return ClientProfile(client=client, as_of=NOW, **parts)
+
+
+def codes(reasons: tuple[Reason, ...]) -> set[str]:
+    """The codes of the reasons a rule gave, for comparing without their numbers."""
+    return {r.code for r in reasons}

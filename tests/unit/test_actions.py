@@ -11,10 +11,10 @@ from bot.callbacks import NpsCb, RateCb, StaffRequestCb
 from bot.event_callbacks import EventRateCb, RsvpCb
 from common.i18n import Catalog
 from concierge.actions import Action, Actions, arrange
-from concierge.event_messages import rating_actions as event_rating_actions
-from concierge.event_messages import rsvp_actions
+from concierge.events.messages import rating_actions as event_rating_actions
+from concierge.events.messages import rsvp_actions
 from concierge.feedback import nps_actions
-from concierge.requests import rating_actions, staff_request_actions
+from concierge.request_messages import rating_actions, staff_request_actions
 from crm_adapter.dto import Event
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from common.i18n import Catalog
-from concierge.briefing import Fact, build_briefing, render, to_dict
-from concierge.insights import analyse, default_rules
+from concierge.briefing import Fact, build_briefing
+from concierge.briefing_render import render, to_dict
+from concierge.insights.analysis import analyse
+from concierge.insights.rules import default_rules
 from concierge.profile import ClientProfile
 from crm_adapter.workspace import MeetingView
 from tests.unit.insight_fixtures import (

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from common.i18n import Catalog
-from concierge.requests import Refusal
+from concierge.request_access import Refusal
 
 CATALOGUE_CODE = Path(__file__).resolve().parents[2] / "concierge" / "catalogue.py"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from concierge.event_audience import (
+from concierge.events.audience import (
     AudienceCriteria,
     ClientFacts,
     CriteriaError,

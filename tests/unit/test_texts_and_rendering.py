@@ -45,9 +45,10 @@ def test_short_text_is_one_part() -> None:
 
 async def test_the_app_and_the_use_cases_share_one_copy_of_the_texts(app: App) -> None:
     # Regression: use cases loaded every YAML file again on the first client request.
-    from concierge import briefing, event_messages, requests
+    from concierge import briefing_delivery, request_access
+    from concierge.events import messages as event_messages
 
     shared = app.catalog
-    assert requests.default_texts() is shared
+    assert request_access.default_texts() is shared
     assert event_messages.default_catalog() is shared
-    assert briefing.default_texts() is shared
+    assert briefing_delivery.default_texts() is shared

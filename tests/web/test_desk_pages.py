@@ -4,7 +4,7 @@ events with RSVP and check-in, the admin pages, and who may open what (with audi
 from __future__ import annotations
 
 from common.i18n import Catalog
-from concierge.events import Rsvp, answer_invitation
+from concierge.events.rsvp import Rsvp, answer_invitation
 from concierge.requests import create_request
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from concierge.insights import explain
+from concierge.insights.reasons import explain
 from concierge.watchlist import management_watchlist
 from crm_adapter.dto import Role
 from web import context as ctx

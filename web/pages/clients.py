@@ -9,9 +9,9 @@ from aiohttp import web
 from markupsafe import Markup
 
 from concierge.briefing import build_briefing, prepare_briefing
-from concierge.briefing import render as render_briefing
+from concierge.briefing_render import render as render_briefing
 from concierge.client_chart import render_client_chart
-from concierge.insights import Reason, explain, label
+from concierge.insights.reasons import Reason, explain, label
 from concierge.portfolio_chart import render_chart
 from concierge.workspace import (
     MAX_NOTE_LENGTH,

@@ -8,24 +8,19 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from concierge.event_audience import AudienceCriteria, CriteriaError, parse_criteria
-from concierge.event_chart import render_rsvp_chart
-from concierge.events import (
-    SUMMARY_ORDER,
-    EventDraft,
-    EventError,
-    change_capacity,
-    check_in,
-    create_event,
+from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
+from concierge.events.changes import change_capacity
+from concierge.events.chart import render_rsvp_chart
+from concierge.events.checkin import check_in
+from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
+from concierge.events.invitations import preview_audience, send_invitations
+from concierge.events.model import SUMMARY_ORDER, EventError
+from concierge.events.tracking import (
     event_summary,
     events_overview,
     export_guests_csv,
     guests,
-    parse_local_time,
-    preview_audience,
-    send_invitations,
     staff_names,
-    zone,
 )
 from crm_adapter.dto import Role, Staff
 from web import context as ctx

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from concierge.requests import (
-    Desk as RequestDesk,
-)
+from concierge.request_access import Desk as RequestDesk
+from concierge.request_access import for_staff
+from concierge.request_messages import staff_request_actions
+from concierge.request_queue import manager_queue
 from concierge.requests import (
     accept_request,
     comment_request,
-    for_staff,
-    manager_queue,
     reassign_request,
     resolve_request,
-    staff_request_actions,
 )
 from crm_adapter.dto import Role
 from web import context as ctx

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 07:57:20.631611
+Create Date: 2026-12-06 09:09:11.497448
 """
 
 from collections.abc import Sequence

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
 HEARTBEAT = 0.5
-# Generous on purpose: both replicas import aiogram on two shared cores (several seconds).
-START_TIMEOUT = 60.0
+# Generous on purpose: both replicas import aiogram, chromadb and the use cases on two
+# shared cores; alone that is seconds, beside other test runs it took over a minute.
+START_TIMEOUT = 180.0
 SLOTS_BEFORE_AND_AFTER = 3
 # From the kill to the survivor's first slot: a heartbeat to notice the free lock, a moment
 # to start APScheduler; the rest is slack for a busy machine.

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from common.i18n import Catalog, Translator
 from concierge.actions import Action, Actions, arrange
 from crm_adapter.dto import Client, Event, Invitation, Staff
-from crm_adapter.port import UnitOfWork
+from crm_adapter.port import PeopleUnit
 
 RATING_SCORES = (1, 2, 3, 4, 5)
 
@@ -17,13 +17,13 @@ def default_catalog() -> Catalog:
     return Catalog.shared()
 
 
-async def client_translator(uow: UnitOfWork, catalog: Catalog, client: Client) -> Translator:
+async def client_translator(uow: PeopleUnit, catalog: Catalog, client: Client) -> Translator:
     # The language chosen in the messenger wins over the CRM's default for the client.
     link = await uow.links.for_client(client.id)
     return catalog.translator((link.language if link else None) or client.language)
 
 
-async def staff_translator(uow: UnitOfWork, catalog: Catalog, staff: Staff) -> Translator:
+async def staff_translator(uow: PeopleUnit, catalog: Catalog, staff: Staff) -> Translator:
     link = await uow.links.for_staff(staff.id)
     return catalog.translator((link.language if link else None) or staff.language)
 
@@ -81,14 +81,25 @@ def rating_actions(invitation_id: int) -> Actions:
     )
 
 
-def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:
+def guest_text(t: Translator, key: str, event: Event, client: Client, **more: object) -> str:
+    """A message to a guest about an event: addressed by name, with its title, time and place."""
     return t(
-        "events.invitation",
+        key,
         name=client.polite_name,
         title=event.title,
-        description=event.description or "",
         when=when(t, event),
         where=where(event),
+        **more,
+    )
+
+
+def invitation_text(t: Translator, event: Event, client: Client, manager: Staff | None) -> str:
+    return guest_text(
+        t,
+        "events.invitation",
+        event,
+        client,
+        description=event.description or "",
         deadline=deadline(t, event),
         manager=manager.full_name if manager else t("events.no_manager"),
     )

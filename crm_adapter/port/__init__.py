@@ -1,0 +1,36 @@
+"""The CRM port: what the rest of the assistant may ask of the CRM, whatever stores it.
+
+One module per part of the CRM with its repository protocols (`people`, `activity`,
+`delivery`, `client_desk`, `events`; the workspace's views are in `crm_adapter.workspace`),
+the update ledger (`ledger`), and the units of work that reach them (`unit_of_work`).
+Callers import the units, `Crm` and the ledger from here.
+"""
+
+from crm_adapter.port.activity import DuplicateUpdate
+from crm_adapter.port.ledger import Owner, UpdateLedger
+from crm_adapter.port.unit_of_work import (
+    ActivityUnit,
+    ClientDeskUnit,
+    Crm,
+    DeliveryUnit,
+    EventUnit,
+    PeopleUnit,
+    UnitOfWork,
+    WebDeskUnit,
+    WorkspaceUnit,
+)
+
+__all__ = [
+    "ActivityUnit",
+    "ClientDeskUnit",
+    "Crm",
+    "DeliveryUnit",
+    "DuplicateUpdate",
+    "EventUnit",
+    "Owner",
+    "PeopleUnit",
+    "UnitOfWork",
+    "UpdateLedger",
+    "WebDeskUnit",
+    "WorkspaceUnit",
+]

@@ -1,0 +1,22 @@
+"""What the staff's event handlers share: who runs events, the event number, refusals."""
+
+from __future__ import annotations
+
+from aiogram.filters import CommandObject
+
+from common.i18n import Translator
+from concierge.events.model import EventError
+from crm_adapter.dto import Role
+
+# Coordinators run events; admins may do all they do.
+COORDINATION = (Role.COORDINATOR, Role.ADMIN)
+
+
+def event_id_arg(command: CommandObject) -> int | None:
+    """The event number after a command (`/event 12` or `/event #12`), if there is one."""
+    raw = (command.args or "").strip().lstrip("#")
+    return int(raw) if raw.isdigit() else None
+
+
+def refusal(t: Translator, exc: EventError) -> str:
+    return t(exc.key, **exc.details)
