@@ -37,6 +37,10 @@ async def sign_in(page: Any, desk_url: str, link: str) -> None:
 
 
 async def shot(page: Any, name: str) -> None:
+    # Charts are separate image requests: wait for them, so the screenshot shows them.
+    await page.wait_for_function(
+        "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+    )
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
