@@ -34,6 +34,7 @@ from bot.observability import (
 )
 from bot.outbound import InteractionLogRequestMiddleware
 from bot.replica_state import (
+    ConversationEraser,
     MemoryThrottle,
     ReplicaState,
     Throttle,
@@ -182,6 +183,16 @@ def build_app(
     notifier = notifier_factory(bot, crm)
     # Validated here so a broken catalogue file stops start-up instead of a client's request.
     services.setdefault("service_catalogue", load_catalogue())
+    # An erasure forgets the person's conversation state where this process keeps it.
+    services.setdefault(
+        "conversation_memory",
+        ConversationEraser(
+            storage=storage or replica_state.storage,
+            redis=replica_state.redis,
+            prefix=settings.redis.key_prefix,
+            throttle=replica_state.throttle,
+        ),
+    )
     dispatcher = create_dispatcher(
         settings,
         crm=crm,

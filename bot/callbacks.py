@@ -73,3 +73,10 @@ class SectionCb(CallbackData, prefix="sec"):
 
     doc: str
     key: str
+
+
+class DataRightsCb(CallbackData, prefix="dsr"):
+    """A 152-FZ action on a data ticket (erase); the ticket's owner is checked on press."""
+
+    action: str
+    request_id: int

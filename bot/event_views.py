@@ -8,7 +8,7 @@ from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.keyboards import Keyboard
 from common.i18n import Raw, Translator
 from concierge.events.audience import Audience
-from concierge.events.checkin import CheckInResult
+from concierge.events.checkin import LOCKOUT_WINDOW, CheckInResult
 from concierge.events.drafts import EventDraft, zone
 from concierge.events.invitations import ManagerAudience
 from concierge.events.messages import status_label, when, where
@@ -202,4 +202,5 @@ def checkin_reply(t: Translator, result: CheckInResult) -> str:
         title=event.title if event else "",
         time=checked_at,
         status=status_label(t, inv) if inv else "",
+        minutes=int(LOCKOUT_WINDOW.total_seconds() // 60),
     )

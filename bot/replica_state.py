@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.settings import Settings
+from crm_adapter.personal_data import Chat
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,12 @@ class MemoryThrottle:
 
     async def allow(self, user_id: int) -> tuple[bool, bool]:
         return self.allow_at(user_id, time.monotonic())
+
+    def forget(self, user_id: int) -> int:
+        """Drops the person's counters (an erasure); returns how many entries went."""
+        return int(self._hits.pop(user_id, None) is not None) + int(
+            self._warned.pop(user_id, None) is not None
+        )
 
     def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
         hits = self._hits[user_id]
@@ -174,6 +181,55 @@ class RedisThrottle:
             ex=self.window * 2,
         )
         return False, bool(warned)
+
+
+class ConversationEraser:
+    """Forgets a person's conversation state, flood counters and all (an erasure under
+    152-FZ): implements `concierge.data_rights.ConversationMemory`.
+
+    In memory it reaches this process only; with Redis it reaches every replica's, and the
+    CLI passes `storage=None` with the deployment's Redis.
+    """
+
+    def __init__(
+        self,
+        *,
+        storage: BaseStorage | None,
+        redis: Redis | None,
+        prefix: str,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.storage = storage
+        self.redis = redis
+        self.prefix = prefix
+        self.throttle = throttle
+
+    async def forget(self, chat: Chat) -> int:
+        gone = 0
+        if isinstance(self.storage, MemoryStorage):
+            keys = [
+                key
+                for key in self.storage.storage
+                if key.chat_id == chat.chat_id or key.user_id == chat.user_id
+            ]
+            for key in keys:
+                del self.storage.storage[key]
+            gone += len(keys)
+        if isinstance(self.throttle, MemoryThrottle):
+            gone += self.throttle.forget(chat.user_id)
+        if self.redis is not None:
+            # FSM keys are <prefix>:fsm:<bot>:<chat>:<user>:<destiny>:<part>; any bot of
+            # the bank that shares the prefix, any destiny.
+            patterns = (
+                f"{self.prefix}:fsm:*:{chat.chat_id}:{chat.user_id}:*",
+                f"{self.prefix}:throttle:{chat.user_id}:*",
+                f"{self.prefix}:throttle-warned:{chat.user_id}:*",
+            )
+            for pattern in patterns:
+                found = [key async for key in self.redis.scan_iter(match=pattern, count=500)]
+                if found:
+                    gone += int(await self.redis.delete(*found))
+        return gone
 
 
 @dataclass

@@ -26,7 +26,7 @@ from concierge.feedback import ask_nps_round
 from concierge.notify import Notifier
 from concierge.product_facts import KnowledgeProductFacts
 from concierge.request_queue import escalate_overdue
-from concierge.retention import purge_interactions
+from concierge.retention import purge_personal_data
 from concierge.watchlist import send_watchlist_digest
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
@@ -83,8 +83,11 @@ def feature_jobs(
 
     async def retention() -> object:
         async with crm.unit_of_work() as uow:
-            purged = await purge_interactions(
-                uow, clock, timedelta(days=settings.scheduler.interaction_retention_days)
+            purged = await purge_personal_data(
+                uow,
+                clock,
+                timedelta(days=settings.scheduler.interaction_retention_days),
+                relay_window=timedelta(days=settings.behaviour.relay_reply_days),
             )
             await uow.commit()
         return purged

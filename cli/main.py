@@ -127,7 +127,11 @@ def run(
 
 
 def webhook_start_problem(settings: Settings) -> str | None:
-    """Why webhook mode cannot start, or None: it never runs without a token and a secret."""
+    """Why the assistant cannot start, or None: production never runs without the check-in
+    key, webhook mode never without a token and a secret."""
+    if settings.environment == "production" and settings.behaviour.checkin_secret is None:
+        # Check-in code hashes are keyed with it; without it a database copy reveals them.
+        return "Production needs BOT_CHECKIN_SECRET (the same on every process)."
     if settings.telegram.mode != "webhook":
         return None
     if settings.telegram.bot_token is None:
@@ -141,28 +145,39 @@ def webhook_start_problem(settings: Settings) -> str | None:
 
 @app.command("purge-interactions")
 def purge_interactions_command(
-    days: Annotated[int, typer.Option(min=1, help="keep this many days of interactions")],
+    days: Annotated[int, typer.Option(min=1, help="keep this many days of personal data")],
 ) -> None:
-    """Delete logged interactions older than the retention period."""
+    """Purge personal data older than the retention period: interactions, notes, closed
+    requests, relay mappings, audit details, sent messages (see concierge.retention)."""
     from datetime import timedelta
 
     from common.clock import SystemClock
-    from concierge.retention import purge_interactions
+    from concierge.retention import purge_personal_data
     from crm_adapter.sql import SqlCrm
 
     settings = _settings()
 
-    async def _go() -> int:
+    async def _go() -> dict[str, int]:
         crm = await SqlCrm.open(settings.database.url)
         try:
             async with crm.unit_of_work() as uow:
-                purged = await purge_interactions(uow, SystemClock(), timedelta(days=days))
+                purged = await purge_personal_data(
+                    uow,
+                    SystemClock(),
+                    timedelta(days=days),
+                    relay_window=timedelta(days=settings.behaviour.relay_reply_days),
+                )
                 await uow.commit()
         finally:
             await crm.close()
         return purged
 
-    typer.echo(f"purged {asyncio.run(_go())} interactions older than {days} days")
+    purged = asyncio.run(_go())
+    typer.echo(f"purged {purged['interaction']} interactions older than {days} days")
+    others = ", ".join(
+        f"{table} {count}" for table, count in purged.items() if table != "interaction"
+    )
+    typer.echo(f"other personal data purged (rows per table): {others}")
 
 
 @app.command("demo-data")
@@ -188,6 +203,7 @@ def demo_data() -> None:
 
 def _register_features() -> None:
     # Each feature owns its commands; they are added here, in one place.
+    from cli import data_rights as data_rights_cli
     from cli import events as events_cli
     from cli import knowledge as knowledge_cli
     from cli import manager as manager_cli
@@ -199,6 +215,7 @@ def _register_features() -> None:
     manager_cli.register(app)
     events_cli.register(app)
     web_cli.register(app)
+    data_rights_cli.register(app)
 
 
 _register_features()

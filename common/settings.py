@@ -126,6 +126,14 @@ class BehaviourSettings(BaseSettings):
     max_text_length: int = 4000
     link_code_ttl_hours: int = 24
     consent_document_version: str = "2025-09-01"
+    # A staff member may answer a relayed client message by replying to it for this many
+    # days; later the reply is refused (start from the client's card instead), so an old
+    # chat never stays a door to a client.
+    relay_reply_days: int = Field(default=7, ge=1)
+    # Keys the hashes of event check-in codes (HMAC-SHA256), so a copy of the database alone
+    # cannot be searched for the codes. Required in production, the same on every process;
+    # elsewhere a random key is made once in CONCIERGE_VAR_DIR/checkin.key.
+    checkin_secret: SecretStr | None = None
 
 
 class SchedulerSettings(BaseSettings):

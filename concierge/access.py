@@ -40,6 +40,27 @@ async def scope_of(uow: PeopleUnit, staff: Staff) -> Scope:
     return Scope(everything=False, manager_ids=frozenset({staff.id, *(s.id for s in backed_up)}))
 
 
+async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
+    """Whether `staff` may send to `client` now, by the CRM's current record (never by what
+    was true when a conversation started): an active member whose scope covers the client,
+    or the duty desk, which answers for every client out of hours."""
+    if not staff.active or client.erased_at_marker:
+        return False
+    if staff.has_role(Role.DUTY):
+        return True
+    return (await scope_of(uow, staff)).covers(client)
+
+
+async def client_chat(uow: PeopleUnit, client_id: int) -> int | None:
+    """The chat a staff member's document may be copied to: the client's linked, unblocked
+    chat while their consent is active; None otherwise (as the notifier would refuse)."""
+    link = await uow.links.for_client(client_id)
+    if link is None or link.blocked_at is not None:
+        return None
+    consent = await uow.consents.current(client_id)
+    return link.chat_id if consent is not None and consent.active else None
+
+
 async def visible_clients(uow: PeopleUnit, staff: Staff) -> list[Client]:
     scope = await scope_of(uow, staff)
     if scope.everything:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
+from concierge.access import may_write_to
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
 from concierge.request_messages import local_time
@@ -104,6 +107,30 @@ async def relay_to_manager(
     return RelayOutcome(staff, stand_in, manager)
 
 
+class ReplyRefusal(StrEnum):
+    """Why a staff reply to a relayed message was not delivered."""
+
+    # The staff member no longer serves the client (reassigned, role changed, deactivated),
+    # or the relayed message was addressed to someone else.
+    NO_ACCESS = "no_access"
+    # The relayed message is older than the reply window: start from the client's card.
+    EXPIRED = "expired"
+    # The client cannot be written to: unlinked, erased, or consent withdrawn.
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    """A delivered reply (`client`) or the reason it was refused; the attempt is audited."""
+
+    client: Client | None
+    refusal: ReplyRefusal | None = None
+
+
+# How long a relayed message can be answered by replying to it, unless the caller says.
+DEFAULT_REPLY_WINDOW = timedelta(days=7)
+
+
 async def relay_to_client(
     uow: UnitOfWork,
     courier: Courier,
@@ -116,16 +143,43 @@ async def relay_to_client(
     text: str | None,
     has_media: bool,
     texts: Catalog | None = None,
-) -> Client | None:
-    """Delivers a staff reply to the client the replied-to message came from; None if none."""
+    reply_window: timedelta = DEFAULT_REPLY_WINDOW,
+) -> ReplyOutcome | None:
+    """Delivers a staff reply to the client the replied-to message came from.
+
+    None when the message replied to is no relayed message. The staff member's access is
+    checked now, against the CRM's current record: a relay mapping is a routing hint, never
+    a permission. Delivered or refused, the attempt is audited.
+    """
     mapping = await uow.relay.find(staff_chat_id=staff_chat_id, message_id=reply_to_message_id)
     if mapping is None:
         return None
+    now = clock.now()
     client = await uow.clients.get(mapping.client_id)
-    link = await uow.links.for_client(mapping.client_id)
-    consent = await uow.consents.current(mapping.client_id)
-    if client is None or link is None or consent is None or not consent.active:
-        return None
+    refusal: ReplyRefusal | None = None
+    link = None
+    if client is None or client.erased_at_marker:
+        refusal = ReplyRefusal.UNREACHABLE
+    elif mapping.staff_id != staff.id or not await may_write_to(uow, staff, client):
+        refusal = ReplyRefusal.NO_ACCESS
+    elif mapping.created_at < now - reply_window:
+        refusal = ReplyRefusal.EXPIRED
+    else:
+        link = await uow.links.for_client(client.id)
+        consent = await uow.consents.current(client.id)
+        if link is None or link.blocked_at is not None or consent is None or not consent.active:
+            refusal = ReplyRefusal.UNREACHABLE
+    await uow.audit.record(
+        now=now,
+        action="relay_reply",
+        outcome="ok" if refusal is None else "denied",
+        actor_staff_id=staff.id,
+        subject_client_id=mapping.client_id,
+        details={"reply_to": reply_to_message_id, "media": has_media}
+        | ({"reason": refusal.value} if refusal else {}),
+    )
+    if refusal is not None or client is None or link is None:
+        return ReplyOutcome(None, refusal or ReplyRefusal.UNREACHABLE)
     # The language the client chose in the bot wins over the CRM's record.
     t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
@@ -137,7 +191,7 @@ async def relay_to_client(
             to_chat_id=link.chat_id, from_chat_id=staff_chat_id, message_id=message_id
         )
     await uow.interactions.record(
-        occurred_at=clock.now(),
+        occurred_at=now,
         channel="messenger",
         direction="internal",
         kind="relay",
@@ -147,7 +201,7 @@ async def relay_to_client(
         text=text,
         payload={"reply_to": reply_to_message_id, "media": has_media},
     )
-    return client
+    return ReplyOutcome(client)
 
 
 async def hand_over_question(

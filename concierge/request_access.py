@@ -97,12 +97,24 @@ async def refuse(
     return RequestRefused(reason, request_id)
 
 
+# Roles that serve clients; a member left with none (a coordinator now) acts on no request.
+SERVING = (Role.ADMIN, Role.MANAGER, Role.DUTY)
+
+
 async def staff_may_act(uow: UnitOfWork, staff: Staff, request: ServiceRequest) -> bool:
-    """Admins; the assignee; the client's manager and that manager's backup; duty on urgent."""
+    """Admins; the assignee; the client's manager and that manager's backup; duty on urgent.
+
+    Read from the CRM's record of now: an inactive member, or one whose roles no longer
+    serve clients, may not act even on a request still assigned to them.
+    """
+    if not staff.active or not any(staff.has_role(role) for role in SERVING):
+        return False
     if staff.has_role(Role.ADMIN) or request.assignee_id == staff.id:
         return True
     if staff.has_role(Role.DUTY) and request.urgent:
         return True
+    if not staff.has_role(Role.MANAGER):
+        return False
     client = await uow.clients.get(request.client_id)
     if client is None or client.manager_id is None:
         return False

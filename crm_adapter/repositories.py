@@ -464,6 +464,18 @@ class SqlAuditRepository:
         )
         await self._s.flush()
 
+    async def count(self, *, action: str, actor_staff_id: int, since: datetime) -> int:
+        return int(
+            await self._s.scalar(
+                select(func.count()).where(
+                    m.AuditEntryRow.action == action,
+                    m.AuditEntryRow.actor_staff_id == actor_staff_id,
+                    m.AuditEntryRow.occurred_at >= since,
+                )
+            )
+            or 0
+        )
+
     async def recent(self, *, limit: int = 50) -> list[AuditEntry]:
         rows = await self._s.scalars(
             select(m.AuditEntryRow).order_by(m.AuditEntryRow.id.desc()).limit(limit)

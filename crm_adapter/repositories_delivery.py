@@ -161,6 +161,8 @@ class SqlOutboxRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def mark_sent(self, message_id: int, *, telegram_message_id: int, now: datetime) -> None:
+        # A sent document's bytes are not kept: the messenger has them, and a copy at rest
+        # would be one more copy of personal data (a briefing, a data export).
         await self._s.execute(
             update(m.OutboxMessageRow)
             .where(m.OutboxMessageRow.id == message_id)
@@ -169,6 +171,7 @@ class SqlOutboxRepository:
                 telegram_message_id=telegram_message_id,
                 sent_at=now,
                 last_error=None,
+                document_content=None,
             )
         )
 

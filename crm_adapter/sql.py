@@ -26,6 +26,7 @@ from crm_adapter.client_desk import (
 )
 from crm_adapter.events_repository import SqlEventRepository
 from crm_adapter.migrate import require_current_schema
+from crm_adapter.personal_data_sql import SqlPersonalDataRepository
 from crm_adapter.port import UpdateLedger
 from crm_adapter.repositories import (
     SqlAuditRepository,
@@ -204,6 +205,10 @@ class SqlUnitOfWork:
     @cached_property
     def web_access(self) -> SqlWebAccessRepository:
         return SqlWebAccessRepository(self.session)
+
+    @cached_property
+    def personal_data(self) -> SqlPersonalDataRepository:
+        return SqlPersonalDataRepository(self.session)
 
     @property
     def relinked(self) -> bool:

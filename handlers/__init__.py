@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    data_rights,
     event_card,
     event_planning,
     event_rsvp,
@@ -35,6 +36,7 @@ def get_routers() -> list[Router]:
         menu.router,
         manager.router,
         web_login.router,
+        data_rights.router,
         event_planning.router,
         event_card.router,
         event_rsvp.router,

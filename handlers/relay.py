@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.fsm.context import FSMContext
@@ -14,6 +16,7 @@ from bot.filters import IsClient, IsStaff
 from bot.keyboards import Keyboard
 from common.clock import Clock
 from common.i18n import Catalog, Translator
+from common.settings import Settings
 from concierge.identity import Identity
 from concierge.relay import relay_to_client, relay_to_manager
 from crm_adapter.sql import SqlUnitOfWork
@@ -102,10 +105,11 @@ async def staff_reply(
     clock: Clock,
     t: Translator,
     catalog: Catalog,
+    settings: Settings,
 ) -> None:
     assert identity.staff is not None and message.bot is not None
     assert message.reply_to_message is not None
-    client = await relay_to_client(
+    outcome = await relay_to_client(
         uow,
         BotCourier(message.bot),
         clock,
@@ -116,8 +120,18 @@ async def staff_reply(
         text=message.text or message.caption,
         has_media=message.text is None,
         texts=catalog,
+        reply_window=timedelta(days=settings.behaviour.relay_reply_days),
     )
-    if client is None:
+    if outcome is None:
         # Not a reply to a relayed client message: another feature may claim it.
         raise SkipHandler
-    await message.answer(t("relay.reply_sent", client=client.full_name))
+    if outcome.client is None:
+        assert outcome.refusal is not None
+        await message.answer(
+            t(
+                f"relay.reply_refused.{outcome.refusal.value}",
+                days=settings.behaviour.relay_reply_days,
+            )
+        )
+        return
+    await message.answer(t("relay.reply_sent", client=outcome.client.full_name))

@@ -16,6 +16,7 @@ from bot.keyboards import Keyboard
 from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Translator
+from concierge.access import client_chat
 from concierge.catalogue import ServiceCatalogue
 from concierge.identity import Identity
 from concierge.notify import Notifier
@@ -172,10 +173,10 @@ async def reply_received(
         text=message.text or message.caption,
         file_id=message.document.file_id if message.document else None,
     )
-    link = await uow.links.for_client(request.client_id)
-    if message.document is not None and link is not None:
+    chat = await client_chat(uow, request.client_id) if message.document else None
+    if chat is not None:
         # The notifier carries text; the document itself is copied as it was sent.
-        await message.bot.copy_message(link.chat_id, message.chat.id, message.message_id)
+        await message.bot.copy_message(chat, message.chat.id, message.message_id)
     await message.answer(t("requests.comment_sent"))
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from common.clock import Clock
 from common.settings import SchedulerSettings
+from concierge.data_rights import OWED_TO_SUBJECT
 from concierge.notify import MessageClass
 from crm_adapter.dto import Actor, Direction, OutboxMessage
 from crm_adapter.sql import SqlCrm, SqlUnitOfWork
@@ -413,7 +414,7 @@ class DeliveryWorker:
 
 async def _refusal_at_send_time(uow: SqlUnitOfWork, message: OutboxMessage) -> str | None:
     """Consent can be withdrawn while a message waits out quiet hours: check it again."""
-    if message.client_id is None:
+    if message.client_id is None or message.kind in OWED_TO_SUBJECT:
         return None
     consent = await uow.consents.current(message.client_id)
     if consent is None or not consent.active:

@@ -1,13 +1,26 @@
-"""Admission at the door: the check-in code a guest gets with their seat, and checking it."""
+"""Admission at the door: the check-in code a guest gets with their seat, and checking it.
+
+Codes stay short (six characters read aloud at the door, 31^6 of them), so their stored
+hashes are keyed (HMAC-SHA256 with BOT_CHECKIN_SECRET): a copy of the database alone cannot
+be searched for them, as an unkeyed hash could be in under an hour. At the door, a staff
+member who enters wrong codes again and again is locked out for a while, every attempt
+audited, so the codes cannot be guessed there either.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 
 from common.clock import Clock
+from common.settings import Settings, get_settings
 from concierge.events.model import EventStatus, InvitationStatus
 from crm_adapter.dto import Client, Event, Invitation
 from crm_adapter.port import UnitOfWork
@@ -21,15 +34,66 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def hash_checkin_code(code: str) -> str:
-    # Stored hashed so that staff reading the CRM cannot check someone else in.
-    return hashlib.sha256(f"checkin:{normalise_code(code)}".encode()).hexdigest()
+# Wrong codes one staff member may enter within the window before /checkin refuses them.
+MAX_WRONG_CODES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+WRONG_CODE_ACTION = "event_checkin_wrong_code"
 
 
-async def issue_code(uow: UnitOfWork) -> tuple[str, str]:
+class CheckinKeyMissing(RuntimeError):
+    """Production runs only with BOT_CHECKIN_SECRET: every process must hash codes alike."""
+
+
+class CheckinKey:
+    """The secret that keys check-in code hashes."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("a check-in key needs at least 16 bytes")
+        self._secret = secret
+
+    def digest(self, code: str) -> str:
+        message = f"checkin:{normalise_code(code)}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CheckinKey:
+        secret = settings.behaviour.checkin_secret
+        if secret is not None and secret.get_secret_value():
+            return cls(secret.get_secret_value().encode())
+        if settings.environment == "production":
+            raise CheckinKeyMissing("set BOT_CHECKIN_SECRET (the same on every process)")
+        return cls(_installation_secret(settings.var_dir / "checkin.key"))
+
+
+def _installation_secret(path: Path) -> bytes:
+    """A random key made once per installation (console, scheduler and bot share var/)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+@lru_cache(maxsize=1)
+def process_key() -> CheckinKey:
+    """The key of this process, from its settings (read once)."""
+    return CheckinKey.from_settings(get_settings())
+
+
+def hash_checkin_code(code: str, key: CheckinKey | None = None) -> str:
+    # Stored hashed so that staff reading the CRM cannot check someone else in, and keyed so
+    # that a stolen copy of the CRM cannot be searched for the codes.
+    return (key or process_key()).digest(code)
+
+
+async def issue_code(uow: UnitOfWork, key: CheckinKey | None = None) -> tuple[str, str]:
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        digest = hash_checkin_code(code)
+        digest = hash_checkin_code(code, key)
         # Codes are looked up without the event, so they must be unique across events.
         if await uow.events.by_checkin_hash(digest) is None:
             return code, digest
@@ -41,6 +105,8 @@ class CheckInOutcome(StrEnum):
     TWICE = "twice"
     NOT_ATTENDING = "not_attending"
     CANCELLED = "cancelled"
+    # Too many wrong codes from this staff member lately: not even looked up.
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
@@ -51,10 +117,29 @@ class CheckInResult:
     invitation: Invitation | None = None
 
 
-async def check_in(uow: UnitOfWork, *, clock: Clock, staff_id: int, code: str) -> CheckInResult:
-    """Admits a guest by the code from their confirmation; every attempt is audited."""
+async def check_in(
+    uow: UnitOfWork, *, clock: Clock, staff_id: int, code: str, key: CheckinKey | None = None
+) -> CheckInResult:
+    """Admits a guest by the code from their confirmation; every attempt is audited.
+
+    After MAX_WRONG_CODES wrong codes within LOCKOUT_WINDOW the staff member's attempts are
+    refused unchecked until the oldest of them leaves the window (the caller commits a
+    refusal too, so the audit trail and the count survive).
+    """
     now = clock.now()
-    invitation = await uow.events.by_checkin_hash(hash_checkin_code(code))
+    wrong = await uow.audit.count(
+        action=WRONG_CODE_ACTION, actor_staff_id=staff_id, since=now - LOCKOUT_WINDOW
+    )
+    if wrong >= MAX_WRONG_CODES:
+        await uow.audit.record(
+            now=now,
+            action="event_checkin_locked",
+            outcome="denied",
+            actor_staff_id=staff_id,
+            details={"wrong_codes": wrong},
+        )
+        return CheckInResult(CheckInOutcome.LOCKED)
+    invitation = await uow.events.by_checkin_hash(hash_checkin_code(code, key))
     event = await uow.events.get(invitation.event_id) if invitation else None
     client = await uow.clients.get(invitation.client_id) if invitation else None
     if invitation is None or event is None:
@@ -72,7 +157,7 @@ async def check_in(uow: UnitOfWork, *, clock: Clock, staff_id: int, code: str) -
         outcome = CheckInOutcome.CHECKED_IN
     await uow.audit.record(
         now=now,
-        action="event_checkin",
+        action=WRONG_CODE_ACTION if outcome is CheckInOutcome.WRONG else "event_checkin",
         outcome="ok" if outcome is CheckInOutcome.CHECKED_IN else "denied",
         actor_staff_id=staff_id,
         subject_client_id=client.id if client else None,

@@ -1,7 +1,8 @@
 """The CRM port: what the rest of the assistant may ask of the CRM, whatever stores it.
 
 One module per part of the CRM with its repository protocols (`people`, `activity`,
-`delivery`, `client_desk`, `events`; the workspace's views are in `crm_adapter.workspace`),
+`delivery`, `client_desk`, `events`; the workspace's views are in `crm_adapter.workspace`,
+a data subject's holdings in `crm_adapter.personal_data`),
 the update ledger (`ledger`), and the units of work that reach them (`unit_of_work`).
 Callers import the units, `Crm` and the ledger from here.
 """
@@ -15,6 +16,7 @@ from crm_adapter.port.unit_of_work import (
     DeliveryUnit,
     EventUnit,
     PeopleUnit,
+    PersonalDataUnit,
     UnitOfWork,
     WebDeskUnit,
     WorkspaceUnit,
@@ -29,6 +31,7 @@ __all__ = [
     "EventUnit",
     "Owner",
     "PeopleUnit",
+    "PersonalDataUnit",
     "UnitOfWork",
     "UpdateLedger",
     "WebDeskUnit",

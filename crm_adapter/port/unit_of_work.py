@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from crm_adapter.personal_data import PersonalDataRepository
 from crm_adapter.port.activity import InteractionRepository, ProfileRepository
 from crm_adapter.port.client_desk import (
     FeedbackRepository,
@@ -105,6 +106,13 @@ class WebDeskUnit(Protocol):
     def web_access(self) -> WebAccessRepository: ...
 
 
+class PersonalDataUnit(Protocol):
+    """Everything held about one client at once: 152-FZ export, erasure and retention."""
+
+    @property
+    def personal_data(self) -> PersonalDataRepository: ...
+
+
 class UnitOfWork(
     PeopleUnit,
     ActivityUnit,
@@ -113,6 +121,7 @@ class UnitOfWork(
     EventUnit,
     WorkspaceUnit,
     WebDeskUnit,
+    PersonalDataUnit,
     Protocol,
 ):
     """One business transaction; nothing is stored until `commit`."""

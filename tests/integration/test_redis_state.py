@@ -87,3 +87,32 @@ async def test_a_redis_outage_degrades_to_the_database_guard_and_no_throttle() -
         assert await throttle.allow(1) == (True, False)
     finally:
         await down.aclose()
+
+
+async def test_an_erasure_forgets_the_persons_conversation_on_every_replica(
+    redis: Redis, redis_prefix: str
+) -> None:
+    """Issue 21: erasure left the client's form answers and counters in Redis."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    from bot.replica_state import ConversationEraser
+    from crm_adapter.personal_data import Chat
+
+    settings = Settings(redis=RedisSettings(url="redis://unused", key_prefix=redis_prefix))
+    state = build_replica_state(settings, redis=redis)
+    erased, other = (
+        StorageKey(bot_id=42, chat_id=7301, user_id=7301),
+        StorageKey(bot_id=42, chat_id=7302, user_id=7302),
+    )
+    for key in (erased, other):
+        await state.storage.set_state(key, "Wizard:text")
+        await state.storage.set_data(key, {"answers": {"wish": "Столик на имя Волкова"}})
+        await state.throttle.allow(key.user_id)
+    eraser = ConversationEraser(storage=None, redis=redis, prefix=redis_prefix)
+    gone = await eraser.forget(Chat("telegram", user_id=7301, chat_id=7301))
+    assert gone == 3  # state, data, the flood counter
+    assert await state.storage.get_state(erased) is None
+    assert await state.storage.get_data(erased) == {}
+    left = [k.decode() async for k in redis.scan_iter(match=f"{redis_prefix}:*")]
+    assert left and not any(":7301" in k for k in left)
+    assert await state.storage.get_state(other) == "Wizard:text"

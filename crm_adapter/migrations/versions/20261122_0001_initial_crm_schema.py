@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 09:09:11.497448
+Create Date: 2026-12-06 09:22:25.546920
 """
 
 from collections.abc import Sequence

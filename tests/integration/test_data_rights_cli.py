@@ -1,0 +1,123 @@
+"""`concierge client export|erase` on a real database, by the ticket's owner only."""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import main as cli
+from common.clock import ManualClock
+from common.settings import get_settings
+from concierge.preferences import request_data_task
+from crm_adapter.sql import SqlCrm
+from tests.conftest import DEFAULT_NOW
+from tests.factories import MiniBank, make_bank
+
+
+class _Silent:
+    async def to_staff(self, staff_id: int, message: object) -> bool:
+        return True
+
+    async def to_client(self, client_id: int, message: object) -> bool:
+        return True
+
+
+def _seed(url: str, task: str) -> tuple[MiniBank, int]:
+    async def seed() -> tuple[MiniBank, int]:
+        crm = SqlCrm.from_url(url)
+        try:
+            bank = await make_bank(crm)
+            async with crm.unit_of_work() as uow:
+                client = await uow.clients.get(bank.client_id)
+                assert client is not None
+                request = await request_data_task(
+                    uow, _Silent(), ManualClock(DEFAULT_NOW), client=client, task=task
+                )
+                await uow.commit()
+            return bank, request.id
+        finally:
+            await crm.close()
+
+    return asyncio.run(seed())
+
+
+@pytest.fixture
+def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    monkeypatch.chdir(tmp_path)  # no .env from the working copy
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    yield sqlite_url
+    get_settings.cache_clear()
+
+
+def test_export_writes_the_archive_for_the_tickets_owner(env: str, tmp_path: Path) -> None:
+    _, ticket = _seed(env, "export")
+    out = tmp_path / "export.zip"
+    runner = CliRunner()
+    refused = runner.invoke(
+        cli.app,
+        [
+            "client",
+            "export",
+            "C-0001",
+            "--ticket",
+            str(ticket),
+            "--staff",
+            "S-0002",
+            "--out",
+            str(out),
+        ],
+    )
+    assert refused.exit_code == 1 and "not_owner" in refused.output and not out.exists()
+    done = runner.invoke(
+        cli.app,
+        [
+            "client",
+            "export",
+            "C-0001",
+            "--ticket",
+            str(ticket),
+            "--staff",
+            "S-0001",
+            "--out",
+            str(out),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert "ticket closed" in done.output
+    data = zipfile.ZipFile(out).read("data.json").decode()
+    assert "Волков" in data and "Вклад «Капитал»" in data
+
+
+def test_erase_by_the_tickets_owner(env: str) -> None:
+    bank, ticket = _seed(env, "deletion")
+    runner = CliRunner()
+    wrong = runner.invoke(
+        cli.app,
+        ["client", "erase", "C-0002", "--ticket", str(ticket), "--staff", "S-0001", "--yes"],
+    )
+    assert wrong.exit_code == 1 and "wrong_ticket" in wrong.output
+    done = runner.invoke(
+        cli.app,
+        ["client", "erase", "C-0001", "--ticket", str(ticket), "--staff", "S-0001", "--yes"],
+    )
+    assert done.exit_code == 0, done.output
+    assert "C-0001: erased" in done.output and "REDIS_URL" in done.output
+
+    async def name() -> str:
+        crm = SqlCrm.from_url(env)
+        try:
+            async with crm.unit_of_work() as uow:
+                client = await uow.clients.get(bank.client_id)
+                assert client is not None
+                return client.full_name
+        finally:
+            await crm.close()
+
+    assert "Волков" not in asyncio.run(name())
