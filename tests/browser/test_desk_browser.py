@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 from aiogram.methods import SendMessage
 
-from common.i18n import Catalog
-from concierge.events.rsvp import Rsvp, answer_invitation
-from concierge.requests import create_request
 from tests.browser.conftest import SCREENSHOTS
 from tests.harness import BotHarness
-from tests.web.desk import COORDINATOR, MANAGER, queued_texts, staffed_bank
+from tests.web.desk import (
+    COORDINATOR,
+    MANAGER,
+    client_accepts,
+    new_request,
+    queued_texts,
+    staffed_bank,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -48,19 +52,7 @@ async def test_manager_prepares_a_meeting_and_works_a_request(
     harness: BotHarness, page: Any, desk_url: str
 ) -> None:
     bank = await staffed_bank(harness)
-    async with harness.app.crm.unit_of_work() as uow:
-        client = await uow.clients.get(bank.client_id)
-        assert client is not None
-        receipt = await create_request(
-            uow,
-            harness.app.notifier,
-            harness.clock,
-            client=client,
-            service_code="cash_delivery",
-            summary="Доставка 500 000 ₽ завтра к 12:00",
-        )
-        await uow.commit()
-    request_id = receipt.request.id
+    request_id = await new_request(harness, bank, summary="Доставка 500 000 ₽ завтра к 12:00")
 
     await sign_in(page, desk_url, await link_from_bot(harness, MANAGER))
     assert page.url.endswith("/requests")
@@ -135,19 +127,7 @@ async def test_coordinator_runs_rsvp_and_check_in(
     event_id = int(page.url.split("/events/")[1].split("?")[0])
 
     # The client answers in the messenger; the desk shows the answer.
-    async with harness.app.crm.unit_of_work() as uow:
-        invitation = (await uow.events.invitations(event_id))[0]
-        answer = await answer_invitation(
-            uow,
-            notifier=harness.app.notifier,
-            clock=harness.clock,
-            client_id=bank.client_id,
-            invitation_id=invitation.id,
-            answer=Rsvp.ACCEPT,
-            catalog=Catalog.shared(),
-        )
-        await uow.commit()
-    assert answer.code is not None
+    invitation_id, code = await client_accepts(harness, bank, event_id)
 
     await page.goto(f"{desk_url}/events/{event_id}/guests")
     await page.get_by_role("link", name=re.compile("^придёт")).click()
@@ -155,15 +135,15 @@ async def test_coordinator_runs_rsvp_and_check_in(
     await shot(page, "05-coordinator-rsvp-table")
 
     await page.goto(f"{desk_url}/events/{event_id}")
-    await page.get_by_label("Код гостя").fill(answer.code)
+    await page.get_by_label("Код гостя").fill(code)
     await page.get_by_role("button", name="Отметить").click()
     result = page.locator("#checkin-result")
     await result.filter(has_text="Волков Иван Петрович").wait_for()
     await shot(page, "06-coordinator-checked-in")
-    await page.get_by_label("Код гостя").fill(answer.code)
+    await page.get_by_label("Код гостя").fill(code)
     await page.get_by_role("button", name="Отметить").click()
     await result.filter(has_text="уже использован").wait_for()
 
     async with harness.app.crm.unit_of_work() as uow:
-        checked = await uow.events.invitation(invitation.id)
+        checked = await uow.events.invitation(invitation_id)
         assert checked is not None and checked.status == "checked_in"

@@ -42,6 +42,50 @@ async def queued_texts(crm: SqlCrm, *, client_id: int) -> list[str]:
         return list(rows)
 
 
+async def new_request(
+    harness: BotHarness, bank: MiniBank, *, summary: str, urgent: bool = False
+) -> int:
+    """A cash-delivery request of the bank's client, booked by the real use case."""
+    from concierge.requests import create_request
+
+    async with harness.app.crm.unit_of_work() as uow:
+        client = await uow.clients.get(bank.client_id)
+        assert client is not None
+        receipt = await create_request(
+            uow,
+            harness.app.notifier,
+            harness.clock,
+            client=client,
+            service_code="cash_delivery",
+            summary=summary,
+            red_button=urgent,
+        )
+        await uow.commit()
+    return receipt.request.id
+
+
+async def client_accepts(harness: BotHarness, bank: MiniBank, event_id: int) -> tuple[int, str]:
+    """The client accepts the event's invitation, as the RSVP button does; returns the
+    invitation id and the check-in code of the confirmation."""
+    from common.i18n import Catalog
+    from concierge.events.rsvp import Rsvp, answer_invitation
+
+    async with harness.app.crm.unit_of_work() as uow:
+        invitation = (await uow.events.invitations(event_id))[0]
+        answer = await answer_invitation(
+            uow,
+            notifier=harness.app.notifier,
+            clock=harness.clock,
+            client_id=bank.client_id,
+            invitation_id=invitation.id,
+            answer=Rsvp.ACCEPT,
+            catalog=Catalog.shared(),
+        )
+        await uow.commit()
+    assert answer.code is not None
+    return invitation.id, answer.code
+
+
 async def staffed_bank(harness: BotHarness) -> MiniBank:
     """The mini bank with the client and every staff member linked through /start."""
     found = await make_bank(harness.app.crm)

@@ -3,14 +3,11 @@ events with RSVP and check-in, the admin pages, and who may open what (with audi
 
 from __future__ import annotations
 
-from common.i18n import Catalog
-from concierge.events.rsvp import Rsvp, answer_invitation
-from concierge.requests import create_request
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank
 from tests.harness import BotHarness
-from tests.web.desk import DeskBrowser, queued_texts
+from tests.web.desk import DeskBrowser, client_accepts, new_request, queued_texts
 
 
 async def audit(crm: SqlCrm, action: str) -> list[AuditEntry]:
@@ -18,27 +15,13 @@ async def audit(crm: SqlCrm, action: str) -> list[AuditEntry]:
         return [e for e in await uow.audit.recent(limit=500) if e.action == action]
 
 
-async def new_request(harness: BotHarness, bank: MiniBank, *, urgent: bool = False) -> int:
-    async with harness.app.crm.unit_of_work() as uow:
-        client = await uow.clients.get(bank.client_id)
-        assert client is not None
-        receipt = await create_request(
-            uow,
-            harness.app.notifier,
-            harness.clock,
-            client=client,
-            service_code="cash_delivery",
-            summary="Доставка 500 000 ₽ <b>завтра</b>",
-            red_button=urgent,
-        )
-        await uow.commit()
-    return receipt.request.id
+SUMMARY = "Доставка 500 000 ₽ <b>завтра</b>"
 
 
 async def test_a_request_worked_end_to_end_in_the_desk(
     harness: BotHarness, bank: MiniBank, browser: DeskBrowser
 ) -> None:
-    request_id = await new_request(harness, bank, urgent=True)
+    request_id = await new_request(harness, bank, summary=SUMMARY, urgent=True)
     await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
     queue = await browser.text("/requests")
     assert f'href="/requests/{request_id}"' in queue and "Волков Иван Петрович" in queue
@@ -89,7 +72,7 @@ async def test_a_request_worked_end_to_end_in_the_desk(
 async def test_another_managers_request_and_client_are_refused_and_audited(
     harness: BotHarness, bank: MiniBank, browser: DeskBrowser
 ) -> None:
-    request_id = await new_request(harness, bank)
+    request_id = await new_request(harness, bank, summary=SUMMARY)
     # The coordinator-free backup manager of the *other* client is not this client's backup.
     await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
     denied = await browser.get(f"/clients/{bank.other_client_id}")
@@ -185,19 +168,7 @@ async def test_an_event_from_creation_to_check_in(
     page = await browser.submit(f"/events/{event_id}/invite")
     assert "Приглашения поставлены в очередь: 1" in page
 
-    async with harness.app.crm.unit_of_work() as uow:
-        invitation = (await uow.events.invitations(event_id))[0]
-        answer = await answer_invitation(
-            uow,
-            notifier=harness.app.notifier,
-            clock=harness.clock,
-            client_id=bank.client_id,
-            invitation_id=invitation.id,
-            answer=Rsvp.ACCEPT,
-            catalog=Catalog.shared(),
-        )
-        await uow.commit()
-    assert answer.code is not None
+    _, code = await client_accepts(harness, bank, event_id)
 
     table = await browser.text(f"/events/{event_id}/guests?status=accepted")
     assert "Волков Иван Петрович" in table and 'aria-current="true">придёт' in table
@@ -208,9 +179,9 @@ async def test_an_event_from_creation_to_check_in(
     csv = await browser.get(f"/events/{event_id}/guests.csv")
     assert csv.status == 200 and "Волков Иван Петрович" in (await csv.read()).decode("utf-8-sig")
 
-    checked = await browser.post(f"/events/{event_id}/checkin", {"code": answer.code.lower()})
+    checked = await browser.post(f"/events/{event_id}/checkin", {"code": code.lower()})
     assert checked.status == 200 and "Волков Иван Петрович" in await checked.text()
-    twice = await browser.post(f"/events/{event_id}/checkin", {"code": answer.code})
+    twice = await browser.post(f"/events/{event_id}/checkin", {"code": code})
     assert twice.status == 409 and "уже использован" in await twice.text()
     wrong = await browser.post(f"/events/{event_id}/checkin", {"code": "ZZZZZZ"})
     assert wrong.status == 409
@@ -238,7 +209,7 @@ async def test_managers_cannot_run_events(
 
 
 async def test_admin_pages(harness: BotHarness, bank: MiniBank, browser: DeskBrowser) -> None:
-    await new_request(harness, bank)
+    await new_request(harness, bank, summary=SUMMARY)
     await browser.sign_in(harness.app.crm, harness.clock, bank.admin_id)
     assert "Клиенты под наблюдением" in await browser.text("/admin")
     log = await browser.text("/admin/audit?outcome=ok&action=web_login")
@@ -263,7 +234,7 @@ async def test_language_switch_and_english_pages(
 async def test_the_duty_desk_sees_the_queue_but_no_client_cards(
     harness: BotHarness, bank: MiniBank, browser: DeskBrowser
 ) -> None:
-    request_id = await new_request(harness, bank, urgent=True)
+    request_id = await new_request(harness, bank, summary=SUMMARY, urgent=True)
     await browser.sign_in(harness.app.crm, harness.clock, bank.duty_id)
     assert (await browser.get(f"/requests/{request_id}")).status == 200
     assert (await browser.get(f"/clients/{bank.client_id}")).status == 403

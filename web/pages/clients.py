@@ -16,6 +16,7 @@ from concierge.portfolio_chart import render_chart
 from concierge.workspace import (
     MAX_NOTE_LENGTH,
     ClientView,
+    PortfolioEntry,
     add_note,
     overview,
     portfolio,
@@ -167,24 +168,24 @@ async def note(request: web.Request) -> web.StreamResponse:
     return see_other(f"/clients/{client_id}?done=note#notes")
 
 
-@routes.get("/portfolio", name="portfolio")
-async def portfolio_page(request: web.Request) -> web.StreamResponse:
+async def _portfolio(request: web.Request) -> list[PortfolioEntry]:
     staff = await require(request, *WORKSPACE, page_name="portfolio")
     desk = ctx.desk(request)
-    entries = await portfolio(
+    return await portfolio(
         ctx.uow(request), clock=desk.clock, staff=staff, rules=desk.insight_rules
     )
+
+
+@routes.get("/portfolio", name="portfolio")
+async def portfolio_page(request: web.Request) -> web.StreamResponse:
+    entries = await _portfolio(request)
     return page(request, "portfolio.html", summary=overview(entries), entries=entries)
 
 
 @routes.get("/portfolio/chart.png", name="portfolio_chart")
 async def portfolio_chart(request: web.Request) -> web.StreamResponse:
-    staff = await require(request, *WORKSPACE, page_name="portfolio")
-    desk = ctx.desk(request)
     t = ctx.translator(request)
-    summary = overview(
-        await portfolio(ctx.uow(request), clock=desk.clock, staff=staff, rules=desk.insight_rules)
-    )
+    summary = overview(await _portfolio(request))
     png = await asyncio.to_thread(
         render_chart,
         summary,
