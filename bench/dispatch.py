@@ -1,7 +1,7 @@
 """Throughput and latency of the full dispatcher against a bare aiogram Dispatcher.
 
     python -m bench.dispatch [--updates N] [--clients N] [--postgres-url URL] [--redis-url URL]
-                             [--in-flight N]
+                             [--in-flight N] [--crm-write-back]
 
 Synthetic conversations of linked clients (menu presses, /help, language switch, questions
 answered from the sample documents, messages relayed to the manager, card-block requests
@@ -368,6 +368,7 @@ async def run_full(
     redis: RedisSettings | None = None,
     *,
     in_flight: int = 1,
+    write_back: bool = False,
 ) -> Result:
     engine = create_engine(url)
     await upgrade(engine)
@@ -379,6 +380,8 @@ async def run_full(
         clock=SystemClock(),
         notifier_factory=direct_notifier,
         knowledge=knowledge,
+        # The bank's own CRM as master: every client interaction also queued for it.
+        crm=SqlCrm.from_url(url, write_back=write_back),
     )
     try:
         await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS)
@@ -518,13 +521,27 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         knowledge = await asyncio.to_thread(build_knowledge, var_dir)
 
         async def full(
-            name: str, url: str, redis: RedisSettings | None = None, in_flight: int = 1
+            name: str,
+            url: str,
+            redis: RedisSettings | None = None,
+            in_flight: int = 1,
+            write_back: bool = False,
         ) -> Result:
             return await run_full(
-                name, url, var_dir, workload, knowledge, redis, in_flight=in_flight
+                name,
+                url,
+                var_dir,
+                workload,
+                knowledge,
+                redis,
+                in_flight=in_flight,
+                write_back=write_back,
             )
 
         results.append(await full("sqlite", f"sqlite+aiosqlite:///{var_dir / 'bench.db'}"))
+        if args.crm_write_back:
+            queued = f"sqlite+aiosqlite:///{var_dir / 'bench-crm.db'}"
+            results.append(await full("sqlite+crm queue", queued, write_back=True))
         if args.in_flight > 1:
             # As polling and webhooks run: does handling updates side by side add throughput?
             concurrent = f"sqlite+aiosqlite:///{var_dir / 'bench-concurrent.db'}"
@@ -536,6 +553,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results.append(
                 await with_postgres_schema(postgres, lambda url: full("postgresql", url))
             )
+            if args.crm_write_back:
+                results.append(
+                    await with_postgres_schema(
+                        postgres, lambda url: full("postgresql+crm queue", url, write_back=True)
+                    )
+                )
         else:
             notes.append("PostgreSQL skipped: set TEST_DATABASE_URL or pass --postgres-url")
         redis_url = args.redis_url or os.environ.get("TEST_REDIS_URL")
@@ -566,6 +589,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=16,
         help="one more SQLite run with this many updates handled at once (0: skip it)",
+    )
+    parser.add_argument(
+        "--crm-write-back",
+        action="store_true",
+        help="also run each engine with every client interaction queued for the bank's CRM",
     )
     return parser.parse_args(argv)
 

@@ -75,6 +75,11 @@ class SectionCb(CallbackData, prefix="sec"):
     key: str
 
 
+class CrmQueueCb(CallbackData, prefix="crmq"):
+    # retry: put every dead letter back in the queue
+    action: str
+
+
 class DataRightsCb(CallbackData, prefix="dsr"):
     """A 152-FZ action on a data ticket (erase); the ticket's owner is checked on press."""
 

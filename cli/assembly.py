@@ -28,6 +28,7 @@ from concierge.product_facts import KnowledgeProductFacts
 from concierge.request_queue import escalate_overdue
 from concierge.retention import purge_personal_data
 from concierge.watchlist import send_watchlist_digest
+from crm_adapter.master.factory import build_master_crm
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
 from scheduler.bootstrap import Proactive, build_proactive
@@ -51,6 +52,8 @@ class Assistant:
             results[name] = await job()
         if self.proactive.delivery is not None:
             await self.proactive.delivery.drain()
+        if self.proactive.crm_master is not None:
+            results["crm.write"] = await self.proactive.crm_master.writer.drain()
         return results
 
     async def close(self) -> None:
@@ -149,7 +152,10 @@ async def assemble(
     replica_state: ReplicaState | None = None,
 ) -> Assistant:
     """Builds and starts everything a process runs; the knowledge model loads off the loop."""
-    crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
+    crm = await SqlCrm.open(
+        settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
+    )
+    master = build_master_crm(settings.crm, crm=crm, language=settings.behaviour.default_language)
     knowledge = await load_knowledge(settings)
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}
@@ -159,7 +165,7 @@ async def assemble(
         # hold whichever replica a message starts from; a replica with the scheduler off only
         # queues, and the process that leads the scheduler delivers.
         built["proactive"] = build_proactive(
-            settings, crm=crm, clock=clock, sender=TelegramSender(bot)
+            settings, crm=crm, clock=clock, sender=TelegramSender(bot), master=master
         )
         return built["proactive"].notifier
 

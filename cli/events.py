@@ -157,7 +157,8 @@ async def _crm() -> Crm:
     from common.settings import get_settings
     from crm_adapter.sql import SqlCrm
 
-    return await SqlCrm.open(get_settings().database.url)
+    settings = get_settings()
+    return await SqlCrm.open(settings.database.url, write_back=settings.crm.writes_back)
 
 
 def register(app: typer.Typer) -> None:

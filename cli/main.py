@@ -203,6 +203,7 @@ def demo_data() -> None:
 
 def _register_features() -> None:
     # Each feature owns its commands; they are added here, in one place.
+    from cli import crm as crm_cli
     from cli import data_rights as data_rights_cli
     from cli import events as events_cli
     from cli import knowledge as knowledge_cli
@@ -215,6 +216,7 @@ def _register_features() -> None:
     manager_cli.register(app)
     events_cli.register(app)
     web_cli.register(app)
+    crm_cli.register(app)
     data_rights_cli.register(app)
 
 
@@ -222,12 +224,21 @@ _register_features()
 
 
 def main() -> None:
+    from crm_adapter.master.factory import CrmNotConfigured
+    from crm_adapter.master.records import CrmUnavailable
     from crm_adapter.migrate import SchemaNotReady
 
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except CrmNotConfigured as exc:
+        typer.echo(f"concierge: {exc}", err=True)
+        sys.exit(2)
+    except CrmUnavailable as exc:
+        # A code, never the portal's answer or URL (the webhook URL holds a secret).
+        typer.echo(f"concierge: the bank's CRM is unavailable ({exc.code}); try later", err=True)
+        sys.exit(75)
     except SchemaNotReady as exc:
         # Every command opens the store through SqlCrm.open, so one place turns a fresh or
         # outdated database into the command to run instead of a driver traceback.

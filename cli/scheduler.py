@@ -18,6 +18,7 @@ from bot.telegram_sender import TelegramSender
 from cli.logging_setup import configure_logging
 from common.clock import Clock, ManualClock, SystemClock
 from common.settings import Settings, get_settings
+from crm_adapter.master.factory import build_master_crm
 from crm_adapter.sql import SqlCrm
 from scheduler.bootstrap import build_proactive
 
@@ -49,11 +50,19 @@ async def run_scheduler_forever(
     from concierge.product_facts import KnowledgeProductFacts
 
     clock = clock or SystemClock()
-    crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
+    crm = await SqlCrm.open(
+        settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
+    )
     owns_bot = bot is None
     bot = bot or make_bot(settings)
     proactive = build_proactive(
-        settings, crm=crm, clock=clock, sender=TelegramSender(bot) if bot else None
+        settings,
+        crm=crm,
+        clock=clock,
+        sender=TelegramSender(bot) if bot else None,
+        master=build_master_crm(
+            settings.crm, crm=crm, language=settings.behaviour.default_language
+        ),
     )
     facts = KnowledgeProductFacts(await load_knowledge(settings))
     schedule_feature_jobs(
@@ -83,7 +92,7 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
     zone = ZoneInfo(settings.scheduler.timezone)
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     clock = ManualClock(start)
-    crm = await SqlCrm.open(settings.database.url)
+    crm = await SqlCrm.open(settings.database.url, write_back=settings.crm.writes_back)
     try:
         proactive = build_proactive(settings, crm=crm, clock=clock, sender=None)
         lines = []

@@ -178,6 +178,57 @@ class WebSettings(BaseSettings):
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
+class CrmSettings(BaseSettings):
+    """The bank's own CRM, master of clients, staff and holdings (crm_adapter.master).
+
+    `local`: the SQL store is the CRM (nothing is synced or written back). `bitrix24` and
+    `webhook`: every interaction, request, note and consent change is queued in the store and
+    written back; `bitrix24` is also read (clients, staff, holdings, life events) by the sync.
+    """
+
+    model_config = _section("CRM_")
+
+    backend: Literal["local", "bitrix24", "webhook"] = "local"
+    # Incremental sync (changes since the last one, plus removals) every this many minutes on
+    # the scheduler's leader; a full sync once a day at `full_sync_hour` (scheduler timezone).
+    sync_every_minutes: int = Field(default=5, ge=1)
+    full_sync_hour: int = Field(default=3, ge=0, le=23)
+    # Write-back: at most this many writes per request to the CRM (Bitrix24's batch holds 50).
+    write_batch_size: int = Field(default=50, ge=1, le=50)
+    # Backoff between attempts while the CRM is unreachable: doubling up to the cap.
+    write_retry_base_seconds: float = Field(default=2.0, gt=0)
+    write_retry_cap_seconds: float = Field(default=300.0, gt=0)
+    # A write still undelivered after this long goes to the dead letters (admins see them).
+    write_give_up_hours: float = Field(default=72.0, gt=0)
+
+    # Bitrix24: an incoming webhook URL (https://portal/rest/<user>/<secret>/) ...
+    bitrix24_webhook_url: SecretStr | None = None
+    # ... or an OAuth application: the portal, the app's credentials and a refresh token.
+    bitrix24_portal_url: str | None = None
+    bitrix24_client_id: str | None = None
+    bitrix24_client_secret: SecretStr | None = None
+    bitrix24_refresh_token: SecretStr | None = None
+    bitrix24_oauth_url: str = "https://oauth.bitrix.info/oauth/token/"
+    # The portal's limit (leaky bucket: 2 requests/s on most plans); we pace below it.
+    bitrix24_requests_per_second: float = Field(default=2.0, gt=0)
+    bitrix24_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Smart processes holding products/holdings and life events, and the deal pipeline of
+    # service requests.
+    bitrix24_holdings_entity_type_id: int = 1032
+    bitrix24_life_events_entity_type_id: int = 1036
+    bitrix24_deal_category_id: int = 0
+
+    # Generic webhook: signed JSON POSTs of every event (docs/crm-webhook.schema.json).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @property
+    def writes_back(self) -> bool:
+        """Whether the store queues its writes for an external CRM."""
+        return self.backend != "local"
+
+
 class Settings(BaseSettings):
     """All settings; each section reads its own prefixed variables."""
 
@@ -201,6 +252,7 @@ class Settings(BaseSettings):
     behaviour: BehaviourSettings = Field(default_factory=BehaviourSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
 
 
 @lru_cache(maxsize=1)

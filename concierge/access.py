@@ -20,7 +20,7 @@ class Scope:
     manager_ids: frozenset[int]
 
     def covers(self, client: Client) -> bool:
-        if client.erased_at_marker:
+        if client.out_of_service:
             return False
         return self.everything or (
             client.manager_id is not None and client.manager_id in self.manager_ids

@@ -112,7 +112,7 @@ async def ask_nps(uow: UnitOfWork, notifier: Notifier, clock: Clock, *, client: 
     Safe to call from a daily job for every client: the survey row is the once-per-quarter
     claim, so repeated runs and restarts never ask twice.
     """
-    if client.do_not_disturb or client.erased_at_marker:
+    if client.do_not_disturb or client.out_of_service:
         return False
     period = quarter_of(clock.now(), client.timezone)
     if not await uow.feedback.claim_survey(

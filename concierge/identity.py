@@ -57,12 +57,13 @@ def identity_of(
     found: LinkedAccount | None, *, user_id: int, chat_id: int | None, default_language: str
 ) -> Identity:
     """Who the account `found` (None: no link) belongs to, by the CRM's rules: an erased
-    client or an inactive staff member is nobody the bot knows."""
+    client, one the bank's CRM no longer has, or an inactive staff member is nobody the bot
+    knows."""
     if found is None:
         return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
     link, client, staff = found.link, found.client, found.staff
     if link.client_id is not None:
-        if client is None or client.erased_at_marker:
+        if client is None or client.out_of_service:
             return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
         return Identity(
             user_id=user_id,

@@ -31,7 +31,7 @@ async def management_watchlist(
     now = clock.now()
     found: list[ClientView] = []
     for client in await uow.clients.all():
-        if client.erased_at_marker:
+        if client.out_of_service:
             continue
         profile = await load_profile(uow, client=client, now=now)
         insights = analyse(profile, rules)

@@ -17,18 +17,31 @@ from crm_adapter.dto import (
     RequestComment,
     ServiceRequest,
 )
+from crm_adapter.master.queue import enqueue
+from crm_adapter.master.records import WriteKind
 
 OPEN_STATUSES = ("new", "accepted")
 
 
 class SqlServiceRequestRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Requests and their comments; with `write_back`, each is queued for the bank's CRM."""
+
+    def __init__(self, session: AsyncSession, *, write_back: bool = False) -> None:
         self._s = session
+        self._write_back = write_back
 
     async def add(self, **fields: Any) -> ServiceRequest:
         row = m.ServiceRequestRow(**fields)
         self._s.add(row)
         await self._s.flush()
+        if self._write_back:
+            await enqueue(
+                self._s,
+                WriteKind.REQUEST,
+                entity_id=row.id,
+                client_id=row.client_id,
+                now=row.created_at,
+            )
         return ServiceRequest.model_validate(row)
 
     async def get(self, request_id: int) -> ServiceRequest | None:
@@ -42,6 +55,16 @@ class SqlServiceRequestRepository:
         for key, value in changes.items():
             setattr(row, key, value)
         await self._s.flush()
+        if self._write_back:
+            # The writer sends the request as it is then, so one write per change suffices.
+            await enqueue(
+                self._s,
+                WriteKind.REQUEST_CHANGE,
+                entity_id=row.id,
+                client_id=row.client_id,
+                now=_changed_at(row),
+                repeatable=True,
+            )
         return ServiceRequest.model_validate(row)
 
     async def for_client(self, client_id: int, *, limit: int = 30) -> list[ServiceRequest]:
@@ -124,6 +147,16 @@ class SqlServiceRequestRepository:
         )
         self._s.add(row)
         await self._s.flush()
+        if self._write_back:
+            request = await self._s.get(m.ServiceRequestRow, request_id)
+            if request is not None:
+                await enqueue(
+                    self._s,
+                    WriteKind.REQUEST_COMMENT,
+                    entity_id=row.id,
+                    client_id=request.client_id,
+                    now=now,
+                )
         return RequestComment.model_validate(row)
 
     async def comments(self, request_id: int) -> list[RequestComment]:
@@ -133,6 +166,12 @@ class SqlServiceRequestRepository:
             .order_by(m.RequestCommentRow.id)
         )
         return [RequestComment.model_validate(r) for r in rows]
+
+
+def _changed_at(row: m.ServiceRequestRow) -> datetime:
+    """The latest moment the request records (its change has no timestamp of its own)."""
+    moments = (row.created_at, row.acknowledged_at, row.resolved_at, row.closed_at)
+    return max(t for t in moments if t is not None)
 
 
 class SqlRelayRepository:

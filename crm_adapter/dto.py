@@ -81,11 +81,17 @@ class Client(Dto):
     holding_group_id: int | None
     client_since: date | None
     erased_at: datetime | None = None
+    crm_removed_at: datetime | None = None
 
     @property
     def erased_at_marker(self) -> bool:
         """True once staff have erased the client's data on a data-subject request."""
         return self.erased_at is not None
+
+    @property
+    def out_of_service(self) -> bool:
+        """Erased, or gone from the bank's CRM: nobody serves, shows or contacts the client."""
+        return self.erased_at is not None or self.crm_removed_at is not None
 
     @property
     def full_name(self) -> str:

@@ -64,6 +64,9 @@ ERASURE: dict[str, Rule] = {
         "chat_id": 0,
     },
     "holding_member": {"relation": None},  # the name is made unique per row below
+    # Writes owed to the bank's own CRM name the records by id only; those still owed would
+    # carry the erased texts, so the client's go (the CRM erases by its own process).
+    "crm_write": "delete",
 }
 # Tables whose rows are messages: a row that mentions the client loses its whole text (a
 # relayed message or a request card in a staff chat is about the client from end to end).
@@ -529,4 +532,7 @@ RETAINED = {
     "rule_firing": "occasion keys of ids and dates only",
     "scheduler_lease": "the scheduler's own bookkeeping",
     "apscheduler_jobs": "the scheduler's own bookkeeping",
+    "crm_write": "ids, keys and error codes only; delivered ones purged after 30 days",
+    "crm_ref": "ids in the store and in the bank's CRM only",
+    "crm_sync_state": "sync cursors and the CRM app's rotating token, no client data",
 }

@@ -26,6 +26,8 @@ from crm_adapter.dto import (
     Role,
     Staff,
 )
+from crm_adapter.master.queue import enqueue
+from crm_adapter.master.records import WriteKind
 from crm_adapter.port import DuplicateUpdate
 from crm_adapter.update_ledger import ACCOUNT_QUERY, linked_account
 
@@ -273,8 +275,9 @@ class SqlLinkCodeRepository:
 
 
 class SqlConsentRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, write_back: bool = False) -> None:
         self._s = session
+        self._write_back = write_back
 
     async def current(self, client_id: int, *, purpose: str = "personal_data") -> Consent | None:
         row = await self._s.scalar(
@@ -305,19 +308,35 @@ class SqlConsentRepository:
         )
         self._s.add(row)
         await self._s.flush()
+        if self._write_back:
+            await enqueue(
+                self._s, WriteKind.CONSENT, entity_id=row.id, client_id=client_id, now=now
+            )
         return Consent.model_validate(row)
 
     async def withdraw(self, client_id: int, *, now: datetime) -> None:
-        await self._s.execute(
+        withdrawn = await self._s.scalars(
             update(m.ConsentRow)
             .where(m.ConsentRow.client_id == client_id, m.ConsentRow.withdrawn_at.is_(None))
             .values(withdrawn_at=now)
+            .returning(m.ConsentRow.id)
         )
+        if self._write_back:
+            for consent_id in sorted(withdrawn):
+                await enqueue(
+                    self._s,
+                    WriteKind.CONSENT,
+                    entity_id=consent_id,
+                    client_id=client_id,
+                    now=now,
+                    repeatable=True,
+                )
 
 
 class SqlInteractionRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, write_back: bool = False) -> None:
         self._s = session
+        self._write_back = write_back
 
     async def record(
         self,
@@ -347,6 +366,21 @@ class SqlInteractionRepository:
             "payload": payload,
             "update_id": update_id,
         }
+        new_id = await self._insert(values)
+        # A note is written back as a note; its mirror in this log is not sent twice.
+        mirrors_note = channel == "crm" and kind == WriteKind.NOTE.value
+        if self._write_back and client_id is not None and not mirrors_note:
+            await enqueue(
+                self._s,
+                WriteKind.INTERACTION,
+                entity_id=new_id,
+                client_id=client_id,
+                now=occurred_at,
+            )
+        return new_id
+
+    async def _insert(self, values: dict[str, Any]) -> int:
+        update_id = values["update_id"]
         if update_id is None:
             row = m.InteractionRow(**values)
             self._s.add(row)
@@ -394,8 +428,9 @@ class SqlInteractionRepository:
 
 
 class SqlProfileRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, write_back: bool = False) -> None:
         self._s = session
+        self._write_back = write_back
 
     async def holdings(self, client_id: int) -> list[ProductHolding]:
         rows = await self._s.scalars(
@@ -431,6 +466,8 @@ class SqlProfileRepository:
         )
         self._s.add(row)
         await self._s.flush()
+        if self._write_back:
+            await enqueue(self._s, WriteKind.NOTE, entity_id=row.id, client_id=client_id, now=now)
         return Note.model_validate(row)
 
 

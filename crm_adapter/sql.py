@@ -25,6 +25,7 @@ from crm_adapter.client_desk import (
     SqlServiceRequestRepository,
 )
 from crm_adapter.events_repository import SqlEventRepository
+from crm_adapter.master.queue import SqlCrmWriteQueue
 from crm_adapter.migrate import require_current_schema
 from crm_adapter.personal_data_sql import SqlPersonalDataRepository
 from crm_adapter.port import UpdateLedger
@@ -126,8 +127,13 @@ class SqlUnitOfWork:
     AsyncSession with seventeen repositories up front cost more than some whole handlers.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, write_back: bool = False
+    ) -> None:
         self._sessions = sessions
+        # The bank's own CRM is the master: interactions, notes, requests and consent changes
+        # are queued for it (crm_write) by their repositories, in this transaction.
+        self.write_back = write_back
 
     @cached_property
     def session(self) -> AsyncSession:
@@ -156,15 +162,15 @@ class SqlUnitOfWork:
 
     @cached_property
     def consents(self) -> SqlConsentRepository:
-        return SqlConsentRepository(self.session)
+        return SqlConsentRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def interactions(self) -> SqlInteractionRepository:
-        return SqlInteractionRepository(self.session)
+        return SqlInteractionRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def profiles(self) -> SqlProfileRepository:
-        return SqlProfileRepository(self.session)
+        return SqlProfileRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def audit(self) -> SqlAuditRepository:
@@ -184,7 +190,7 @@ class SqlUnitOfWork:
 
     @cached_property
     def requests(self) -> SqlServiceRequestRepository:
-        return SqlServiceRequestRepository(self.session)
+        return SqlServiceRequestRepository(self.session, write_back=self.write_back)
 
     @cached_property
     def relay(self) -> SqlRelayRepository:
@@ -205,6 +211,10 @@ class SqlUnitOfWork:
     @cached_property
     def web_access(self) -> SqlWebAccessRepository:
         return SqlWebAccessRepository(self.session)
+
+    @cached_property
+    def crm_writes(self) -> SqlCrmWriteQueue:
+        return SqlCrmWriteQueue(self.session)
 
     @cached_property
     def personal_data(self) -> SqlPersonalDataRepository:
@@ -230,10 +240,12 @@ class SqlUnitOfWork:
 class SqlCrm:
     """The CRM store on a SQL database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, write_back: bool = False) -> None:
         self.engine = engine
+        # See SqlUnitOfWork.write_back; set from CRM_BACKEND (CrmSettings.writes_back).
+        self.write_back = write_back
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._ledger = ledger_for(engine)
+        self._ledger = ledger_for(engine, write_back=write_back)
 
     @property
     def ledger(self) -> UpdateLedger:
@@ -241,17 +253,17 @@ class SqlCrm:
         return self._ledger
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False) -> SqlCrm:
-        return cls(create_engine(url, echo=echo))
+    def from_url(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
+        return cls(create_engine(url, echo=echo), write_back=write_back)
 
     @classmethod
-    async def open(cls, url: str, *, echo: bool = False) -> SqlCrm:
+    async def open(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
         """The store at `url`, once its schema is known to be current (else SchemaNotReady).
 
         Commands and processes open the store this way; tests and benchmarks that migrate
         the database themselves may use `from_url`.
         """
-        crm = cls.from_url(url, echo=echo)
+        crm = cls.from_url(url, echo=echo, write_back=write_back)
         try:
             await require_current_schema(crm.engine)
         except BaseException:
@@ -267,7 +279,7 @@ class SqlCrm:
         look-ups; on SQLite those that cannot wait for a lock then run on the event loop
         (sqlite_driver.INLINE_STATEMENTS).
         """
-        uow = SqlUnitOfWork(self._sessions)
+        uow = SqlUnitOfWork(self._sessions, write_back=self.write_back)
         token = INLINE_STATEMENTS.set(True) if interactive else None
         try:
             yield uow

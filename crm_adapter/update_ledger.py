@@ -19,6 +19,11 @@ SQL. So here:
 None of them joins the handler's unit of work: the claim is committed before the handler
 runs (a failing handler never erases what the person sent) and the replies after it (a lost
 log line never undoes what the handler committed).
+
+When the bank's own CRM is the master (`write_back`), each interaction of a client is also
+queued for it (`crm_write`, see crm_adapter.master.queue) in the same transaction: on SQLite
+one more INSERT … SELECT by primary key in the same job; on PostgreSQL the queue insert rides
+in the same statement as a data-modifying CTE, so the claim stays one round trip.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from sqlalchemy.sql.expression import Executable
 
 from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
+from crm_adapter.master.queue import enqueue_interactions_between, queue_interactions_from
 from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
 from crm_adapter.sqlite_driver import LoopConnection, OneHopDbapi, WriterGate, gate_for
 
@@ -133,18 +139,54 @@ def reply_row(record: Mapping[str, Any], owners: Mapping[int, Owner]) -> dict[st
     }
 
 
-def ledger_for(engine: AsyncEngine) -> UpdateLedger:
-    """The SQLite ledger for a database file under our adapter, else the Core one."""
+def ledger_for(engine: AsyncEngine, *, write_back: bool = False) -> UpdateLedger:
+    """The SQLite ledger for a database file under our adapter, else the Core one.
+
+    `write_back`: clients' interactions are also queued for the bank's own CRM.
+    """
     gate = gate_for(engine.url.database)
     if isinstance(engine.dialect.loaded_dbapi, OneHopDbapi) and gate is not None:
-        return SqliteUpdateLedger(engine, gate)
-    return CoreUpdateLedger(engine)
+        return SqliteUpdateLedger(engine, gate, write_back=write_back)
+    return CoreUpdateLedger(engine, write_back=write_back)
+
+
+def _postgresql_claim_and_queue() -> Executable:
+    """The claim with the client's write queued in the same statement; returns the new id."""
+    claimed = (
+        postgresql_insert(INTERACTION)
+        .values({name: bindparam(name) for name in INTERACTION_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
+        .cte("claimed")
+    )
+    # A data-modifying CTE runs whether or not the main query reads it.
+    queued = queue_interactions_from(claimed).cte("queued")
+    return select(claimed.c.id).add_cte(queued)
+
+
+def _postgresql_replies_and_queue(count: int) -> Executable:
+    """`count` replies and their queued writes in one statement (a data-modifying CTE)."""
+    values = [
+        {
+            name: bindparam(f"{name}_{i}", type_=INTERACTION.c[name].type)
+            for name in INTERACTION_COLUMNS
+        }
+        for i in range(count)
+    ]
+    inserted = (
+        insert(INTERACTION)
+        .values(values)
+        .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
+        .cte("inserted")
+    )
+    return queue_interactions_from(inserted)
 
 
 class CoreUpdateLedger:
     """Core statements on a pooled connection: any engine, no ORM session."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, write_back: bool = False) -> None:
+        self._write_back = write_back
         self._dialect = engine.dialect.name
         # Each write here is a single statement, atomic on its own: the claim is one
         # INSERT … ON CONFLICT, the reply log one multi-row INSERT (owner look-ups before it
@@ -156,7 +198,9 @@ class CoreUpdateLedger:
             else engine
         )
         claim: Executable
-        if self._dialect == "postgresql":
+        if self._dialect == "postgresql" and write_back:
+            claim = _postgresql_claim_and_queue()
+        elif self._dialect == "postgresql":
             claim = (
                 postgresql_insert(INTERACTION)
                 .on_conflict_do_nothing(index_elements=["update_id"])
@@ -167,6 +211,18 @@ class CoreUpdateLedger:
         else:
             claim = insert(INTERACTION)
         self._claim = claim
+        self._engine_dialect = engine.dialect
+        self._replies: dict[int, _Compiled] = {}
+
+    def _replies_compiled(self, count: int) -> _Compiled:
+        """The PostgreSQL replies-and-queue statement for `count` rows, compiled once: a
+        multi-row INSERT is one SQLAlchemy never caches, and compiling it on every update
+        cost more CPU than the rest of the reply log."""
+        found = self._replies.get(count)
+        if found is None:
+            found = _Compiled(_postgresql_replies_and_queue(count), self._engine_dialect)
+            self._replies[count] = found
+        return found
 
     async def close(self) -> None:
         """Nothing of its own: its connections are the engine's."""
@@ -225,6 +281,9 @@ class CoreUpdateLedger:
         if not claimed:
             await conn.rollback()
             raise DuplicateUpdate(values["update_id"])
+        if self._write_back and self._dialect != "postgresql" and values["client_id"] is not None:
+            new_id = result.lastrowid
+            await conn.execute(enqueue_interactions_between(), {"first": new_id, "last": new_id})
         await conn.commit()
 
     async def log_replies(
@@ -240,7 +299,25 @@ class CoreUpdateLedger:
                 )
                 row = found.first()
                 owners[chat_id] = (row[0], row[1]) if row is not None else (None, None)
-            await conn.execute(insert(INTERACTION), [reply_row(r, owners) for r in records])
+            rows = [reply_row(r, owners) for r in records]
+            if not self._write_back or all(r["client_id"] is None for r in rows):
+                await conn.execute(insert(INTERACTION), rows)
+            elif self._dialect == "postgresql":
+                # Autocommit: the replies and their queued writes must be one statement.
+                compiled = self._replies_compiled(len(rows))
+                values = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in row}
+                await conn.exec_driver_sql(compiled.sql, compiled.parameters(values))
+            else:
+                new = await conn.execute(
+                    insert(INTERACTION).returning(
+                        INTERACTION.c.id, sort_by_parameter_order=True
+                    ),
+                    rows,
+                )
+                ids = [r[0] for r in new]
+                await conn.execute(
+                    enqueue_interactions_between(), {"first": min(ids), "last": max(ids)}
+                )
 
 
 def _unknown_chats(records: Sequence[Mapping[str, Any]], owners: Mapping[int, Owner]) -> list[int]:
@@ -284,8 +361,10 @@ class _Compiled:
 class SqliteUpdateLedger:
     """One job on a connection of the ledger's own per step; see the module docstring."""
 
-    def __init__(self, engine: AsyncEngine, gate: WriterGate) -> None:
+    def __init__(self, engine: AsyncEngine, gate: WriterGate, *, write_back: bool = False) -> None:
         dialect = engine.dialect
+        self._write_back = write_back
+        self._queue = _Compiled(enqueue_interactions_between(), dialect)
         self._account = _Compiled(ACCOUNT_QUERY, dialect)
         self._owner = _Compiled(_OWNER_QUERY, dialect)
         self._claim = _Compiled(
@@ -333,7 +412,10 @@ class SqliteUpdateLedger:
     ) -> LinkedAccount | None:
         found = self._read_account(connection, user_id)
         interaction = inbound(found)
-        if not _insert_committed(connection, self._claim.sql, self._claim.parameters(interaction)):
+        queue = self._queue if self._write_back and interaction["client_id"] is not None else None
+        if not _insert_committed(
+            connection, self._claim.sql, self._claim.parameters(interaction), queue=queue
+        ):
             raise DuplicateUpdate(interaction["update_id"])
         return found
 
@@ -349,9 +431,14 @@ class SqliteUpdateLedger:
                 params = self._owner.parameters({"chat_id": chat_id, "messenger": MESSENGER})
                 row = _fetch_one(connection, self._owner.sql, params)
                 owners[chat_id] = (row[0], row[1]) if row is not None else (None, None)
-            connection.executemany(
-                self._insert.sql, [self._insert.parameters(reply_row(r, owners)) for r in records]
-            )
+            rows = [reply_row(r, owners) for r in records]
+            connection.executemany(self._insert.sql, [self._insert.parameters(r) for r in rows])
+            if self._write_back and any(r["client_id"] is not None for r in rows):
+                # This job holds the write lock: the rows just inserted took consecutive
+                # rowids ending at the connection's last one.
+                last = int(_fetch_one(connection, "SELECT last_insert_rowid()", ())[0])
+                span = {"first": last - len(rows) + 1, "last": last}
+                _execute(connection, self._queue.sql, self._queue.parameters(span))
             connection.commit()
         except BaseException:
             connection.rollback()
@@ -366,12 +453,28 @@ def _fetch_one(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]
         cursor.close()
 
 
-def _insert_committed(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> bool:
-    """Whether the row went in (ON CONFLICT DO NOTHING leaves rowcount 0); committed either way."""
+def _execute(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+    connection.execute(sql, params).close()
+
+
+def _insert_committed(
+    connection: sqlite3.Connection,
+    sql: str,
+    params: tuple[Any, ...],
+    *,
+    queue: _Compiled | None = None,
+) -> bool:
+    """Whether the row went in (ON CONFLICT DO NOTHING leaves rowcount 0); committed either way.
+
+    With `queue`, the new row is queued for the bank's CRM in the same transaction.
+    """
     try:
         cursor = connection.execute(sql, params)
         inserted = cursor.rowcount == 1
+        new_id = cursor.lastrowid
         cursor.close()
+        if inserted and queue is not None:
+            _execute(connection, queue.sql, queue.parameters({"first": new_id, "last": new_id}))
         connection.commit()
     except BaseException:
         connection.rollback()

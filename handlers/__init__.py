@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     client_settings,
+    crm_queue,
     data_rights,
     event_card,
     event_planning,
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         menu.router,
         manager.router,
         web_login.router,
+        crm_queue.router,
         data_rights.router,
         event_planning.router,
         event_card.router,

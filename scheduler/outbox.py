@@ -78,8 +78,14 @@ class OutboxNotifier:
         client = await uow.clients.get(client_id)
         link = await uow.links.for_client(client_id)
         marketing = message.message_class is MessageClass.MARKETING
-        if client is None or link is None or link.blocked_at is not None:
-            reason = "no_channel" if link is None or client is None else "channel_blocked"
+        if client is None or client.out_of_service or link is None or link.blocked_at is not None:
+            reason = (
+                "no_channel"
+                if link is None or client is None
+                else "out_of_service"
+                if client.out_of_service
+                else "channel_blocked"
+            )
             decision = ContactDecision(Outcome.SUPPRESS, reason, None)
             await self._record(uow, message, decision, None, client_id=client_id)
             return Enqueued(decision, None)

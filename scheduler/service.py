@@ -8,9 +8,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -43,6 +43,13 @@ async def run_job(service_key: str, job_name: str) -> None:
         log.warning("job %s fired with no leading service %s", job_name, service_key)
         return
     await service.run_job(job_name)
+
+
+class Background(Protocol):
+    """A long-running worker the leader runs beside the jobs (the CRM writer)."""
+
+    def start(self) -> asyncio.Task[None]: ...
+    async def stop(self) -> None: ...
 
 
 def sync_url(async_url: str) -> str:
@@ -86,6 +93,7 @@ class SchedulerService:
         rules_every: timedelta = timedelta(hours=1),
         jobstore_engine_options: dict[str, Any] | None = None,
         service_key: str = "default",
+        background: Sequence[Background] = (),
     ) -> None:
         self._settings = settings
         self._crm = crm
@@ -108,6 +116,8 @@ class SchedulerService:
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, Callable[[], Awaitable[object]]] = {}
         self._periodic: dict[str, timedelta] = {}
+        self._daily: dict[str, tuple[int, int]] = {}
+        self._background = list(background)
         self.became_leader = asyncio.Event()
         if rules is not None:
             self._jobs["rules.evaluate"] = rules.evaluate
@@ -124,6 +134,17 @@ class SchedulerService:
         """
         self._jobs[name] = job
         self._periodic[name] = every
+
+    def add_daily(
+        self, name: str, job: Callable[[], Awaitable[object]], *, hour: int, minute: int = 0
+    ) -> None:
+        """Registers a job that runs once a day at `hour:minute` in the scheduler's zone."""
+        self._jobs[name] = job
+        self._daily[name] = (hour, minute)
+
+    def add_background(self, worker: Background) -> None:
+        """Registers a worker that runs while this service leads (call before `start`)."""
+        self._background.append(worker)
 
     @property
     def is_leader(self) -> bool:
@@ -186,6 +207,8 @@ class SchedulerService:
         self._add_jobs(scheduler)
         if self._delivery is not None:
             self._delivery.start()
+        for worker in self._background:
+            worker.start()
         self.became_leader.set()
 
     def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
@@ -232,6 +255,16 @@ class SchedulerService:
                 coalesce=True,
                 misfire_grace_time=int(every.total_seconds()),
             )
+        for name, (hour, minute) in self._daily.items():
+            self._ensure_job(
+                scheduler,
+                name,
+                name=name,
+                trigger=CronTrigger(hour=hour, minute=minute, timezone=self._settings.timezone),
+                # A day's run missed while no leader was up is worth one late run.
+                coalesce=True,
+                misfire_grace_time=12 * 3600,
+            )
 
     def _ensure_job(
         self, scheduler: AsyncIOScheduler, job_id: str, *, trigger: Any, **options: Any
@@ -267,6 +300,8 @@ class SchedulerService:
             del _RUNNING[self.service_key]
         if self._delivery is not None:
             await self._delivery.stop()
+        for worker in self._background:
+            await worker.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         self.became_leader.clear()

@@ -158,7 +158,7 @@ def exclusion_reason(facts: ClientFacts) -> ExclusionReason | None:
     neither a manager nor a coordinator may override consent or a refusal of marketing.
     """
     client = facts.client
-    if client.erased_at_marker:
+    if client.out_of_service:
         return ExclusionReason.ERASED
     if not facts.consent:
         return ExclusionReason.NO_CONSENT

@@ -11,6 +11,7 @@ from crm_adapter.models.activity import (
 )
 from crm_adapter.models.base import Base
 from crm_adapter.models.client_desk import RelayedMessageRow, SurveyRow
+from crm_adapter.models.crm_master import CrmRefRow, CrmSyncStateRow, CrmWriteRow
 from crm_adapter.models.delivery import (
     ContactDecisionRow,
     OutboxMessageRow,
@@ -44,6 +45,9 @@ __all__ = [
     "ClientRow",
     "ConsentRow",
     "ContactDecisionRow",
+    "CrmRefRow",
+    "CrmSyncStateRow",
+    "CrmWriteRow",
     "EventRow",
     "FeedbackRow",
     "HoldingGroupRow",

@@ -108,6 +108,9 @@ class ClientRow(Base):
     client_since: Mapped[date | None] = mapped_column(Date)
     # Data-subject requests never hard-delete silently: staff act on the task, then mark here.
     erased_at: Mapped[datetime | None] = mapped_column()
+    # Set when the bank's CRM (the master) no longer has the client: nobody is served or shown
+    # them any more; the history stays for the retention period.
+    crm_removed_at: Mapped[datetime | None] = mapped_column()
 
 
 class MessengerLinkRow(Base):

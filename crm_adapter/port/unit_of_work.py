@@ -25,6 +25,7 @@ from crm_adapter.port.delivery import (
 )
 from crm_adapter.port.events import EventRepository
 from crm_adapter.port.ledger import UpdateLedger
+from crm_adapter.port.master import CrmWriteQueueRepository
 from crm_adapter.port.people import (
     AuditRepository,
     ClientRepository,
@@ -106,6 +107,13 @@ class WebDeskUnit(Protocol):
     def web_access(self) -> WebAccessRepository: ...
 
 
+class CrmQueueUnit(Protocol):
+    """The queue of writes to the bank's own CRM (CRM_BACKEND other than local)."""
+
+    @property
+    def crm_writes(self) -> CrmWriteQueueRepository: ...
+
+
 class PersonalDataUnit(Protocol):
     """Everything held about one client at once: 152-FZ export, erasure and retention."""
 
@@ -121,6 +129,7 @@ class UnitOfWork(
     EventUnit,
     WorkspaceUnit,
     WebDeskUnit,
+    CrmQueueUnit,
     PersonalDataUnit,
     Protocol,
 ):

@@ -238,3 +238,28 @@ async def test_the_duty_desk_sees_the_queue_but_no_client_cards(
     await browser.sign_in(harness.app.crm, harness.clock, bank.duty_id)
     assert (await browser.get(f"/requests/{request_id}")).status == 200
     assert (await browser.get(f"/clients/{bank.client_id}")).status == 403
+
+
+async def test_admins_see_the_crm_write_queue_when_an_external_crm_is_configured(
+    harness: BotHarness, bank: MiniBank
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.web.desk import outbox_notifier
+    from web.app import build_desk
+
+    settings = harness.app.settings.model_copy(
+        update={"crm": harness.app.settings.crm.model_copy(update={"backend": "webhook"})}
+    )
+    desk = build_desk(
+        settings,
+        crm=harness.app.crm,
+        clock=harness.clock,
+        notifier=outbox_notifier(harness.app.crm, harness.clock),
+    )
+    async with TestClient(TestServer(desk)) as client:
+        browser = DeskBrowser(client)
+        await browser.sign_in(harness.app.crm, harness.clock, bank.admin_id)
+        page = await browser.text("/admin/delivery")
+        assert 'id="crm-queue"' in page and "webhook" in page
+        assert [e.outcome for e in await audit(harness.app.crm, "crm_queue_view")] == ["ok"]

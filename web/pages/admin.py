@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from concierge.crm_queue import crm_queue_report, retry_dead_letters
 from concierge.insights.reasons import explain
 from concierge.watchlist import management_watchlist
 from crm_adapter.dto import Role
 from web import context as ctx
-from web.render import page
+from web.render import page, see_other
 from web.security import require
 
 routes = web.RouteTableDef()
@@ -63,8 +64,12 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/admin/delivery", name="admin_delivery")
 async def delivery(request: web.Request) -> web.StreamResponse:
-    await require(request, Role.ADMIN, page_name="admin_delivery")
-    outbox = ctx.uow(request).outbox
+    staff = await require(request, Role.ADMIN, page_name="admin_delivery")
+    desk, uow = ctx.desk(request), ctx.uow(request)
+    report = await crm_queue_report(
+        uow, clock=desk.clock, staff=staff, backend=desk.settings.crm.backend
+    )
+    outbox = uow.outbox
     counts = await outbox.counts()
     problems = [
         *(await outbox.by_status("failed"))[-OUTBOX_PROBLEMS:],
@@ -76,6 +81,19 @@ async def delivery(request: web.Request) -> web.StreamResponse:
         counts=counts,
         statuses=("pending", "sending", "sent", "failed", "blocked"),
         problems=problems,
-        # The external CRM's queue (issue 17) reports here once an adapter provides it.
-        crm_queue=None,
+        crm_backend=desk.settings.crm.backend,
+        # None when the assistant's own store is the CRM (CRM_BACKEND=local): no queue.
+        crm_queue=report.status if report is not None else None,
+        done=request.query.get("done", ""),
+        requeued=request.query.get("requeued", ""),
     )
+
+
+@routes.post("/admin/delivery/crm-retry", name="admin_crm_retry")
+async def crm_retry(request: web.Request) -> web.StreamResponse:
+    """Puts the CRM queue's dead letters back in the queue (after the CRM is fixed)."""
+    staff = await require(request, Role.ADMIN, page_name="admin_delivery")
+    requeued = await retry_dead_letters(
+        ctx.uow(request), clock=ctx.desk(request).clock, staff=staff
+    )
+    return see_other(f"/admin/delivery?done=requeued&requeued={requeued or 0}")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 09:22:25.546920
+Create Date: 2026-12-06 09:44:14.568750
 """
 
 from collections.abc import Sequence
@@ -30,6 +30,23 @@ def upgrade() -> None:
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False)
 
+    op.create_table('crm_ref',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('local_id', sa.BigInteger(), nullable=False),
+    sa.Column('remote_id', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_ref'))
+    )
+    with op.batch_alter_table('crm_ref', schema=None) as batch_op:
+        batch_op.create_index('ux_crm_ref_local', ['kind', 'local_id'], unique=True)
+        batch_op.create_index('ux_crm_ref_remote', ['kind', 'remote_id'], unique=True)
+
+    op.create_table('crm_sync_state',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=False),
+    sa.Column('updated_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_crm_sync_state'))
+    )
     op.create_table('holding_group',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -94,6 +111,7 @@ def upgrade() -> None:
     sa.Column('holding_group_id', sa.Integer(), nullable=True),
     sa.Column('client_since', sa.Date(), nullable=True),
     sa.Column('erased_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('crm_removed_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['holding_group_id'], ['holding_group.id'], name=op.f('fk_client_holding_group_id_holding_group')),
     sa.ForeignKeyConstraint(['manager_id'], ['staff.id'], name=op.f('fk_client_manager_id_staff')),
     sa.ForeignKeyConstraint(['previous_manager_id'], ['staff.id'], name=op.f('fk_client_previous_manager_id_staff')),
@@ -198,6 +216,28 @@ def upgrade() -> None:
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_consent_client_purpose', ['client_id', 'purpose'], unique=False)
+
+    op.create_table('crm_write',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=120), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('entity_id', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('uncertain', sa.Boolean(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('claimed_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('remote_id', sa.String(length=64), nullable=True),
+    sa.Column('done_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_crm_write_client_id_client')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_write'))
+    )
+    with op.batch_alter_table('crm_write', schema=None) as batch_op:
+        batch_op.create_index('ix_crm_write_queue', ['status', 'client_id', 'id'], unique=False)
 
     op.create_table('event_audience_override',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -609,6 +649,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_audience_override_event_id'))
 
     op.drop_table('event_audience_override')
+    with op.batch_alter_table('crm_write', schema=None) as batch_op:
+        batch_op.drop_index('ix_crm_write_queue')
+
+    op.drop_table('crm_write')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index('ix_consent_client_purpose')
         batch_op.drop_index(batch_op.f('ix_consent_client_id'))
@@ -635,6 +679,12 @@ def downgrade() -> None:
     op.drop_table('staff')
     op.drop_table('scheduler_lease')
     op.drop_table('holding_group')
+    op.drop_table('crm_sync_state')
+    with op.batch_alter_table('crm_ref', schema=None) as batch_op:
+        batch_op.drop_index('ux_crm_ref_remote')
+        batch_op.drop_index('ux_crm_ref_local')
+
+    op.drop_table('crm_ref')
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apscheduler_jobs_next_run_time'))
 

@@ -1,0 +1,107 @@
+"""CRM_BACKEND=bitrix24: the console journeys run unchanged on a store synced from the bank's
+Bitrix24 (the stand-in), even while it is down, and every interaction of the session lands
+once in the client's timeline there when it is back; admins see the write queue with
+/crm_queue."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bench.bitrix24_portal import MARKER_PREFIX
+from bench.bitrix24_standin import Bitrix24StandIn, demo_portal
+from bot.app import build_app
+from bot.console import ConsoleSession, Transcript, run_console
+from bot.notifier import direct_notifier
+from common.clock import ManualClock
+from common.settings import CrmSettings, Settings
+from crm_adapter import models as m
+from crm_adapter.master.sync import sync_from_master
+from crm_adapter.sql import SqlCrm
+from scheduler.crm_writer import CrmWriter
+from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
+
+SCRIPT = """\
+:as client C-0001
+:press Даю согласие
+:press Мой менеджер
+:press Завершить
+/language
+:press English
+/help
+:as client C-0004
+:press I agree
+/menu
+:as staff S-0001
+/help
+:as staff S-0006
+/crm_queue
+:quit
+"""
+
+
+async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timeline(
+    settings: Settings, sqlite_url: str, clock: ManualClock
+) -> None:
+    portal = await demo_portal(HOLDINGS, LIFE_EVENTS)
+    portal.restamp(clock.now() - timedelta(hours=1))
+    portal.now = clock.now
+    async with Bitrix24StandIn(portal, rate=1000, burst=1000) as api:
+        crm_settings = CrmSettings(backend="bitrix24", bitrix24_webhook_url=api.webhook_url)
+        settings = settings.model_copy(update={"crm": crm_settings})
+        store = SqlCrm.from_url(sqlite_url, write_back=settings.crm.writes_back)
+        master = bitrix24(api.webhook_url)
+        try:
+            await sync_from_master(store, master, clock, full=True)  # into an empty store
+            out = io.StringIO()
+            transcript = Transcript(out=out)
+            app = build_app(
+                settings,
+                session=ConsoleSession(transcript),
+                clock=clock,
+                notifier_factory=direct_notifier,
+                crm=store,
+            )
+            await api.outage()  # the bank's CRM goes down: the bot serves from the store
+            await run_console(app, transcript, io.StringIO(SCRIPT))
+            text = out.getvalue()
+            writer = CrmWriter(store, master, clock)
+            await writer.drain()
+            assert writer.tally.unavailable == 1 and writer.tally.delivered == 0
+            await api.restore()
+            clock.advance(timedelta(minutes=10))
+            await writer.drain()
+            async with store.unit_of_work() as uow:
+                rows = await uow.session.execute(
+                    select(m.InteractionRow.id, m.InteractionRow.client_id).where(
+                        m.InteractionRow.client_id.is_not(None)
+                    )
+                )
+                owner = {int(i): int(c) for i, c in rows}
+                status = await uow.crm_writes.status()
+                clients = {
+                    r.id: r.external_id for r in await uow.session.scalars(select(m.ClientRow))
+                }
+        finally:
+            await master.close()
+            await store.close()
+
+    # The journeys, as on the local store: linking, consent, the manager, language, help.
+    assert "Ваш аккаунт подключён" in text
+    assert "Ваш персональный менеджер — *Соколов Андрей Викторович*" in text
+    assert "Language switched to English." in text and "What I can do" in text
+    assert "Рабочий доступ подключён" in text
+    assert "Запись в CRM банка" in text and "bitrix24" in text  # the admin's queue view
+
+    # Every interaction of a client in this session, once, in that client's timeline.
+    assert len(owner) > 10
+    assert sorted(portal.written) == sorted(f"interaction:{i}" for i in owner)
+    assert portal.duplicates() == {}
+    assert (status.pending, status.sending, status.dead) == (0, 0, 0)
+    for comment in portal.comments.values():
+        key = comment["COMMENT"].rstrip().rsplit("\n", 1)[-1][len(MARKER_PREFIX) : -1]
+        interaction_id = int(key.removeprefix("interaction:"))
+        contact = portal.contacts[int(comment["ENTITY_ID"])]
+        assert contact["UF_CRM_VIP_CLIENT_ID"] == clients[owner[interaction_id]]
