@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# A row id in the CRM (an INTEGER column). Anything else in a button is forged: a larger
+# number used to reach the database and fail there (SQLite cannot bind it, PostgreSQL
+# refuses it as out of range), an unhandled error instead of the stale-button answer.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+# A rating (1-5) or an NPS answer (0-10); the use cases check the exact scale.
+Score = Annotated[int, Field(ge=0, le=10)]
+
+
+def parse_row_id(raw: str) -> int | None:
+    """A row id typed in a command ("12" or "#12"), or None when it cannot be one."""
+    digits = raw.strip().lstrip("#")
+    # isascii: "²".isdigit() holds, but int() refuses it.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+        return None
+    value = int(digits)
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 class ConsentCb(CallbackData, prefix="consent"):
@@ -24,38 +45,38 @@ class ServiceCb(CallbackData, prefix="svc"):
 class WizardCb(CallbackData, prefix="wiz"):
     # opt (value = option index) | back | cancel | confirm
     action: str
-    value: int = 0
+    value: Annotated[int, Field(ge=0, le=999)] = 0
 
 
 class ClientRequestCb(CallbackData, prefix="creq"):
     # open | cancel | comment
     action: str
-    request_id: int
+    request_id: RowId
 
 
 class StaffRequestCb(CallbackData, prefix="sreq"):
     # open | accept | resolve | reply | reassign
     action: str
-    request_id: int
+    request_id: RowId
 
 
 class ReassignCb(CallbackData, prefix="reasg"):
-    request_id: int
-    staff_id: int
+    request_id: RowId
+    staff_id: RowId
 
 
 class RateCb(CallbackData, prefix="rate"):
-    request_id: int
-    score: int
+    request_id: RowId
+    score: Score
 
 
 class FeedbackCommentCb(CallbackData, prefix="fbc"):
-    feedback_id: int
+    feedback_id: RowId
 
 
 class NpsCb(CallbackData, prefix="nps"):
     period: str
-    score: int
+    score: Score
 
 
 class SettingsCb(CallbackData, prefix="set"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from aiogram import Bot
 
 from bot.rendering import split_text
@@ -17,7 +19,14 @@ class BotCourier:
             (await self.bot.send_message(chat_id, part)).message_id for part in split_text(text)
         ]
 
-    async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int:
+    async def copy(
+        self, *, to_chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None
+    ) -> int:
         # copy_message keeps photos and documents without the "forwarded from" header.
-        copied = await self.bot.copy_message(to_chat_id, from_chat_id, message_id)
+        if caption is None:
+            copied = await self.bot.copy_message(to_chat_id, from_chat_id, message_id)
+        else:
+            copied = await self.bot.copy_message(
+                to_chat_id, from_chat_id, message_id, caption=html.escape(caption)
+            )
         return copied.message_id

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -14,22 +16,30 @@ from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
 from common.clock import Clock
 from common.i18n import Catalog
-from concierge.identity import Identity, identity_of
+from common.sensitive import Masked, mask
+from concierge.identity import Identity, PersonKind, identity_of
 from concierge.notify import bind_unit_of_work, release_unit_of_work
 from concierge.request_access import RequestRefused
+from concierge.sensitive_data import warn_once
 from crm_adapter.dto import LinkedAccount
-from crm_adapter.port import Crm, DuplicateUpdate, Owner
+from crm_adapter.port import Crm, DuplicateUpdate, Owner, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
+# "/start <code>": the one-time link code is a credential until used.
+_START_CODE_RE = re.compile(r"^(/start(?:@\w+)?)\s+\S.*", re.DOTALL)
+
 
 def describe_update(update: Update) -> tuple[str, str | None, dict[str, Any]]:
-    """(kind, text, payload) of an inbound update, as stored in the interaction log."""
+    """(kind, text, payload) of an inbound update, as stored in the interaction log (the
+    storage masks sensitive numbers in the text; a link code is masked here)."""
     if update.message is not None:
         msg = update.message
         text = msg.text or msg.caption
+        if msg.text is not None and text is not None:
+            text = _START_CODE_RE.sub(r"\1 [code]", text)
         kind = "command" if (msg.text or "").startswith("/") else "message"
         payload: dict[str, Any] = {"content_type": msg.content_type, "message_id": msg.message_id}
         if msg.reply_to_message is not None:
@@ -39,6 +49,52 @@ def describe_update(update: Update) -> tuple[str, str | None, dict[str, Any]]:
         cq = update.callback_query
         return "callback", cq.data, {"callback_id": cq.id}
     return update.event_type, None, {}
+
+
+def keeps_texts(identity: Identity) -> bool:
+    """Whether what this person writes may be stored: staff, and clients with active consent.
+
+    After consent is withdrawn, and for people nobody linked, the log keeps who, when, what
+    kind and which update (the update id still refuses redeliveries), never the text.
+    """
+    return identity.kind is PersonKind.STAFF or (
+        identity.kind is PersonKind.CLIENT and identity.consent
+    )
+
+
+def inbound_row(
+    update: Update, identity: Identity, *, now: datetime, chat_id: int | None
+) -> tuple[dict[str, Any], Masked | None]:
+    """The interaction row of an inbound update, and a client's message text as masked (to
+    tell them, once, to keep card and identity data out of the chat)."""
+    kind, text, payload = describe_update(update)
+    client_text = identity.kind is PersonKind.CLIENT and update.message is not None
+    sensitive = mask(text) if text and client_text else None
+    if not keeps_texts(identity):
+        text, payload = _metadata_only(kind, text, payload)
+    row = {
+        "occurred_at": now,
+        "channel": "messenger",
+        "direction": "in",
+        "kind": kind,
+        "actor": identity.actor,
+        "client_id": identity.client_id,
+        "staff_id": identity.staff_id,
+        "chat_id": chat_id,
+        "text": text,
+        "payload": payload,
+        "update_id": update.update_id,
+    }
+    return row, sensitive
+
+
+def _metadata_only(
+    kind: str, text: str | None, payload: dict[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    # A command's name says what was asked without anything the person typed after it.
+    command = text.split(maxsplit=1)[0][:32] if kind == "command" and text else None
+    kept = {k: v for k, v in payload.items() if k in ("content_type", "message_id", "callback_id")}
+    return command, kept
 
 
 class UpdateContextMiddleware(BaseMiddleware):
@@ -84,26 +140,15 @@ class UpdateContextMiddleware(BaseMiddleware):
             return None
         chat_id = chat.id if chat else None
         identity = Identity(user_id=user.id, chat_id=chat_id, language=self.default_language)
+        sensitive: Masked | None = None
 
         def inbound(found: LinkedAccount | None) -> dict[str, Any]:
-            nonlocal identity
+            nonlocal identity, sensitive
             identity = identity_of(
                 found, user_id=user.id, chat_id=chat_id, default_language=self.default_language
             )
-            kind, text, payload = describe_update(event)
-            return {
-                "occurred_at": self.clock.now(),
-                "channel": "messenger",
-                "direction": "in",
-                "kind": kind,
-                "actor": identity.actor,
-                "client_id": identity.client_id,
-                "staff_id": identity.staff_id,
-                "chat_id": chat_id,
-                "text": text,
-                "payload": payload,
-                "update_id": event.update_id,
-            }
+            row, sensitive = inbound_row(event, identity, now=self.clock.now(), chat_id=chat_id)
+            return row
 
         try:
             # Committed on its own before the handler: a failing handler never erases the
@@ -134,6 +179,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             bound = bind_unit_of_work(uow)
             try:
                 result = await _run_handler(handler, event, data)
+                await self._warn_once(uow, identity, sensitive, data)
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
@@ -147,6 +193,16 @@ class UpdateContextMiddleware(BaseMiddleware):
                 owners[chat_id] = (identity.client_id, identity.staff_id)
         await self._log_replies(end_capture(token), chat_id, owners=owners)
         return result
+
+    async def _warn_once(
+        self, uow: UnitOfWork, identity: Identity, sensitive: Masked | None, data: dict[str, Any]
+    ) -> None:
+        """Tells the client, once ever, to keep card and identity data out of the chat when
+        their message held some (it is stored and relayed masked either way)."""
+        if identity.client is None or identity.chat_id is None or sensitive is None:
+            return
+        if await warn_once(uow, client=identity.client, masked=sensitive, now=self.clock.now()):
+            await data["bot"].send_message(identity.chat_id, data["t"]("sensitive.client_warning"))
 
     async def _log_replies(
         self, records: list[dict[str, Any]], chat_id: int | None, *, owners: dict[int, Owner]

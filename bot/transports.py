@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.app import App
 from bot.observability import add_routes, start_server
@@ -33,6 +38,59 @@ async def run_polling(app: App) -> None:
             await runner.cleanup()
 
 
+class UpdateRequestHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, answering a body that is no update with 400.
+
+    aiogram parses the body only when it feeds the update: malformed JSON then answered
+    500, and an update that failed validation was logged with pydantic's error text, which
+    repeats the input (a person's message). Here the body is parsed first; what fails is
+    refused with 400 and logged by its error types and places, never its values.
+    """
+
+    async def handle(self, request: web.Request) -> web.Response:
+        bot = await self.resolve_bot(request)
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not self.verify_secret(secret, bot):
+            return web.Response(body="Unauthorized", status=401)
+        try:
+            update = Update.model_validate(
+                await request.json(loads=bot.session.json_loads), context={"bot": bot}
+            )
+        except ValidationError as error:
+            log.warning("webhook body refused: not an update (%s)", _error_places(error))
+            return web.Response(body="Bad Request", status=400)
+        except ValueError:  # malformed JSON or text encoding
+            log.warning("webhook body refused: not JSON")
+            return web.Response(body="Bad Request", status=400)
+        if self.handle_in_background:
+            task = asyncio.create_task(self._feed_in_background(bot, update))
+            self._background_feed_update_tasks.add(task)
+            task.add_done_callback(self._background_feed_update_tasks.discard)
+            return web.json_response({}, dumps=bot.session.json_dumps)
+        answer: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
+        return web.Response(body=self._build_response_writer(bot=bot, result=answer))
+
+    async def _feed_in_background(self, bot: Bot, update: Update) -> None:
+        try:
+            result: object = await self.dispatcher.feed_update(bot, update, **self.data)
+        except Exception:
+            # The dispatcher's error handler takes handlers' failures; this is what is left.
+            log.exception("update %s failed", update.update_id)
+            return
+        if isinstance(result, TelegramMethod):
+            await self.dispatcher.silent_call_request(bot=bot, result=result)
+
+
+def _error_places(error: ValidationError) -> str:
+    """Where and why validation failed, without the refused values."""
+    return ", ".join(
+        f"{'.'.join(str(part) for part in detail['loc']) or 'body'}: {detail['type']}"
+        for detail in error.errors(include_url=False, include_input=False)[:5]
+    )
+
+
 def build_webhook_app(app: App, *, handle_in_background: bool = True) -> web.Application:
     """An aiohttp application that accepts updates only with the configured secret token.
 
@@ -43,7 +101,7 @@ def build_webhook_app(app: App, *, handle_in_background: bool = True) -> web.App
     if telegram.webhook_secret is None or not telegram.webhook_secret.get_secret_value():
         raise ValueError("TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
     web_app = web.Application()
-    SimpleRequestHandler(
+    UpdateRequestHandler(
         dispatcher=app.dispatcher,
         bot=app.bot,
         secret_token=telegram.webhook_secret.get_secret_value(),

@@ -6,11 +6,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+DATABASE_FILE = "concierge.db"
+CHROMA_DIR = "chroma"
+
+
+def sqlite_url_in(var_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{var_dir / DATABASE_FILE}"
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -60,7 +66,8 @@ class DatabaseSettings(BaseSettings):
 
     model_config = _section("DATABASE_")
 
-    url: str = f"sqlite+aiosqlite:///{DEFAULT_VAR_DIR / 'concierge.db'}"
+    # Unset: the SQLite file in CONCIERGE_VAR_DIR (see Settings).
+    url: str = sqlite_url_in(DEFAULT_VAR_DIR)
     echo: bool = False
 
 
@@ -85,7 +92,8 @@ class KnowledgeSettings(BaseSettings):
     model_config = _section("KNOWLEDGE_")
 
     docs_path: Path = PROJECT_ROOT / "knowledge" / "docs"
-    chroma_path: Path = DEFAULT_VAR_DIR / "chroma"
+    # Unset: the "chroma" directory in CONCIERGE_VAR_DIR (see Settings).
+    chroma_path: Path = DEFAULT_VAR_DIR / CHROMA_DIR
     chroma_url: str | None = Field(
         default=None, validation_alias=AliasChoices("CHROMA_URL", "KNOWLEDGE_CHROMA_URL")
     )
@@ -253,6 +261,21 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
+
+    @model_validator(mode="after")
+    def _files_in_var_dir(self) -> Settings:
+        """The SQLite file and the local index follow CONCIERGE_VAR_DIR unless set themselves.
+
+        The sections' defaults are fixed when the module loads, so without this a moved
+        var directory moved only the console log.
+        """
+        if "url" not in self.database.model_fields_set:
+            self.database = self.database.model_copy(update={"url": sqlite_url_in(self.var_dir)})
+        if "chroma_path" not in self.knowledge.model_fields_set:
+            self.knowledge = self.knowledge.model_copy(
+                update={"chroma_path": self.var_dir / CHROMA_DIR}
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from common.sensitive import mask
+
 CATALOGUE_PATH = Path(__file__).resolve().parent / "catalogue.yaml"
 # Services the bot itself creates (hand-over, data-subject requests); the file must have them.
 REQUIRED_INTERNAL = ("question", "emergency", "data_export", "data_deletion")
@@ -319,7 +321,11 @@ def _place(step: Step, text: str, language: str, tz: ZoneInfo, now: datetime) ->
 def _text(step: Step, text: str, language: str, tz: ZoneInfo, now: datetime) -> Answer:
     if not step.min_length <= len(text) <= step.max_length:
         raise InvalidAnswer("length", low=step.min_length, high=step.max_length)
-    return Answer(value=text, shown=text)
+    # Masked on arrival: the answer is shown back, kept in the conversation state (Redis in
+    # production), summarised for staff and stored; a card or account number typed here
+    # belongs in the bank's secure channel.
+    masked = mask(text).text
+    return Answer(value=masked, shown=masked)
 
 
 _PARSERS = {

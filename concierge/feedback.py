@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from common.clock import Clock
+from common.sensitive import mask
 from concierge.actions import Action, Actions, arrange
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import Desk, Refusal, RequestRefused, for_client, refuse
@@ -90,6 +91,8 @@ async def comment_feedback(
             details={"feedback_id": feedback_id},
         )
         raise RequestRefused(Refusal.NOT_YOURS, feedback_id)
+    # The manager reads it as it is stored: card, document and phone numbers masked.
+    comment = mask(comment).text
     await uow.feedback.set_comment(feedback_id, comment)
     low = feedback.score <= (LOW_NPS if feedback.kind == "nps" else LOW_RATING)
     if low:

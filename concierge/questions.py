@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.clock import Clock
+from common.sensitive import mask
 from concierge.notify import Notifier, Outgoing
 from concierge.relay import hand_over_question
 from crm_adapter.dto import Client, ServiceRequest
@@ -33,21 +34,23 @@ async def answer_client_question(
     client: Client,
     question: str,
     language: str,
-    interest_alert: Callable[[str], str] | None = None,
+    interest_alert: Callable[[str, str], str] | None = None,
 ) -> QuestionOutcome:
-    """Answers from client-audience documents only; `interest_alert` renders the manager's
-    notice for a product family."""
+    """Answers from client-audience documents only; `interest_alert(family, question)`
+    renders the manager's notice for a product family (the question as staff may read it:
+    card, document and phone numbers masked)."""
+    shown = mask(question).text
     answer = await knowledge.aanswer(
         question,
         audience="client",
         language="en" if language == "en" else "ru",
-        names=[client.first_name, client.last_name],
+        names=[n for n in (client.first_name, client.middle_name, client.last_name) if n],
     )
     if answer.interest_family:
         await uow.profiles.add_note(
             client_id=client.id,
             author_id=None,
-            text=f"{answer.interest_family}: {question[:300]}",
+            text=f"{answer.interest_family}: {shown[:300]}",
             kind="interest",
             now=clock.now(),
         )
@@ -55,7 +58,7 @@ async def answer_client_question(
             await notifier.to_staff(
                 client.manager_id,
                 Outgoing(
-                    text=interest_alert(answer.interest_family),
+                    text=interest_alert(answer.interest_family, shown[:300]),
                     kind="interest_signal",
                     occasion_key=f"interest:{client.id}:{clock.now():%Y-%m-%d}:"
                     f"{answer.interest_family}",

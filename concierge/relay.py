@@ -15,6 +15,7 @@ from typing import Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
+from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
@@ -33,7 +34,11 @@ class Courier(Protocol):
     a long text may become several messages."""
 
     async def send_text(self, chat_id: int, text: str) -> list[int]: ...
-    async def copy(self, *, to_chat_id: int, from_chat_id: int, message_id: int) -> int: ...
+    async def copy(
+        self, *, to_chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None
+    ) -> int:
+        """Copies a message; `caption`, when given, replaces the original's."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,11 @@ async def relay_to_manager(
     has_media: bool,
     texts: Catalog | None = None,
 ) -> RelayOutcome:
-    """Passes the client's message to whoever answers for them now, with a one-line card."""
+    """Passes the client's message to whoever answers for them now, with a one-line card.
+
+    Card, document, account and phone numbers reach staff masked, with a hint that such
+    data belongs in the bank's secure channel; the logged relay holds the masked text too.
+    """
     now = clock.now()
     staff, stand_in = await answering_for(uow, client, now)
     manager = await uow.staff.get(client.manager_id) if client.manager_id else None
@@ -71,13 +80,21 @@ async def relay_to_manager(
     )
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
+    masked = mask(text) if text else None
+    if masked is not None and masked.found:
+        text = masked.text
+        header += "\n" + t("sensitive.relay_hint")
     if text and not has_media:
         ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
     else:
         ids = await courier.send_text(link.chat_id, header)
         ids.append(
             await courier.copy(
-                to_chat_id=link.chat_id, from_chat_id=chat_id, message_id=message_id
+                to_chat_id=link.chat_id,
+                from_chat_id=chat_id,
+                message_id=message_id,
+                # The caption as the client wrote it is not copied when it held numbers.
+                caption=text if masked is not None and masked.found else None,
             )
         )
     for relayed_id in ids:
@@ -183,12 +200,20 @@ async def relay_to_client(
     # The language the client chose in the bot wins over the CRM's record.
     t = (texts or default_texts()).translator(link.language or client.language)
     header = t("relay.from_manager", staff=staff.full_name)
+    # Staff may give a phone number; a card, document or account number typed back to the
+    # client (a slip) leaves the bank masked, as every stored text is.
+    secret = mask(text, only=SECRET_KINDS) if text else None
+    if secret is not None and secret.found:
+        text = secret.text
     if text and not has_media:
         await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")
     else:
         await courier.send_text(link.chat_id, header)
         await courier.copy(
-            to_chat_id=link.chat_id, from_chat_id=staff_chat_id, message_id=message_id
+            to_chat_id=link.chat_id,
+            from_chat_id=staff_chat_id,
+            message_id=message_id,
+            caption=text if secret is not None and secret.found else None,
         )
     await uow.interactions.record(
         occurred_at=now,

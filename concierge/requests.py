@@ -12,6 +12,7 @@ from typing import Any
 
 from common.clock import Clock
 from common.i18n import Catalog
+from common.sensitive import SECRET_KINDS, mask, mask_text
 from concierge.catalogue import Answer, Service, ServiceCatalogue
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import Desk, Refusal, for_client, for_staff, refuse
@@ -218,6 +219,8 @@ async def comment_request(
         if request.acknowledged_at is None:
             # A personal answer is an acknowledgement: the escalation clock stops.
             request = await uow.requests.update(request_id, acknowledged_at=now)
+        # As in the relay: a phone may go to the client, a card or document number not.
+        text = mask(text, only=SECRET_KINDS).text if text else text
         await _add_comment(uow, request_id, now, text=text, file_id=file_id, staff=staff)
         await _tell_client(
             uow, desk, request, "requests.comment_client", staff=staff.full_name, text=text or "📎"
@@ -228,6 +231,8 @@ async def comment_request(
     request = await for_client(
         uow, desk, client=client, request_id=request_id, action="comment", open_only=True
     )
+    # Staff read it as it is stored: card, document and phone numbers masked.
+    text = mask_text(text)
     await _add_comment(uow, request_id, now, text=text, file_id=file_id, staff=None)
     assignee = await _assignee(uow, request)
     if assignee is not None:

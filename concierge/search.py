@@ -8,16 +8,10 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from common.translit import to_latin
 from crm_adapter.dto import Client
 
-# GOST-like romanisation (close to GOST 7.79 system B and Russian passports), lower case.
-_CYR_TO_LAT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya",
-}  # fmt: skip
+__all__ = ["Match", "find_clients", "to_cyrillic", "to_latin"]
 
 # The reverse direction reads digraphs first; letters Russian lacks get their usual stand-ins.
 _LAT_TO_CYR = {
@@ -31,10 +25,6 @@ _LAT_PATTERN = re.compile("|".join(sorted(_LAT_TO_CYR, key=len, reverse=True)))
 
 # Below this a match is noise; "Valkov" scores 83 against "Volkov", "Morozova" about 40.
 MIN_SCORE = 75.0
-
-
-def to_latin(text: str) -> str:
-    return "".join(_CYR_TO_LAT.get(ch, ch) for ch in text.lower())
 
 
 def to_cyrillic(text: str) -> str:

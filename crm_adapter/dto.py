@@ -81,6 +81,7 @@ class Client(Dto):
     holding_group_id: int | None
     client_since: date | None
     erased_at: datetime | None = None
+    card_data_warned_at: datetime | None = None
     crm_removed_at: datetime | None = None
 
     @property

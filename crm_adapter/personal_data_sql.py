@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Column
+from sqlalchemy.types import TypeDecorator
 
 from crm_adapter import models as m
 from crm_adapter.models.base import Base
@@ -97,8 +98,14 @@ def client_columns(table: Table) -> list[Column[Any]]:
     ]
 
 
+def stored_type(column: Column[Any]) -> Any:
+    """The column's SQL type, under a decorator such as MaskedText (masked on the way in)."""
+    kind = column.type
+    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+
+
 def text_columns(table: Table) -> list[Column[Any]]:
-    return [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
+    return [c for c in table.columns if isinstance(stored_type(c), String | Text | JSON)]
 
 
 # Shorter strings are codes, statuses and kinds: no room for a name or a sentence.
@@ -110,10 +117,10 @@ def free_text_columns(table: Table) -> list[Column[Any]]:
     return [
         c
         for c in text_columns(table)
-        if not isinstance(c.type, String)
-        or isinstance(c.type, Text)
-        or c.type.length is None
-        or c.type.length >= FREE_TEXT_LENGTH
+        if not isinstance(stored_type(c), String)
+        or isinstance(stored_type(c), Text)
+        or stored_type(c).length is None
+        or stored_type(c).length >= FREE_TEXT_LENGTH
     ]
 
 
@@ -348,7 +355,7 @@ class SqlPersonalDataRepository:
             return changed
         primary = list(table.primary_key.columns)[0]
         owner = table.c.client_id if "client_id" in table.c else None
-        is_json = isinstance(column.type, JSON)
+        is_json = isinstance(stored_type(column), JSON)
         searched = cast(column, Text) if is_json else column
         for batch in _batches(needles):
             forms = [f for n in batch for f in (_escaped_forms(n) if is_json else [n])]

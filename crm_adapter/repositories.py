@@ -42,6 +42,7 @@ EDITABLE_CLIENT_FIELDS = frozenset(
         "do_not_disturb",
         "marketing_opt_out",
         "erased_at",
+        "card_data_warned_at",
     }
 )
 

@@ -51,9 +51,13 @@ from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and foreign keys, its directory is created."""
+    """An async engine; SQLite gets WAL and foreign keys, its directory is created.
+
+    Bound values never reach a log line: a failed statement's error text (logged with its
+    traceback) and `echo` would otherwise show them, and they hold what people typed.
+    """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram.filters import CommandObject
 
+from bot.callbacks import parse_row_id
 from common.i18n import Translator
 from concierge.events.model import EventError
 from crm_adapter.dto import Role
@@ -14,8 +15,7 @@ COORDINATION = (Role.COORDINATOR, Role.ADMIN)
 
 def event_id_arg(command: CommandObject) -> int | None:
     """The event number after a command (`/event 12` or `/event #12`), if there is one."""
-    raw = (command.args or "").strip().lstrip("#")
-    return int(raw) if raw.isdigit() else None
+    return parse_row_id(command.args or "")
 
 
 def refusal(t: Translator, exc: EventError) -> str:

@@ -16,6 +16,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot import event_views as views
+from bot.callbacks import parse_row_id
 from bot.event_callbacks import WizardCb
 from bot.filters import IsStaff, staff_only
 from common.clock import Clock
@@ -154,7 +155,7 @@ async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None
 @router.message(NewEvent.capacity, *ANSWER)
 async def wizard_capacity(message: Message, state: FSMContext, t: Translator) -> None:
     raw = (message.text or "").strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
         await message.answer(t("events.err.bad_capacity"))
         return
     await state.update_data(capacity=int(raw))
@@ -303,10 +304,11 @@ async def edit(
 ) -> None:
     """`/eventedit ID start|venue|capacity VALUE`: one change at a time, each explained."""
     parts = (command.args or "").split(maxsplit=2)
-    if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in {"start", "venue", "capacity"}:
+    event_id = parse_row_id(parts[0]) if parts else None
+    if len(parts) < 3 or event_id is None or parts[1] not in {"start", "venue", "capacity"}:
         await message.answer(t("events.usage.eventedit"))
         return
-    event_id, what, value = int(parts[0]), parts[1], parts[2].strip()
+    what, value = parts[1], parts[2].strip()
     common: dict[str, Any] = {
         "notifier": notifier,
         "clock": clock,
@@ -316,7 +318,8 @@ async def edit(
     }
     try:
         if what == "capacity":
-            if not value.isdigit():
+            # A seat count, not anything the database's INTEGER could overflow on.
+            if not (value.isascii() and value.isdigit()) or len(value) > 6:
                 raise EventError("events.err.bad_number")
             promoted = await change_capacity(uow, capacity=int(value), **common)
             text = t(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.callbacks import RowId
 from bot.keyboards import Keyboard
 from common.i18n import Catalog, Raw, Translator
 from concierge.insights.analysis import Flag
@@ -25,7 +26,7 @@ class ClientCb(CallbackData, prefix="cl"):
     """A button about one client; access is checked again on every press."""
 
     action: str  # card | brief | note
-    client_id: int
+    client_id: RowId
 
 
 def money(amount: Decimal) -> str:

@@ -53,8 +53,8 @@ async def client_question(
         client=client,
         question=text,
         language=identity.language,
-        interest_alert=lambda family: manager_t(
-            "questions.interest_alert", client=client.full_name, family=family, question=text[:300]
+        interest_alert=lambda family, question: manager_t(
+            "questions.interest_alert", client=client.full_name, family=family, question=question
         ),
     )
     answer = outcome.answer

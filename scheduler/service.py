@@ -109,7 +109,11 @@ class SchedulerService:
         default_options: dict[str, Any] = (
             {"connect_args": {"timeout": 2}} if self._jobstore_url.startswith("sqlite") else {}
         )
-        self._jobstore_options = jobstore_engine_options or default_options
+        # A failed statement's error would otherwise carry its bound values into the log.
+        self._jobstore_options = {
+            **(jobstore_engine_options or default_options),
+            "hide_parameters": True,
+        }
         self.service_key = service_key
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._scheduler: AsyncIOScheduler | None = None

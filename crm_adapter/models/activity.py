@@ -14,11 +14,10 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_adapter.models.base import Base, BigIntPk
+from crm_adapter.models.base import Base, BigIntPk, MaskedJSON, MaskedText
 
 
 class InteractionRow(Base):
@@ -35,7 +34,11 @@ class InteractionRow(Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    text: Mapped[str | None] = mapped_column(Text)
+    # What people wrote, with sensitive numbers masked; after consent is withdrawn, and for
+    # people nobody linked, not even that (bot.middlewares keeps metadata only).
+    text: Mapped[str | None] = mapped_column(MaskedText)
+    # Ids, kinds and codes only (message ids, buttons' callback data, outbox ids), never a
+    # person's words: those go in `text`. Not masked, so every reply's write stays cheap.
     payload: Mapped[dict[str, Any] | None] = mapped_column()
     # Telegram's update_id: unique so a redelivered update can never be logged twice.
     update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
@@ -55,7 +58,7 @@ class AuditEntryRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject_client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
     outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | denied | error
-    details: Mapped[dict[str, Any] | None] = mapped_column()
+    details: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON)
 
 
 class ProductHoldingRow(Base):
@@ -101,7 +104,7 @@ class LifeEventRow(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
     kind: Mapped[str] = mapped_column(String(48))
     happened_on: Mapped[date | None] = mapped_column(Date)
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(MaskedText)
     recorded_at: Mapped[datetime] = mapped_column()
 
 
@@ -114,7 +117,7 @@ class NoteRow(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column()
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(MaskedText)
     kind: Mapped[str] = mapped_column(String(32), default="note")  # note | interest | fact
 
 
@@ -128,5 +131,5 @@ class FeedbackRow(Base):
     kind: Mapped[str] = mapped_column(String(16))  # request | event | nps
     subject_id: Mapped[int | None] = mapped_column(Integer)
     score: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(MaskedText)
     created_at: Mapped[datetime] = mapped_column()

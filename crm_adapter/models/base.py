@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Text, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
+
+from common.sensitive import mask_text
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -47,6 +49,59 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def mask_values(value: Any) -> Any:
+    """Every string inside a JSON value with its sensitive data masked."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {key: mask_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_values(item) for item in value]
+    return value
+
+
+class MaskedText(TypeDecorator[str]):
+    """Text a person wrote: card, passport, phone and similar numbers are masked on the way
+    in (`common.sensitive`), whichever path writes it (ORM, Core, the update ledger)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return mask_text(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # A value compared with the column (==, LIKE) is a search term, not something
+        # stored: it is bound as plain text.
+        return self.impl_instance
+
+
+class MaskedJSON(TypeDecorator[Any]):
+    """A JSON document that may quote what a person wrote; its strings are masked."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return mask_values(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        return self.impl_instance
+
+
+def _mask_on_set(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return mask_values(value)
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _mask_attributes(mapper: Mapper[Any], class_: type) -> None:
+    """Masks masked columns on the ORM object too, not only in the row: an object that was
+    just added (and the DTO made from it) must not carry what the database will not."""
+    for attribute in mapper.column_attrs:
+        if any(isinstance(c.type, MaskedText | MaskedJSON) for c in attribute.columns):
+            event.listen(getattr(class_, attribute.key), "set", _mask_on_set, retval=True)
 
 
 class Base(DeclarativeBase):

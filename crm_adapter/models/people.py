@@ -108,6 +108,8 @@ class ClientRow(Base):
     client_since: Mapped[date | None] = mapped_column(Date)
     # Data-subject requests never hard-delete silently: staff act on the task, then mark here.
     erased_at: Mapped[datetime | None] = mapped_column()
+    # When the client was told not to send card or identity data in the chat (once ever).
+    card_data_warned_at: Mapped[datetime | None] = mapped_column()
     # Set when the bank's CRM (the master) no longer has the client: nobody is served or shown
     # them any more; the history stays for the retention period.
     crm_removed_at: Mapped[datetime | None] = mapped_column()

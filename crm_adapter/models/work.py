@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_adapter.models.base import Base
+from crm_adapter.models.base import Base, MaskedJSON, MaskedText
 
 
 class ServiceRequestRow(Base):
@@ -22,8 +22,8 @@ class ServiceRequestRow(Base):
     # new | accepted | resolved | cancelled
     status: Mapped[str] = mapped_column(String(16), default="new")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    summary: Mapped[str] = mapped_column(Text)
-    details: Mapped[dict[str, Any] | None] = mapped_column()
+    summary: Mapped[str] = mapped_column(MaskedText)
+    details: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column()
     ack_due_at: Mapped[datetime] = mapped_column()
@@ -44,7 +44,7 @@ class RequestCommentRow(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id"), index=True)
     author_kind: Mapped[str] = mapped_column(String(16))  # client | staff | system
     author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    text: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(MaskedText)
     file_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column()
 
@@ -111,7 +111,7 @@ class InvitationRow(Base):
     waitlisted_at: Mapped[datetime | None] = mapped_column()
     checkin_code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     checked_in_at: Mapped[datetime | None] = mapped_column()
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(MaskedText)
     # Each reminder goes at most once; these record that it went.
     reminder_sent_at: Mapped[datetime | None] = mapped_column()
     day_before_sent_at: Mapped[datetime | None] = mapped_column()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +19,30 @@ from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
 from tests.harness import BotHarness, RecordingSession
 from tests.unit.knowledge.fakes import HashingEmbedder
+
+
+async def console_script(
+    database_url: str, var_dir: Path, script: str, *, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`concierge console --script` in a process of its own, as a person runs it."""
+    path = var_dir / "session.txt"
+    path.write_text(script, encoding="utf-8")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CONCIERGE_VAR_DIR": str(var_dir),
+        **env,
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", "console", "--script", str(path)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
 

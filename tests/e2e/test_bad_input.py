@@ -140,7 +140,10 @@ async def test_a_failing_handler_is_answered_and_the_update_still_logged(
     assert "что-то пошло не так" in calls[-1].text  # type: ignore[attr-defined]
     async with harness.app.crm.unit_of_work() as uow:
         count = await uow.session.scalar(
-            select(func.count()).where(m.InteractionRow.text == "boom")
+            # A stranger's text is not kept (metadata only); the update is.
+            select(func.count()).where(
+                m.InteractionRow.chat_id == 6601, m.InteractionRow.direction == "in"
+            )
         )
     assert count == 1
 
@@ -171,3 +174,57 @@ async def test_a_client_pressing_a_staff_button_is_refused_and_audited(
     async with harness.app.crm.unit_of_work() as uow:
         audit = await uow.audit.recent(limit=1)
     assert audit[0].action == "callback_rejected" and audit[0].outcome == "denied"
+
+
+HUGE = "99999999999999999999"  # more than any id column holds
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"sreq:open:{HUGE}",
+        f"creq:open:{HUGE}",
+        f"rate:{HUGE}:5",
+        f"rate:1:{HUGE}",
+        f"cl:card:{HUGE}",
+        f"rsvp:{HUGE}:accept",
+        f"evrate:1:{HUGE}",
+        f"evadm:{HUGE}:list:",
+        f"evaud:1:{HUGE}:1",
+        f"fbc:{HUGE}",
+        f"reasg:1:{HUGE}",
+        f"nps:2026Q4:{HUGE}",
+        f"wiz:opt:{HUGE}",
+        "sreq:open:-1",
+    ],
+)
+async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
+    harness: BotHarness, data: str
+) -> None:
+    # A forged number larger than the database holds used to reach it and fail there.
+    bank = await make_bank(harness.app.crm)
+    staff, client = harness.user(7001), harness.user(6001)
+    await harness.link(staff, staff_id=bank.admin_id)
+    await harness.link(client, client_id=bank.client_id)
+    for person in (staff, client):
+        calls = await harness.press(person, data)
+        assert len(calls) == 1, calls
+        assert isinstance(calls[0], AnswerCallbackQuery) and calls[0].show_alert
+        assert calls[0].text == "Эта кнопка устарела или недоступна. Откройте /menu."
+        async with harness.app.crm.unit_of_work() as uow:
+            audit = await uow.audit.recent(limit=1)
+        assert audit[0].action == "callback_rejected" and audit[0].outcome == "denied"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [f"/event {HUGE}", f"/event #{HUGE}", "/event ²", f"/eventedit {HUGE} capacity 5"],
+)
+async def test_an_oversized_id_in_a_command_is_answered_with_its_usage(
+    harness: BotHarness, command: str
+) -> None:
+    bank = await make_bank(harness.app.crm)
+    coordinator = harness.user(7001)
+    await harness.link(coordinator, staff_id=bank.coordinator_id)
+    calls = await harness.send(coordinator, command)
+    assert len(calls) == 1 and "что-то пошло не так" not in calls[0].text  # type: ignore[attr-defined]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -18,6 +14,7 @@ from common.clock import ManualClock
 from common.settings import Settings
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
+from tests.e2e.conftest import console_script
 from tests.factories import make_bank
 
 SCRIPT = """\
@@ -107,22 +104,9 @@ async def test_concierge_console_runs_a_quick_script_without_flood_control(
     by default), so a demo script lost its last answers to "you are sending too often".
     """
     await make_bank(crm)
-    script = tmp_path / "session.txt"
     menus = "/menu\n" * 12
-    script.write_text(f":as client C-0001\n:press Даю\n{menus}:quit\n", encoding="utf-8")
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database.url,
-        "CONCIERGE_VAR_DIR": str(tmp_path),
-    }
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cli", "console", "--script", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    result = await console_script(
+        settings.database.url, tmp_path, f":as client C-0001\n:press Даю\n{menus}:quit\n"
     )
     assert result.returncode == 0, result.stderr
     assert "Вы отправляете сообщения очень часто" not in result.stdout

@@ -167,16 +167,23 @@ def webhook_settings(settings: Settings, secret: str | None) -> Settings:
     )
 
 
-async def test_webhook_refuses_requests_without_the_secret_token(
-    settings: Settings, clock: ManualClock
-) -> None:
+async def webhook_replica(
+    settings: Settings, clock: ManualClock, *, background: bool = False
+) -> tuple[App, TestClient[Any, Any]]:
+    """A webhook replica with the secret "right", served on loopback."""
     app = build_app(
         webhook_settings(settings, "right"),
         session=RecordingSession(),
         clock=clock,
         notifier_factory=direct_notifier,
     )
-    client = await serve(build_webhook_app(app, handle_in_background=False))
+    return app, await serve(build_webhook_app(app, handle_in_background=background))
+
+
+async def test_webhook_refuses_requests_without_the_secret_token(
+    settings: Settings, clock: ManualClock
+) -> None:
+    app, client = await webhook_replica(settings, clock)
     update = {
         "update_id": 9001,
         "message": {
@@ -206,6 +213,38 @@ async def test_webhook_refuses_requests_without_the_secret_token(
     assert isinstance(session, RecordingSession)
     # Only the authenticated delivery reached the bot.
     assert [type(c.method) for c in session.calls] == [SendMessage]
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "background"])
+async def test_a_malformed_webhook_body_is_answered_400_and_its_input_never_logged(
+    settings: Settings, clock: ManualClock, caplog: pytest.LogCaptureFixture, background: bool
+) -> None:
+    app, client = await webhook_replica(settings, clock, background=background)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "right", "Content-Type": "application/json"}
+    # A message whose sender is malformed: validation fails on it, with the text beside it.
+    not_an_update = {
+        "update_id": "nine",
+        "message": {
+            "message_id": 1,
+            "date": 1,
+            "chat": {"id": 1, "type": "private"},
+            "text": "паспорт 45 12 345678, Волков",
+        },
+    }
+    path = app.settings.telegram.webhook_path
+    try:
+        broken = await client.post(path, data='{"update_id": 1, "message": {', headers=headers)
+        invalid = await client.post(path, data=json.dumps(not_an_update), headers=headers)
+        not_object = await client.post(path, data="[1, 2]", headers=headers)
+    finally:
+        await client.close()
+        await app.close()
+    assert (broken.status, invalid.status, not_object.status) == (400, 400, 400)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "webhook body refused" in logged and "update_id: int_parsing" in logged
+    assert "345678" not in logged and "Волков" not in logged
+    session = app.bot.session
+    assert isinstance(session, RecordingSession) and session.calls == []
 
 
 async def test_webhook_app_is_not_built_without_a_secret(

@@ -422,3 +422,30 @@ async def test_on_postgresql_a_pooled_connection_the_server_dropped_is_replaced(
     finally:
         await admin.dispose()
         await crm.close()
+
+
+async def test_every_ledger_stores_a_persons_text_masked(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    # The SQLite ledger binds its own compiled statements; the column's masking must hold
+    # there as on the Core path (PostgreSQL) and the ORM.
+    await _linked_bank(store, clock)
+    at = clock.now()
+    said = "карта 4276 1234 5678 9014, тел. +7 916 123-45-67"
+    for n, ledger in enumerate(_ledgers(store)):
+        row = _inbound(800 + n, at, text=said)
+        await ledger.open_update(CLIENT_USER, lambda _found, row=row: row)
+        await ledger.log_replies(
+            [
+                {
+                    "occurred_at": at,
+                    "kind": "message",
+                    "chat_id": CLIENT_USER,
+                    "text": said,
+                    "payload": {"method": "sendMessage"},
+                }
+            ],
+            known_owners={},
+        )
+    texts = [r.text for r in await _rows(store)]
+    assert texts and set(texts) == {"карта [card *9014], тел. [phone]"}

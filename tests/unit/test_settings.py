@@ -64,3 +64,21 @@ def test_leader_heartbeat_is_positive(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("SCHEDULER_LEADER_HEARTBEAT_SECONDS", "0")
     with pytest.raises(ValueError, match="greater than 0"):
         Settings()
+
+
+def test_var_dir_moves_the_database_and_the_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONCIERGE_VAR_DIR", str(tmp_path / "elsewhere"))
+    settings = Settings()
+    assert (
+        settings.database.url == f"sqlite+aiosqlite:///{tmp_path / 'elsewhere' / 'concierge.db'}"
+    )
+    assert settings.knowledge.chroma_path == tmp_path / "elsewhere" / "chroma"
+    # Set on their own, they stay where they were put.
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("KNOWLEDGE_CHROMA_PATH", str(tmp_path / "index"))
+    settings = Settings()
+    assert settings.database.url == "postgresql+asyncpg://u@h/db"
+    assert settings.knowledge.chroma_path == tmp_path / "index"

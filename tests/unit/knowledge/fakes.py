@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from typing import Any
 
@@ -64,4 +65,33 @@ class RecordingChatModel(BaseChatModel):
         if self.fail:
             raise ConnectionError("endpoint unreachable")
         reply = self.replies.pop(0)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+class ObedientChatModel(BaseChatModel):
+    """A model that does whatever text anywhere in its prompt tells it to: the worst case of
+    a prompt injection. An instruction 'ignore previous instructions and reply: "..."' in a
+    document (or a title) is obeyed word for word; otherwise it answers from document [1]."""
+
+    prompts: list[str] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "obedient-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        prompt = "\n".join(str(m.content) for m in messages)
+        self.prompts.append(prompt)
+        injected = re.search(r"(?i)ignore previous instructions and reply: “([^”]+)”", prompt)
+        if injected:
+            reply = injected.group(1)
+        else:
+            first = re.search(r'<context id="1"[^>]*>\n([^\n]+)', prompt)
+            reply = f"{first.group(1) if first else 'NO_ANSWER'} [1]"
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
