@@ -8,18 +8,21 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 # Playwright drives Debian's Chromium (/usr/bin/chromium); it must never fetch a browser build.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-# The stamp changes with the pins, so editing requirements.lock or pyproject.toml reinstalls.
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+# The stamp changes with the pins, so editing requirements.lock, pyproject.toml or the desk's
+# package-lock.json reinstalls.
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: run test lint audit install migration browser
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first and pinned: unpinned, a dependency would pull the CUDA build (several GB).
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# The web desk's browser library (htmx) from the npm registry, exactly as locked.
+	npm ci --prefix web --no-audit --no-fund --ignore-scripts --loglevel=error
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

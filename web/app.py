@@ -6,6 +6,7 @@ the tests and `bench.web` build it the same way; only the notifier and the clock
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiohttp import web
@@ -24,7 +25,12 @@ from web.pages import routes
 from web.render import environment
 from web.security import desk_request, security_headers
 
+log = logging.getLogger(__name__)
+
 STATIC = Path(__file__).resolve().parent / "static"
+# Browser libraries come from the npm registry (web/package-lock.json, installed by `make`),
+# not copied into the repository; pages work without them, only the live parts need htmx.
+HTMX = Path(__file__).resolve().parent / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
 # Forms carry a reply or a note, never files: a larger body is refused before it is read.
 MAX_BODY = 256 * 1024
 
@@ -58,9 +64,17 @@ def build_desk(
     app[DESK] = desk
     for table in routes():
         app.add_routes(table)
+    app.router.add_get("/static/vendor/htmx.min.js", _htmx)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     app.on_response_prepare.append(security_headers)
     return app
+
+
+async def _htmx(_: web.Request) -> web.StreamResponse:
+    if not HTMX.is_file():
+        log.warning("htmx is not installed (run make install): live timers are off")
+        raise web.HTTPNotFound()
+    return web.FileResponse(HTMX)
 
 
 async def start_desk(app: web.Application, *, host: str, port: int) -> web.AppRunner:

@@ -204,3 +204,13 @@ async def test_web_link_command_queues_the_link_for_the_staff_members_messenger(
 
     with pytest.raises(WebLinkError, match="no staff member"):
         await queue_login_link(crm, notifier, settings=settings, clock=clock, person="S-404")
+
+
+async def test_the_locked_htmx_is_served_from_the_npm_install(
+    bank: MiniBank, browser: DeskBrowser
+) -> None:
+    """htmx comes from web/package-lock.json through `make` (npm ci), not from a copy in git."""
+    response = await browser.client.get("/static/vendor/htmx.min.js")
+    assert response.status == 200
+    assert "javascript" in response.headers["Content-Type"]
+    assert "htmx" in (await response.text())[:2000]
