@@ -407,7 +407,9 @@ async def console_lines(
             except EOFError:
                 return
         else:
-            raw = stream.readline()
+            # Off the loop, like input() above: a pipe waiting for its next line must not
+            # stall the scheduler or the web desk served beside the console.
+            raw = await asyncio.to_thread(stream.readline)
             if not raw:
                 return
             line = raw.rstrip("\n")

@@ -23,6 +23,7 @@ from handlers import (
     services,
     staff_requests,
     start,
+    web_login,
 )
 
 
@@ -40,6 +41,7 @@ def get_routers() -> list[Router]:
         # Before the workspace: its catch-all refuses client buttons it does not know.
         history.router,
         manager.router,
+        web_login.router,
         crm_queue.router,
         data_rights.router,
         event_planning.router,

@@ -207,7 +207,7 @@ def _activity_lines(
     # People talking (no bot notices, no internal notes); oldest first, so the newest wins.
     for contact in p.contacts:
         if contact.actor in ("client", "staff") and contact.direction != "internal":
-            latest[contact.channel] = contact.occurred_at.date().isoformat()
+            latest[contact.medium] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
             t("manager.card.contact_item", channel=name_of("channel", ch), date=day)

@@ -270,9 +270,7 @@ class SqlCrmWriteQueue:
         grouped = await self._s.execute(select(row.status, func.count()).group_by(row.status))
         # Not dict(result): a Result has keys() (its columns), so dict() would index it.
         counts = {str(status): int(n) for status, n in grouped}
-        oldest = await self._s.scalar(
-            select(func.min(row.created_at)).where(row.status.in_(OWED))
-        )
+        oldest = await self._s.scalar(select(func.min(row.created_at)).where(row.status.in_(OWED)))
         last = await self._s.scalar(select(func.max(row.done_at)).where(row.status == "done"))
         dead = (
             await self._s.execute(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.callbacks import SettingsCb
 from concierge.notify import Outgoing
 from crm_adapter import models as m
+from handlers.manager_render import ClientCb
 from tests.e2e.conftest import Channels
 from tests.factories import MiniBank, make_bank
 
@@ -139,6 +140,10 @@ async def test_a_client_linked_in_both_messengers(channels: Channels) -> None:
     assert "Telegram · клиент: А теперь из Telegram" in history
     assert "MAX · банк: 👤 Соколов Андрей:\nОтвет в MAX" in history
     assert history.index("Пишу из MAX") < history.index("А теперь из Telegram")
+    # The client card's latest contacts name each messenger, not just "messenger".
+    await tg.press(manager, ClientCb(action="card", client_id=bank.client_id).pack())
+    card = tg.last_text(MANAGER)
+    assert "Telegram 2026-11-22" in card and "MAX 2026-11-22" in card
     async with channels.app.crm.unit_of_work() as uow:
         inbound = set(
             await uow.session.scalars(

@@ -415,9 +415,7 @@ class Bitrix24Crm:
                 lookups.deals[key] = event
         return lookups
 
-    async def _all_comments(
-        self, command: Command, first: CommandResult
-    ) -> list[dict[str, Any]]:
+    async def _all_comments(self, command: Command, first: CommandResult) -> list[dict[str, Any]]:
         comments = [c for c in items_of(first.result) if isinstance(c, dict)]
         params = command[1]
         start = first.next
