@@ -187,3 +187,24 @@ async def test_a_request_reply_after_the_role_became_coordinator_is_refused(
             )
         )
     assert [o for (o,) in outcomes] == ["denied"]
+
+
+async def test_the_duty_desk_cannot_reply_to_a_client_removed_in_the_crm(
+    harness: BotHarness, clock: ManualClock
+) -> None:
+    # The duty desk answers for every client, so its check skipped the client's own state:
+    # a client the bank's CRM no longer has (out of service) still got its replies.
+    bank = await _relayed(harness)
+    await _staff_change(harness, bank.manager_id, roles="manager,duty")
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.session.execute(
+            update(m.ClientRow)
+            .where(m.ClientRow.id == bank.client_id)
+            .values(crm_removed_at=clock.now(), manager_id=None)
+        )
+        await uow.commit()
+    sent_before = len(harness.texts(CLIENT))
+    await _reply(harness, "Отвечаю как дежурный")
+    assert len(harness.texts(CLIENT)) == sent_before, "the client must get nothing"
+    [(outcome, _, details)] = await _relay_audit(harness)
+    assert outcome == "denied", details
