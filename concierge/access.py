@@ -54,7 +54,11 @@ async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
 
 async def client_chat(uow: PeopleUnit, client_id: int) -> int | None:
     """The chat a staff member's document may be copied to: the client's linked, unblocked
-    chat while their consent is active; None otherwise (as the notifier would refuse)."""
+    chat while they are in service and their consent is active; None otherwise (as the
+    notifier and the outbox would refuse)."""
+    client = await uow.clients.get(client_id)
+    if client is None or client.out_of_service:
+        return None
     link = await uow.links.for_client(client_id)
     if link is None or link.blocked_at is not None:
         return None
