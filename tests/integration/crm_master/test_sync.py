@@ -30,6 +30,15 @@ async def _count(crm: SqlCrm, model: type[m.Base]) -> int:
         return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+async def _reassign_in_crm(master: Bitrix24Crm, portal: Portal, client: str, staff: str) -> None:
+    """Through the REST API, as a bank employee's change in Bitrix24 would arrive."""
+    contact = portal.contact_by_client_id(client)
+    manager = portal.user_by_staff_id(staff)
+    await master.rest.call(
+        "crm.contact.update", {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": manager["ID"]}}
+    )
+
+
 @pytest.fixture
 async def any_store(any_db_url: str) -> AsyncIterator[SqlCrm]:
     crm = SqlCrm.from_url(any_db_url, write_back=True)
@@ -77,13 +86,7 @@ async def test_a_reassignment_in_the_crm_changes_who_may_open_the_client_card(
 ) -> None:
     await sync_from_master(store, master, clock, full=True)
     clock.advance(timedelta(minutes=5))
-    contact = portal.contact_by_client_id("C-0001")
-    new_manager = portal.user_by_staff_id("S-0003")
-    # Through the REST API, as a bank employee's change in Bitrix24 would arrive.
-    await master.rest.call(
-        "crm.contact.update",
-        {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": new_manager["ID"]}},
-    )
+    await _reassign_in_crm(master, portal, "C-0001", "S-0003")
 
     report = await sync_from_master(store, master, clock)
 
@@ -128,12 +131,7 @@ async def test_open_requests_follow_a_client_reassigned_in_the_crm(
         done = await uow.requests.add(**fields, status="resolved", assignee_id=before.id)
         await uow.commit()
     clock.advance(timedelta(minutes=5))
-    contact = portal.contact_by_client_id("C-0001")
-    new_manager = portal.user_by_staff_id("S-0003")
-    await master.rest.call(
-        "crm.contact.update",
-        {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": new_manager["ID"]}},
-    )
+    await _reassign_in_crm(master, portal, "C-0001", "S-0003")
 
     await sync_from_master(store, master, clock)
 
