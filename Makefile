@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+# Playwright drives Debian's Chromium (/usr/bin/chromium); it must never fetch a browser build.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The stamp changes with the pins, so editing requirements.lock or pyproject.toml reinstalls.
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: run test lint audit install migration
+.PHONY: run test lint audit install migration browser
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +26,8 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 # Runs the assistant on its embedded default: migrate, load demo data, index the documents,
-# then Telegram if TELEGRAM_BOT_TOKEN is set, else the local console messenger.
+# then Telegram if TELEGRAM_BOT_TOKEN is set, else the local console messenger; the staff web
+# desk is served beside it on http://127.0.0.1:8088 (send /web as staff for a sign-in link).
 run: $(STAMP)
 	$(VENV)/bin/concierge migrate
 	$(VENV)/bin/concierge demo-data
@@ -37,13 +40,22 @@ lint: $(STAMP)
 	@# The dependency rule of pyproject's [tool.importlinter]: the core never imports a channel.
 	$(VENV)/bin/lint-imports
 
+# The browser tests' Chromium and ChromeDriver from Debian's packages, once (CI runs as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO="sudo -n"; \
+		else echo "browser tests will be skipped: /usr/bin/chromium is missing and this is not root"; exit 0; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
 # Known vulnerabilities of every pin (.ci/dep_audit.py): fails on an unaccepted one; pins no
 # reachable service could check are counted and named, never passed as clean. STRICT=1 also
 # fails on those (this network serves PyPI's vulnerability data for latest releases only).
 audit:
 	$(PYTHON) .ci/dep_audit.py $(if $(STRICT),--strict)
 
-test: lint audit
+test: lint audit browser
 	$(PY) -m pytest
 
 # Developers: regenerate the single pre-release migration from the models (until the first release).

@@ -364,7 +364,9 @@ async def run_console(app: App, transcript: Transcript, source: TextIO | None = 
             except EOFError:
                 break
         else:
-            raw = stream.readline()
+            # Off the loop, like input() above: a pipe waiting for its next line must not
+            # stall the scheduler or the web desk served beside the console.
+            raw = await asyncio.to_thread(stream.readline)
             if not raw:
                 break
             line = raw.rstrip("\n")

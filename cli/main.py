@@ -121,7 +121,7 @@ def run(
         raise typer.Exit(2)
     if settings.telegram.bot_token is None:
         typer.echo("No TELEGRAM_BOT_TOKEN: starting the local console messenger.", err=True)
-        asyncio.run(run_console_app(settings, script=None, manual_clock=False))
+        asyncio.run(run_console_app(settings, script=None, manual_clock=False, desk=True))
     else:
         asyncio.run(run_messenger(settings))
 
@@ -209,11 +209,13 @@ def _register_features() -> None:
     from cli import knowledge as knowledge_cli
     from cli import manager as manager_cli
     from cli import scheduler as scheduler_cli
+    from cli import web as web_cli
 
     knowledge_cli.register(app)
     scheduler_cli.register(app)
     manager_cli.register(app)
     events_cli.register(app)
+    web_cli.register(app)
     crm_cli.register(app)
     data_rights_cli.register(app)
 

@@ -162,6 +162,30 @@ class SchedulerSettings(BaseSettings):
     leader_heartbeat_seconds: float = Field(default=10.0, gt=0)
 
 
+class WebSettings(BaseSettings):
+    """The staff web desk: where it listens, its public address, how long sign-ins last."""
+
+    model_config = _section("WEB_")
+
+    # `concierge run` starts the desk beside the messenger or the console when true.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8088
+    # The address staff open (behind the bank's proxy: its HTTPS URL). Empty: http://host:port.
+    base_url: str | None = None
+    # A login link is single use and short-lived: it travels through a messenger.
+    login_link_minutes: int = Field(default=10, ge=1, le=60)
+    # Signed out after this long without a page view, and after `session_hours` in any case.
+    idle_minutes: int = Field(default=30, ge=1)
+    session_hours: int = Field(default=12, ge=1)
+    # The session cookie is Secure (HTTPS only) in production; None: decided by the environment.
+    secure_cookie: bool | None = None
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 class CrmSettings(BaseSettings):
     """The bank's own CRM, master of clients, staff and holdings (crm_adapter.master).
 
@@ -235,6 +259,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     behaviour: BehaviourSettings = Field(default_factory=BehaviourSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
 
     @model_validator(mode="after")

@@ -42,14 +42,10 @@ async def client_requests(
 async def manager_queue(uow: UnitOfWork, clock: Clock, *, staff: Staff) -> list[QueueItem]:
     """Open requests of the manager's own and backed-up clients, overdue first, then by SLA."""
     managers = [staff.id] + [s.id for s in await uow.staff.backed_up_by(staff.id)]
-    clients = {c.id: c for c in await uow.clients.for_managers(managers)}
-    requests = await uow.requests.open_queue(client_ids=list(clients), assignee_id=staff.id)
+    # One statement, clients included: a portfolio may hold thousands of clients.
+    found = await uow.requests.open_for_managers(manager_ids=managers, assignee_id=staff.id)
     now = clock.now()
-    items = []
-    for request in requests:
-        client = clients.get(request.client_id) or await uow.clients.get(request.client_id)
-        if client is not None:
-            items.append(QueueItem(request, client, overdue=request.deadline <= now))
+    items = [QueueItem(r, client, overdue=r.deadline <= now) for r, client in found]
     items.sort(key=lambda i: (not i.overdue, i.request.deadline, i.request.id))
     await uow.audit.record(
         now=now,

@@ -10,7 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_adapter import models as m
-from crm_adapter.dto import Feedback, RelayedMessage, RequestComment, ServiceRequest
+from crm_adapter.dto import (
+    Client,
+    Feedback,
+    RelayedMessage,
+    RequestComment,
+    ServiceRequest,
+)
 from crm_adapter.master.queue import enqueue
 from crm_adapter.master.records import WriteKind
 
@@ -80,6 +86,24 @@ class SqlServiceRequestRepository:
             select(m.ServiceRequestRow).where(m.ServiceRequestRow.status.in_(OPEN_STATUSES), mine)
         )
         return [ServiceRequest.model_validate(r) for r in rows]
+
+    async def open_for_managers(
+        self, *, manager_ids: list[int], assignee_id: int | None
+    ) -> list[tuple[ServiceRequest, Client]]:
+        # Joined in SQL, with the client in the same row: a portfolio of thousands must not
+        # be read (nor its clients one by one) to show the few with an open request.
+        mine: ColumnElement[bool] = m.ClientRow.manager_id.in_(manager_ids)
+        if assignee_id is not None:
+            mine = or_(mine, m.ServiceRequestRow.assignee_id == assignee_id)
+        rows = await self._s.execute(
+            select(m.ServiceRequestRow, m.ClientRow)
+            .join(m.ClientRow, m.ClientRow.id == m.ServiceRequestRow.client_id)
+            .where(m.ServiceRequestRow.status.in_(OPEN_STATUSES), mine)
+        )
+        return [
+            (ServiceRequest.model_validate(request), Client.model_validate(client))
+            for request, client in rows
+        ]
 
     async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:
         rows = await self._s.scalars(

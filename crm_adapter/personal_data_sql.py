@@ -511,6 +511,13 @@ RETENTION: dict[str, Purge] = {
         )
         .values(note=None, checkin_code_hash=None),
     ),
+    # The web desk's sign-ins: who signed in when is in the audit log; the rows go.
+    "web_login_code": lambda s, t: _rowcount(
+        s, delete(m.WebLoginCodeRow).where(m.WebLoginCodeRow.expires_at < t)
+    ),
+    "web_session": lambda s, t: _rowcount(
+        s, delete(m.WebSessionRow).where(m.WebSessionRow.expires_at < t)
+    ),
 }
 # Tables with text that the purge leaves, and why (a test keeps this list complete).
 RETAINED = {

@@ -46,6 +46,7 @@ from crm_adapter.repositories_delivery import (
 )
 from crm_adapter.sqlite_driver import INLINE_STATEMENTS, apply_pragmas, one_hop_dbapi
 from crm_adapter.update_ledger import ledger_for
+from crm_adapter.web_access_sql import SqlWebAccessRepository
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
@@ -210,6 +211,10 @@ class SqlUnitOfWork:
     @cached_property
     def events(self) -> SqlEventRepository:
         return SqlEventRepository(self.session)
+
+    @cached_property
+    def web_access(self) -> SqlWebAccessRepository:
+        return SqlWebAccessRepository(self.session)
 
     @cached_property
     def crm_writes(self) -> SqlCrmWriteQueue:

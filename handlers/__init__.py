@@ -21,6 +21,7 @@ from handlers import (
     services,
     staff_requests,
     start,
+    web_login,
 )
 
 
@@ -35,6 +36,7 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         manager.router,
+        web_login.router,
         crm_queue.router,
         data_rights.router,
         event_planning.router,

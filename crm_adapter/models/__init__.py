@@ -29,6 +29,7 @@ from crm_adapter.models.people import (
     MessengerLinkRow,
     StaffRow,
 )
+from crm_adapter.models.web import WebLoginCodeRow, WebSessionRow
 from crm_adapter.models.work import (
     EventRow,
     InvitationRow,
@@ -69,4 +70,6 @@ __all__ = [
     "StaffRow",
     "SurveyRow",
     "TransactionRow",
+    "WebLoginCodeRow",
+    "WebSessionRow",
 ]

@@ -19,6 +19,7 @@ from crm_adapter.port.unit_of_work import (
     PeopleUnit,
     PersonalDataUnit,
     UnitOfWork,
+    WebDeskUnit,
     WorkspaceUnit,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "PersonalDataUnit",
     "UnitOfWork",
     "UpdateLedger",
+    "WebDeskUnit",
     "WorkspaceUnit",
 ]

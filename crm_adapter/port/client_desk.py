@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from crm_adapter.dto import Feedback, RelayedMessage, RequestComment, ServiceRequest
+from crm_adapter.dto import Client, Feedback, RelayedMessage, RequestComment, ServiceRequest
 
 
 class ServiceRequestRepository(Protocol):
@@ -17,6 +17,13 @@ class ServiceRequestRepository(Protocol):
         self, *, client_ids: list[int], assignee_id: int | None
     ) -> list[ServiceRequest]:
         """Open requests of these clients or assigned to this staff member."""
+        ...
+
+    async def open_for_managers(
+        self, *, manager_ids: list[int], assignee_id: int | None
+    ) -> list[tuple[ServiceRequest, Client]]:
+        """Open requests, each with its client, of these managers' clients or assigned to
+        this staff member."""
         ...
 
     async def unacknowledged_due(self, now: datetime) -> list[ServiceRequest]:

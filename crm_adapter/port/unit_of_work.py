@@ -34,6 +34,7 @@ from crm_adapter.port.people import (
     LinkRepository,
     StaffRepository,
 )
+from crm_adapter.web_access import WebAccessRepository
 from crm_adapter.workspace import WorkspaceRepository
 
 
@@ -99,6 +100,13 @@ class WorkspaceUnit(Protocol):
     def workspace(self) -> WorkspaceRepository: ...
 
 
+class WebDeskUnit(Protocol):
+    """The staff web desk's login links and signed-in sessions."""
+
+    @property
+    def web_access(self) -> WebAccessRepository: ...
+
+
 class CrmQueueUnit(Protocol):
     """The queue of writes to the bank's own CRM (CRM_BACKEND other than local)."""
 
@@ -120,6 +128,7 @@ class UnitOfWork(
     ClientDeskUnit,
     EventUnit,
     WorkspaceUnit,
+    WebDeskUnit,
     CrmQueueUnit,
     PersonalDataUnit,
     Protocol,

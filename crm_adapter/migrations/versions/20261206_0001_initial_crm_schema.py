@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 09:09:56.543369
+Create Date: 2026-12-06 09:44:14.568750
 """
 
 from collections.abc import Sequence
@@ -145,6 +145,32 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['coordinator_id'], ['staff.id'], name=op.f('fk_event_coordinator_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
     )
+    op.create_table('web_login_code',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_web_login_code_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_login_code')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_web_login_code_code_hash'))
+    )
+    op.create_table('web_session',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_web_session_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_web_session_token_hash'))
+    )
+    with op.batch_alter_table('web_session', schema=None) as batch_op:
+        batch_op.create_index('ix_web_session_staff', ['staff_id'], unique=False)
+
     op.create_table('account_transaction',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -641,6 +667,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_transaction_client_time')
 
     op.drop_table('account_transaction')
+    with op.batch_alter_table('web_session', schema=None) as batch_op:
+        batch_op.drop_index('ix_web_session_staff')
+
+    op.drop_table('web_session')
+    op.drop_table('web_login_code')
     op.drop_table('event')
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_client_manager_id'))
