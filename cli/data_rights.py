@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from bot.callbacks import MAX_ROW_ID
 from common.clock import SystemClock
 from common.settings import Settings
 from concierge.data_rights import (
@@ -90,7 +91,10 @@ def _memory(settings: Settings) -> ConversationMemory | None:
 
 
 # Module-level: typer reads the annotations by name (they are strings here).
-TICKET = typer.Option("--ticket", help="the client's data request (ticket) number")
+# A ticket number out of the database's integer range is no ticket (it raised an overflow).
+TICKET = typer.Option(
+    "--ticket", min=1, max=MAX_ROW_ID, help="the client's data request (ticket) number"
+)
 STAFF = typer.Option("--staff", help="the ticket's owner, e.g. S-0001")
 
 

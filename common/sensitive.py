@@ -112,6 +112,24 @@ _PHONE_GROUPINGS = {(3, 3, 2, 2), (3, 3, 4), (3, 7), (3, 4, 3)}
 # The longest number we classify (an account); a longer span is several numbers.
 _MAX_DIGITS = 20
 _PASSPORT_GROUPINGS = {(2, 2, 6), (4, 6)}
+# Amounts are written in thousands ("80 000 000 000", "5 000 000 000 000"): a run grouped so
+# is money, not a phone or an identifier.
+_THOUSANDS_MIN_GROUPS = 3
+
+
+def _in_thousands(shape: tuple[int, ...]) -> bool:
+    return (
+        len(shape) >= _THOUSANDS_MIN_GROUPS
+        and shape[0] <= 3
+        and all(size == 3 for size in shape[1:])
+    )
+
+
+def _card_shape(shape: tuple[int, ...]) -> bool:
+    """Whether digits grouped so can be a card number as people copy it: in one piece or in
+    groups of three or more ("4276 1234 5678 9014", "3782 822463 10005"). Dates and times
+    ("01.12.2026-04.12.2026", "10.00 12.00 14.00 16.00") have groups of two."""
+    return all(size >= 3 for size in shape[:-1])
 
 
 def luhn_ok(digits: str) -> bool:
@@ -162,6 +180,7 @@ def _kind_of(groups: list[_Group], *, plus: bool, context: set[Kind]) -> Kind | 
     """What the consecutive digit groups are together, or None."""
     digits = "".join(g.digits for g in groups)
     n = len(digits)
+    shape = tuple(len(g.digits) for g in groups)
     if plus:
         # +7 (Russia, Kazakhstan) and +1 (North America) numbers have eleven digits; other
         # countries vary, up to fifteen (E.164).
@@ -172,15 +191,17 @@ def _kind_of(groups: list[_Group], *, plus: bool, context: set[Kind]) -> Kind | 
         return Kind.ACCOUNT
     # Without a word saying it is a card, the check digit must hold (a typo'd card number
     # next to "карта" is masked all the same).
-    if 13 <= n <= 19 and (luhn_ok(digits) or Kind.CARD in context):
+    if 13 <= n <= 19 and ((luhn_ok(digits) and _card_shape(shape)) or Kind.CARD in context):
         return Kind.CARD
+    if _in_thousands(shape):
+        return None
     if n == 11 and (snils_ok(digits) or Kind.SNILS in context):
         return Kind.SNILS
     if n in (10, 12) and Kind.INN in context:
         return Kind.INN
     if n in (9, 10) and Kind.PASSPORT in context:
         return Kind.PASSPORT
-    return _kind_by_shape(digits, tuple(len(g.digits) for g in groups), context)
+    return _kind_by_shape(digits, shape, context)
 
 
 def _kind_by_shape(digits: str, shape: tuple[int, ...], context: set[Kind]) -> Kind | None:
@@ -193,8 +214,10 @@ def _kind_by_shape(digits: str, shape: tuple[int, ...], context: set[Kind]) -> K
     if n == 10 and (shape in _PHONE_GROUPINGS or Kind.PHONE in context):
         return Kind.PHONE
     if not contiguous:
-        # The international prefix instead of "+": 00 44 20 7946 0958.
-        return Kind.PHONE if digits.startswith("00") and 10 <= n <= 17 else None
+        # The international prefix instead of "+": 00 44 20 7946 0958 (a list of times,
+        # "10.00 12.00 14.00", has no group longer than two).
+        international = digits.startswith("00") and max(shape) > 2
+        return Kind.PHONE if international and 10 <= n <= 17 else None
     if n == 10 and digits[0] == "9":
         return Kind.PHONE  # a Russian mobile without the country code
     if n in (10, 12) and inn_ok(digits):

@@ -43,8 +43,9 @@ async def scope_of(uow: PeopleUnit, staff: Staff) -> Scope:
 async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
     """Whether `staff` may send to `client` now, by the CRM's current record (never by what
     was true when a conversation started): an active member whose scope covers the client,
-    or the duty desk, which answers for every client out of hours."""
-    if not staff.active or client.erased_at_marker:
+    or the duty desk, which answers for every client out of hours (every client in service:
+    one erased or gone from the bank's CRM is written to by nobody)."""
+    if not staff.active or client.out_of_service:
         return False
     if staff.has_role(Role.DUTY):
         return True
@@ -53,8 +54,12 @@ async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
 
 async def client_chat(uow: PeopleUnit, client_id: int) -> MessengerLink | None:
     """The account a staff member's document may be copied to: the client's linked,
-    unblocked one for the bank's messages (where the notifier sends the text), while their
-    consent is active; None otherwise (as the notifier would refuse)."""
+    unblocked one for the bank's messages (where the notifier sends the text), while they are
+    in service and their consent is active; None otherwise (as the notifier and the outbox
+    would refuse)."""
+    client = await uow.clients.get(client_id)
+    if client is None or client.out_of_service:
+        return None
     link = await uow.links.for_client(client_id)
     if link is None or link.blocked_at is not None:
         return None

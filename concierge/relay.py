@@ -70,8 +70,11 @@ async def relay_to_manager(
     """Passes the client's message (written in `messenger`) to whoever answers for them now,
     in the messenger that person uses, with a one-line card.
 
-    Card, document, account and phone numbers reach staff masked, with a hint that such
-    data belongs in the bank's secure channel; the logged relay holds the masked text too.
+    Card, document and account numbers and codes reach staff masked, with a hint that such
+    data belongs in the bank's secure channel. A phone number goes through: "call me back on
+    ..." is what a client writes to their manager, and the staff member who serves them may
+    call. Whatever is logged or stored of the relay is masked in full, phones included (the
+    columns mask on write).
     """
     now = clock.now()
     staff, stand_in = await answering_for(uow, client, now)
@@ -88,7 +91,7 @@ async def relay_to_manager(
     )
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
-    masked = mask(text) if text else None
+    masked = mask(text, only=SECRET_KINDS) if text else None
     if masked is not None and masked.found:
         text = masked.text
         header += "\n" + t("sensitive.relay_hint")

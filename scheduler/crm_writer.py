@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +77,13 @@ class CrmWriter:
         self._crm = crm
         self._master = master
         self._clock = clock
-        self.worker_id = worker_id or f"{socket.gethostname()}:crm-writer"
+        # One id per writer, not per host: two replicas on one machine are two writers, and a
+        # new leader must not take the rows the old one is still sending for its own stranded
+        # ones (it would send them again). A writer that crashed leaves rows another settles
+        # once they are `stale_after` old.
+        self.worker_id = worker_id or (
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:crm-writer"
+        )
         self._batch = min(batch_size, master.max_batch)
         self._retry_base = retry_base
         self._retry_cap = retry_cap
@@ -169,7 +177,8 @@ class CrmWriter:
 
     async def reconcile(self) -> int:
         """Writes left `sending` by a writer that died before it recorded the answer (ours of
-        a previous life at once, another's once stale) become uncertain: they will be looked
+        a previous life, given the same `worker_id`, at once; another's once stale) become
+        uncertain: they will be looked
         up in the CRM before any new send."""
         async with self._crm.unit_of_work() as uow:
             stranded = await uow.crm_writes.stranded(
@@ -244,7 +253,9 @@ class CrmWriter:
                     self.tally.delivered += 1
                 elif isinstance(outcome, Rejected):
                     log.warning(
-                        "crm write %s refused: %s", write.id, outcome.code,
+                        "crm write %s refused: %s",
+                        write.id,
+                        outcome.code,
                         extra={"crm_write": write.id, "kind": write.kind.value},
                     )
                     await uow.crm_writes.mark_dead(write.id, error=f"refused: {outcome.code}")
@@ -310,7 +321,9 @@ class CrmWriter:
         pause = down.retry_after or self._delay(self._failures)
         log.warning(
             "crm unavailable (%s); %d writes wait, next try in %.0f s",
-            down.code, len(writes), pause,
+            down.code,
+            len(writes),
+            pause,
         )
         now = self._clock.now()
         async with self._crm.unit_of_work() as uow:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_adapter import models as m
+from crm_adapter.client_desk import OPEN_STATUSES, SqlServiceRequestRepository
 from crm_adapter.master.records import MasterClient, MasterStaff, Skipped, Stream
 from crm_adapter.master.sync_base import (
     CLIENT,
@@ -22,6 +24,8 @@ from crm_adapter.master.sync_base import (
     skip,
     too_wide,
 )
+
+REQUEST = cast(Table, m.ServiceRequestRow.__table__)
 
 
 class PeopleSync(SyncRun):
@@ -198,6 +202,7 @@ class PeopleSync(SyncRun):
         existing = {row.id: row for row in rows}
         changes: list[dict[str, Any]] = []
         linked: list[tuple[int, str]] = []
+        reassigned: list[tuple[int, int, int]] = []
         for local, (client, values) in wanted.items():
             row = existing.get(local)
             if row is None:
@@ -205,6 +210,8 @@ class PeopleSync(SyncRun):
             if row.manager_id != values["manager_id"]:
                 values["previous_manager_id"] = row.manager_id
                 values["manager_since"] = today
+                if row.manager_id is not None:
+                    reassigned.append((local, row.manager_id, values["manager_id"]))
             values["crm_removed_at"] = None
             if any(getattr(row, k) != v for k, v in values.items()):
                 changes.append({"_id": local, **values})
@@ -219,7 +226,28 @@ class PeopleSync(SyncRun):
                 group,
             )
         self.report[Stream.CLIENTS].updated += len(changes)
+        await self._hand_over_open_requests(s, reassigned)
         return linked
+
+    async def _hand_over_open_requests(
+        self, s: AsyncSession, reassigned: list[tuple[int, int, int]]
+    ) -> None:
+        """Open requests the previous manager was working on go to the new one: an assignee
+        may act on a request and hears the client's comments, and a manager the CRM took
+        the client from must do neither. (Closed requests keep who did them.)"""
+        if not reassigned:
+            return
+        requests = SqlServiceRequestRepository(s, write_back=self.crm.write_back)
+        for client_id, previous, new in reassigned:
+            ids = await s.scalars(
+                select(REQUEST.c.id).where(
+                    REQUEST.c.client_id == client_id,
+                    REQUEST.c.assignee_id == previous,
+                    REQUEST.c.status.in_(OPEN_STATUSES),
+                )
+            )
+            for request_id in ids.all():
+                await requests.update(request_id, assignee_id=new)
 
     async def _insert_clients(
         self,

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from common.clock import ManualClock
+from concierge.access import client_chat
 from concierge.relay import ReplyRefusal, relay_to_client
 from crm_adapter import models as m
 from tests.factories import MiniBank, make_bank
@@ -187,3 +188,44 @@ async def test_a_request_reply_after_the_role_became_coordinator_is_refused(
             )
         )
     assert [o for (o,) in outcomes] == ["denied"]
+
+
+async def test_the_duty_desk_cannot_reply_to_a_client_removed_in_the_crm(
+    harness: BotHarness, clock: ManualClock
+) -> None:
+    # The duty desk answers for every client, so its check skipped the client's own state:
+    # a client the bank's CRM no longer has (out of service) still got its replies.
+    bank = await _relayed(harness)
+    await _staff_change(harness, bank.manager_id, roles="manager,duty")
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.session.execute(
+            update(m.ClientRow)
+            .where(m.ClientRow.id == bank.client_id)
+            .values(crm_removed_at=clock.now(), manager_id=None)
+        )
+        await uow.commit()
+    sent_before = len(harness.texts(CLIENT))
+    await _reply(harness, "Отвечаю как дежурный")
+    assert len(harness.texts(CLIENT)) == sent_before, "the client must get nothing"
+    [(outcome, _, details)] = await _relay_audit(harness)
+    assert outcome == "denied", details
+
+
+async def test_no_document_is_copied_to_a_client_removed_in_the_crm(
+    harness: BotHarness, clock: ManualClock
+) -> None:
+    # A staff member's document on a request is copied straight to the client's chat (not
+    # through the outbox, which holds back messages to clients out of service): the chat
+    # was handed out for a client the bank's CRM no longer has.
+    bank = await _relayed(harness)
+    async with harness.app.crm.unit_of_work() as uow:
+        chat = await client_chat(uow, bank.client_id)
+        assert chat is not None and chat.chat_id == CLIENT
+        await uow.session.execute(
+            update(m.ClientRow)
+            .where(m.ClientRow.id == bank.client_id)
+            .values(crm_removed_at=clock.now())
+        )
+        await uow.commit()
+    async with harness.app.crm.unit_of_work() as uow:
+        assert await client_chat(uow, bank.client_id) is None

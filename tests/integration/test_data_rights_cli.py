@@ -121,3 +121,21 @@ def test_erase_by_the_tickets_owner(env: str) -> None:
             await crm.close()
 
     assert "Волков" not in asyncio.run(name())
+
+
+@pytest.mark.parametrize("ticket", ["99999999999999999999", "0", "-5"])
+def test_a_ticket_number_out_of_range_is_refused_without_a_traceback(
+    env: str, tmp_path: Path, ticket: str
+) -> None:
+    # A number past the database's integer reached the query: OverflowError on SQLite (a
+    # DataError on PostgreSQL) and a traceback instead of a line for the operator.
+    _seed(env, "export")
+    runner = CliRunner()
+    for command in (
+        ["client", "export", "C-0001", "--out", str(tmp_path / "x.zip")],
+        ["client", "erase", "C-0001", "--yes"],
+    ):
+        result = runner.invoke(cli.app, [*command, "--ticket", ticket, "--staff", "S-0001"])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "--ticket" in result.output

@@ -92,6 +92,32 @@ def test_ordinary_numbers_stay(text: str) -> None:
     assert mask(text).text == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # One date range in eight gave a Luhn-valid run: "01.[card *2026]".
+        "Трансфер 01.12.2026-04.12.2026, отель на 3 ночи",
+        "Поездка 01.12.2026 – 04.12.2026",
+        "Рейсы 01.12.2026 04.12.2026",
+        # Amounts in thousands read as a phone (eleven digits from 7 or 8) or, after "00",
+        # as a phone with the international prefix.
+        "Перевести 80 000 000 000 руб. на брокерский",
+        "сделка на 75 500 000 000",
+        "капитал группы 4 276 000 000 000 000 руб.",
+        # Times in a list: sixteen digits that passed the Luhn check, then an "00" prefix.
+        "Сеансы 10.00 12.00 14.00 16.00",
+    ],
+)
+def test_dates_amounts_and_times_are_not_cards_or_phones(text: str) -> None:
+    assert mask(text).text == text
+
+
+def test_cards_and_phones_in_their_own_groupings_are_still_found() -> None:
+    assert mask("4276 12345678 9014").text == "[card *9014]"
+    assert mask("3782 822463 10005").text == "[card *0005]"
+    assert mask("тел 8 916 123 45 67").text == "тел [phone]"
+
+
 def test_numbers_written_together_are_split() -> None:
     masked = mask(f"карта 4111111111111111 тел 89161234567 и +7 916 123 45 67 {CARD}")
     assert masked.text == "карта [card *1111] тел [phone] и [phone] [card *9014]"

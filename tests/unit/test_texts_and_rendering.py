@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.app import App
 from bot.rendering import TELEGRAM_LIMIT, split_text
 from common.i18n import Catalog, Raw
@@ -52,3 +54,25 @@ async def test_the_app_and_the_use_cases_share_one_copy_of_the_texts(app: App) -
     assert request_access.default_texts() is shared
     assert event_messages.default_catalog() is shared
     assert briefing_delivery.default_texts() is shared
+
+
+# The tags Telegram's HTML parse mode knows; any other "<...>" makes it refuse the message.
+TELEGRAM_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
+    "tg-emoji", "code", "pre", "blockquote",
+}  # fmt: skip
+
+
+def test_every_text_is_html_telegram_accepts() -> None:
+    # "/erase <номер заявки>" was sent with parse_mode=HTML: Telegram answers "can't parse
+    # entities: unsupported start tag", so a staff member who typed /export alone got nothing.
+    catalog = Catalog.load()
+    bad = {}
+    for language in ("ru", "en"):
+        for key in sorted(catalog.keys(language)):
+            template = catalog.template(language, key)
+            tags = {t.lower() for t in re.findall(r"</?\s*([^\s>/]+)", template)}
+            stray_amp = re.search(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-f]+);)", template, re.I)
+            if tags - TELEGRAM_TAGS or stray_amp:
+                bad[f"{language}:{key}"] = template
+    assert bad == {}

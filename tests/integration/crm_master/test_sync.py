@@ -15,6 +15,7 @@ from bench.bitrix24_standin import Bitrix24StandIn
 from common.clock import ManualClock
 from concierge.access import open_client
 from concierge.identity import identity_of
+from concierge.request_access import staff_may_act
 from crm_adapter import models as m
 from crm_adapter.dto import LinkedAccount, Role
 from crm_adapter.master.bitrix24.adapter import Bitrix24Crm
@@ -27,6 +28,15 @@ from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix2
 async def _count(crm: SqlCrm, model: type[m.Base]) -> int:
     async with crm.unit_of_work() as uow:
         return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _reassign_in_crm(master: Bitrix24Crm, portal: Portal, client: str, staff: str) -> None:
+    """Through the REST API, as a bank employee's change in Bitrix24 would arrive."""
+    contact = portal.contact_by_client_id(client)
+    manager = portal.user_by_staff_id(staff)
+    await master.rest.call(
+        "crm.contact.update", {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": manager["ID"]}}
+    )
 
 
 @pytest.fixture
@@ -76,13 +86,7 @@ async def test_a_reassignment_in_the_crm_changes_who_may_open_the_client_card(
 ) -> None:
     await sync_from_master(store, master, clock, full=True)
     clock.advance(timedelta(minutes=5))
-    contact = portal.contact_by_client_id("C-0001")
-    new_manager = portal.user_by_staff_id("S-0003")
-    # Through the REST API, as a bank employee's change in Bitrix24 would arrive.
-    await master.rest.call(
-        "crm.contact.update",
-        {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": new_manager["ID"]}},
-    )
+    await _reassign_in_crm(master, portal, "C-0001", "S-0003")
 
     report = await sync_from_master(store, master, clock)
 
@@ -100,6 +104,45 @@ async def test_a_reassignment_in_the_crm_changes_who_may_open_the_client_card(
         assert opened is not None and opened.manager_id == after.id
         row = await uow.session.get(m.ClientRow, client.id)
         assert row is not None and row.previous_manager_id == before.id
+
+
+async def test_open_requests_follow_a_client_reassigned_in_the_crm(
+    store: SqlCrm, master: Bitrix24Crm, portal: Portal, clock: ManualClock
+) -> None:
+    # The old manager had accepted the client's request (so was its assignee): after the
+    # reassignment they could still comment to the client and received the client's
+    # comments, name and all, as if the CRM had never taken the client from them.
+    await sync_from_master(store, master, clock, full=True)
+    async with store.unit_of_work() as uow:
+        client = await uow.clients.by_external_id("C-0001")
+        before = await uow.staff.by_external_id("S-0001")
+        after = await uow.staff.by_external_id("S-0003")
+        assert client is not None and before is not None and after is not None
+        now = clock.now()
+        fields = {
+            "client_id": client.id,
+            "service_code": "cash_delivery",
+            "summary": "Наличные к пятнице",
+            "created_at": now,
+            "ack_due_at": now,
+            "resolve_due_at": now + timedelta(days=1),
+        }
+        accepted = await uow.requests.add(**fields, status="accepted", assignee_id=before.id)
+        done = await uow.requests.add(**fields, status="resolved", assignee_id=before.id)
+        await uow.commit()
+    clock.advance(timedelta(minutes=5))
+    await _reassign_in_crm(master, portal, "C-0001", "S-0003")
+
+    await sync_from_master(store, master, clock)
+
+    async with store.unit_of_work() as uow:
+        moved = await uow.requests.get(accepted.id)
+        history = await uow.requests.get(done.id)
+        assert moved is not None and history is not None
+        assert moved.assignee_id == after.id
+        assert not await staff_may_act(uow, before, moved)
+        assert await staff_may_act(uow, after, moved)
+        assert history.assignee_id == before.id  # a closed request keeps who did it
 
 
 async def test_a_client_removed_in_the_crm_is_out_of_service_after_one_sync(

@@ -178,6 +178,29 @@ async def test_write_back_is_exactly_once_across_a_kill_9_between_send_and_confi
     assert sorted(portal.written) == sorted(f"interaction:{i}" for i in ids)
 
 
+async def test_a_second_writer_on_the_same_host_leaves_the_first_ones_sends_alone(
+    store: SqlCrm, master: Bitrix24Crm, portal: Portal, clock: ManualClock
+) -> None:
+    # Two replicas on one machine shared the default id "<host>:crm-writer": a new leader
+    # took the old leader's writes still in flight for its own stranded ones, found nothing
+    # in the CRM yet and sent them again (the old one's answer was still on its way).
+    await sync_from_master(store, master, clock, full=True)
+    ids = await _log_conversations(store, clock, per_client=2)
+    old_leader = CrmWriter(store, master, clock)
+    async with store.unit_of_work() as uow:
+        in_flight = await uow.crm_writes.claim(
+            now=clock.now(), worker_id=old_leader.worker_id, limit=len(ids)
+        )
+        await uow.commit()
+    assert len(in_flight) == len(ids)
+
+    new_leader = CrmWriter(store, master, clock)
+    await new_leader.drain()
+
+    assert not portal.written  # nothing sent twice: the old leader's writes are its own
+    assert (await _statuses(store))["sending"] == len(in_flight)
+
+
 async def test_expired_access_tokens_are_refreshed_and_the_rotated_token_kept(
     store: SqlCrm, portal: Portal, clock: ManualClock
 ) -> None:
