@@ -19,7 +19,11 @@ $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first and pinned: unpinned, a dependency would pull the CUDA build (several GB).
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -r requirements.lock
+	@# aiogram-max declares Python >= 3.12 but runs on 3.11 (README, "MAX"): pip would refuse
+	@# the whole lock for it, so its pinned line is installed on its own, without that check.
+	grep -v '^aiogram-max==' requirements.lock > $(VENV)/requirements-main.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-main.txt
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python $$(grep '^aiogram-max==' requirements.lock)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# The web desk's browser library (htmx) from the npm registry, exactly as locked.
 	npm ci --prefix web --no-audit --no-fund --ignore-scripts --loglevel=error

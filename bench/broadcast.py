@@ -24,7 +24,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import insert
 
 from bench.telegram_standin import TelegramStandIn
-from bot.telegram_sender import TelegramSender
+from bot.sender import BotSender
 from common.clock import SystemClock
 from concierge.contact_policy import ContactPolicy
 from concierge.notify import MessageClass, Outgoing
@@ -161,7 +161,7 @@ async def run_scenario(
         def worker() -> DeliveryWorker:
             return DeliveryWorker(
                 crm,
-                TelegramSender(bot),
+                {"telegram": BotSender(bot)},
                 SystemClock(),
                 worker_id="bench-worker",
                 rate_per_second=rate,

@@ -1,7 +1,8 @@
 """Throughput and latency of the full dispatcher against a bare aiogram Dispatcher.
 
     python -m bench.dispatch [--updates N] [--clients N] [--postgres-url URL] [--redis-url URL]
-                             [--in-flight N] [--crm-write-back]
+                             [--in-flight N] [--crm-write-back] [--channel telegram|max]
+                             [--repeat N]
 
 Synthetic conversations of linked clients (menu presses, /help, language switch, questions
 answered from the sample documents, messages relayed to the manager, card-block requests
@@ -11,6 +12,8 @@ file), on PostgreSQL when TEST_DATABASE_URL or --postgres-url is given, and on S
 the Redis production profile when TEST_REDIS_URL or --redis-url is given; a bare aiogram
 dispatcher with an echo handler gets the same updates. Each update arrives as Telegram's JSON
 and is parsed inside the measurement, as polling and webhooks do.
+With `--channel max` the same conversations also run in MAX (`bench.max_dispatch`), on SQLite,
+alternating with Telegram's run `--repeat` times, and the MAX/Telegram ratio is reported.
 Prints a table, then one JSON line.
 """
 
@@ -40,6 +43,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.max_dispatch import as_max_event, max_decoder, max_session
 from bench.retrieval import load_eval
 from bot.app import OFFLINE_TOKEN, build_app
 from bot.callbacks import LanguageCb, MenuCb, RelayCb, ServiceCb, WizardCb
@@ -60,6 +64,8 @@ from crm_adapter.sql import SqlCrm, create_engine
 from knowledge.answers import KnowledgeBase
 
 TARGET_UPDATES_PER_SECOND = 300
+# MAX's updates per second at least this share of Telegram's (issue 18).
+TARGET_MAX_RATIO = 0.8
 TARGET_MENU_P95_MS = 20.0
 TARGET_QUESTION_P95_MS = 150.0
 FIRST_USER_ID = 900_000
@@ -207,7 +213,7 @@ def make_updates(
     return out
 
 
-async def seed_bank(crm: SqlCrm, clients: int) -> None:
+async def seed_bank(crm: SqlCrm, clients: int, *, messenger: str = "telegram") -> None:
     """Managers and linked, consenting clients, written straight to the tables."""
     now = datetime.now(UTC)
     async with crm.unit_of_work() as uow:
@@ -232,6 +238,7 @@ async def seed_bank(crm: SqlCrm, clients: int) -> None:
         for i, row in enumerate(rows):
             s.add(
                 m.MessengerLinkRow(
+                    messenger=messenger,
                     user_id=FIRST_USER_ID + i,
                     chat_id=FIRST_USER_ID + i,
                     client_id=row.id,
@@ -274,18 +281,33 @@ class Workload:
         )
 
 
+Encode = Callable[[Update], dict[str, Any]]
+Decode = Callable[[dict[str, Any], Bot], Update]
+
+
 async def drive(
-    name: str, dispatcher: Dispatcher, bot: Bot, workload: Workload, *, in_flight: int = 1
+    name: str,
+    dispatcher: Dispatcher,
+    bot: Bot,
+    workload: Workload,
+    *,
+    in_flight: int = 1,
+    encode: Encode | None = None,
+    decode: Decode | None = None,
 ) -> Result:
     """Feeds the workload one update at a time, or `in_flight` at once as polling and webhooks
-    do (each update a task); a client's next update waits for the reply to their last one."""
+    do (each update a task); a client's next update waits for the reply to their last one.
+    `encode`/`decode`: the messenger's JSON and how the transport reads it (Telegram's by
+    default)."""
+    encode = encode or as_json
+    decode = decode or parse
     # A warm-up outside the measurement: first-call imports, caches and the embedding model's
     # first runs are not the steady state a replica runs in.
     for _, update in workload.warm_up:
-        await dispatcher.feed_update(bot, parse(as_json(update), bot))
+        await dispatcher.feed_update(bot, decode(encode(update), bot))
     result = Result(name, len(workload.updates), 0.0)
     # What polling and webhooks receive: JSON, parsed inside the measurement.
-    raw_updates = {id(update): as_json(update) for _, update in workload.updates}
+    raw_updates = {id(update): encode(update) for _, update in workload.updates}
 
     async def handle(kind: str, update: Update, after: asyncio.Task[None] | None) -> None:
         try:
@@ -293,7 +315,7 @@ async def drive(
                 await after
             raw = raw_updates[id(update)]
             before = time.perf_counter()
-            await dispatcher.feed_update(bot, parse(raw, bot))
+            await dispatcher.feed_update(bot, decode(raw, bot))
             result.latencies[kind].append(time.perf_counter() - before)
         finally:
             slots.release()
@@ -368,6 +390,7 @@ async def run_full(
     redis: RedisSettings | None = None,
     *,
     in_flight: int = 1,
+    messenger: str = "telegram",
     write_back: bool = False,
 ) -> Result:
     engine = create_engine(url)
@@ -377,6 +400,7 @@ async def run_full(
     app = build_app(
         settings,
         session=LocalSession(),
+        max_session=max_session()[0] if messenger == "max" else None,
         clock=SystemClock(),
         notifier_factory=direct_notifier,
         knowledge=knowledge,
@@ -384,7 +408,18 @@ async def run_full(
         crm=SqlCrm.from_url(url, write_back=write_back),
     )
     try:
-        await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS)
+        await seed_bank(app.crm, workload.clients + WARM_UP_CLIENTS, messenger=messenger)
+        if messenger == "max":
+            bot = app.messengers["max"]
+            return await drive(
+                name,
+                app.dispatcher,
+                bot,
+                workload,
+                in_flight=in_flight,
+                encode=as_max_event,
+                decode=max_decoder(bot),
+            )
         return await drive(name, app.dispatcher, app.bot, workload, in_flight=in_flight)
     finally:
         await app.close()
@@ -481,10 +516,12 @@ def summarise(results: list[Result], notes: list[str]) -> dict[str, Any]:
         f"question p95 {question_p95} ms (<= {TARGET_QUESTION_P95_MS:.0f}): "
         + ("met" if not missed else "NOT met: " + ", ".join(missed))
     )
+    comparison = max_comparison(table)
     return {
         "bench": "dispatch",
         "mix": dict(CONVERSATIONS),
         "results": table,
+        **({"max_vs_telegram": comparison} if comparison else {}),
         "peak_rss_mb": round(peak_rss_mb, 1),
         "load_average": round(load, 2),
         "cpus": os.cpu_count(),
@@ -495,6 +532,39 @@ def summarise(results: list[Result], notes: list[str]) -> dict[str, Any]:
             "met": all(met.values()),
         },
         "notes": notes,
+    }
+
+
+def max_comparison(table: dict[str, Any]) -> dict[str, Any] | None:
+    """MAX's updates/s against Telegram's in the same run (the mean of each's runs)."""
+    telegram_keys = [k for k in table if k == "sqlite" or k.startswith("sqlite #")]
+    telegram = [table[k]["updates_per_second"] for k in telegram_keys]
+    max_runs = [v["updates_per_second"] for k, v in table.items() if k.startswith("sqlite max")]
+    if not max_runs or not telegram:
+        return None
+    ratio = statistics.mean(max_runs) / statistics.mean(telegram)
+    # CPU time per update drifts less than wall time on a shared machine.
+    cpu = {
+        name: statistics.mean(
+            v["cpu_ms_per_update"]
+            for k, v in table.items()
+            if (k.startswith("sqlite max") if name == "max" else k in telegram_keys)
+        )
+        for name in ("max", "telegram")
+    }
+    print(
+        f"MAX / Telegram: {statistics.mean(max_runs):.0f} / {statistics.mean(telegram):.0f} "
+        f"updates/s = {ratio:.2f} (>= {TARGET_MAX_RATIO}): "
+        + ("met" if ratio >= TARGET_MAX_RATIO else "NOT met")
+        + f"; CPU ms/update {cpu['max']:.2f} / {cpu['telegram']:.2f}"
+    )
+    return {
+        "telegram_updates_per_second": telegram,
+        "max_updates_per_second": max_runs,
+        "cpu_ms_per_update": {k: round(v, 3) for k, v in cpu.items()},
+        "ratio": round(ratio, 3),
+        "target": TARGET_MAX_RATIO,
+        "met": ratio >= TARGET_MAX_RATIO,
     }
 
 
@@ -525,6 +595,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             url: str,
             redis: RedisSettings | None = None,
             in_flight: int = 1,
+            messenger: str = "telegram",
             write_back: bool = False,
         ) -> Result:
             return await run_full(
@@ -535,40 +606,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 knowledge,
                 redis,
                 in_flight=in_flight,
+                messenger=messenger,
                 write_back=write_back,
             )
 
-        results.append(await full("sqlite", f"sqlite+aiosqlite:///{var_dir / 'bench.db'}"))
-        if args.crm_write_back:
-            queued = f"sqlite+aiosqlite:///{var_dir / 'bench-crm.db'}"
-            results.append(await full("sqlite+crm queue", queued, write_back=True))
-        if args.in_flight > 1:
-            # As polling and webhooks run: does handling updates side by side add throughput?
-            concurrent = f"sqlite+aiosqlite:///{var_dir / 'bench-concurrent.db'}"
-            results.append(
-                await full(f"sqlite x{args.in_flight}", concurrent, in_flight=args.in_flight)
-            )
-        postgres = args.postgres_url or os.environ.get("TEST_DATABASE_URL")
-        if postgres:
-            results.append(
-                await with_postgres_schema(postgres, lambda url: full("postgresql", url))
-            )
+        if args.channel == "max":
+            # Telegram and MAX alternately, each on a fresh database, who goes first swapped
+            # every turn: the VM's speed drifts, and a second run may find warmer caches.
+            pair = [("telegram", "sqlite"), ("max", "sqlite max")]
+            for turn in range(1, args.repeat + 1):
+                suffix = f" #{turn}" if turn > 1 else ""
+                for messenger, name in pair if turn % 2 else pair[::-1]:
+                    db = f"sqlite+aiosqlite:///{var_dir / f'bench-{messenger}-{turn}.db'}"
+                    results.append(await full(name + suffix, db, messenger=messenger))
+            notes.append("PostgreSQL, Redis and in-flight runs skipped with --channel max")
+        else:
+            results.append(await full("sqlite", f"sqlite+aiosqlite:///{var_dir / 'bench.db'}"))
             if args.crm_write_back:
-                results.append(
-                    await with_postgres_schema(
-                        postgres, lambda url: full("postgresql+crm queue", url, write_back=True)
-                    )
-                )
-        else:
-            notes.append("PostgreSQL skipped: set TEST_DATABASE_URL or pass --postgres-url")
-        redis_url = args.redis_url or os.environ.get("TEST_REDIS_URL")
-        if redis_url:
-            # The production profile: FSM state, update claims and flood counters in Redis.
-            namespace = RedisSettings(url=redis_url, key_prefix=f"bench-{uuid.uuid4().hex[:10]}")
-            sqlite_redis = f"sqlite+aiosqlite:///{var_dir / 'bench-redis.db'}"
-            results.append(await full("sqlite+redis", sqlite_redis, namespace))
-        else:
-            notes.append("Redis skipped: set TEST_REDIS_URL or pass --redis-url")
+                queued = f"sqlite+aiosqlite:///{var_dir / 'bench-crm.db'}"
+                results.append(await full("sqlite+crm queue", queued, write_back=True))
+            await other_engines(args, var_dir, full, results, notes)
         bot = Bot(token=OFFLINE_TOKEN, session=LocalSession())
         results.append(await drive("bare-aiogram", bare_dispatcher(), bot, workload))
         await bot.session.close()
@@ -578,12 +635,59 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return summarise(results, notes)
 
 
+async def other_engines(
+    args: argparse.Namespace,
+    var_dir: Path,
+    full: Callable[..., Any],
+    results: list[Result],
+    notes: list[str],
+) -> None:
+    """Handling updates side by side, PostgreSQL and the Redis profile, when available."""
+    if args.in_flight > 1:
+        # As polling and webhooks run: does handling updates side by side add throughput?
+        concurrent = f"sqlite+aiosqlite:///{var_dir / 'bench-concurrent.db'}"
+        results.append(
+            await full(f"sqlite x{args.in_flight}", concurrent, in_flight=args.in_flight)
+        )
+    postgres = args.postgres_url or os.environ.get("TEST_DATABASE_URL")
+    if postgres:
+        results.append(await with_postgres_schema(postgres, lambda url: full("postgresql", url)))
+        if args.crm_write_back:
+            results.append(
+                await with_postgres_schema(
+                    postgres, lambda url: full("postgresql+crm queue", url, write_back=True)
+                )
+            )
+    else:
+        notes.append("PostgreSQL skipped: set TEST_DATABASE_URL or pass --postgres-url")
+    redis_url = args.redis_url or os.environ.get("TEST_REDIS_URL")
+    if redis_url:
+        # The production profile: FSM state, update claims and flood counters in Redis.
+        namespace = RedisSettings(url=redis_url, key_prefix=f"bench-{uuid.uuid4().hex[:10]}")
+        sqlite_redis = f"sqlite+aiosqlite:///{var_dir / 'bench-redis.db'}"
+        results.append(await full("sqlite+redis", sqlite_redis, namespace))
+    else:
+        notes.append("Redis skipped: set TEST_REDIS_URL or pass --redis-url")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--channel",
+        choices=("telegram", "max"),
+        default="telegram",
+        help="max: the same conversations in MAX too, alternating with Telegram on SQLite",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="with --channel max: how many Telegram/MAX pairs to run",
+    )
     parser.add_argument(
         "--in-flight",
         type=int,

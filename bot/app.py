@@ -1,7 +1,8 @@
-"""The one wiring point: builds the bot, the dispatcher and their services from settings.
+"""The one wiring point: builds the bots, the dispatcher and their services from settings.
 
-Production, the local console and the tests all call `build_app`; only the messenger session
-(real Telegram, the console, or a recording session in tests) and the clock differ.
+Production, the local console and the tests all call `build_app`; only the messenger sessions
+(real Telegram and MAX, the console, or recording sessions in tests) and the clock differ.
+One dispatcher serves every messenger: each update arrives with its own bot.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import ErrorEvent
 
+from bot.channels import Messengers
 from bot.filters import run_sync_filters_inline, skip_foreign_callbacks
+from bot.max.session import MaxTransport
 from bot.middlewares import UpdateContextMiddleware
 from bot.observability import (
     ApiMetricsRequestMiddleware,
@@ -55,6 +58,9 @@ log = logging.getLogger(__name__)
 # Placeholder token for transports that never reach Telegram (console, tests); aiogram
 # validates the token's shape only.
 OFFLINE_TOKEN = "42:OFFLINE-console-and-tests-never-reach-telegram"
+# aiogram wants a Telegram-shaped token; MAX's real one travels in the MAX session. The id
+# part keeps conversation state of the two bots apart (it is part of every state key).
+MAX_BOT_TOKEN_SHAPE = "0:max"
 
 
 @dataclass
@@ -70,9 +76,12 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     health: Health = field(default_factory=lambda: Health({}, timeout_seconds=3.0))
     replica_state: ReplicaState | None = None
+    # Every messenger's bot; `bot` is Telegram's (or the console's stand-in for it).
+    messengers: Messengers = field(default_factory=lambda: Messengers({}))
 
     async def close(self) -> None:
-        await self.bot.session.close()
+        for bot in {id(b): b for b in (self.bot, *self.messengers.values())}.values():
+            await bot.session.close()
         if self.replica_state is not None:
             await self.replica_state.close()
         await self.crm.close()
@@ -85,6 +94,20 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
     token = settings.telegram.bot_token
     return Bot(
         token=token.get_secret_value() if token else OFFLINE_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_max_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot | None:
+    """MAX's bot: with `session` (console, tests), or with MAX_BOT_TOKEN; else None."""
+    if session is None:
+        token = settings.max.bot_token
+        if token is None:
+            return None
+        session = MaxTransport(token.get_secret_value(), api_url=settings.max.api_url)
+    return Bot(
+        token=MAX_BOT_TOKEN_SHAPE,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
@@ -159,16 +182,19 @@ def build_app(
     settings: Settings,
     *,
     session: BaseSession | None = None,
+    max_session: BaseSession | None = None,
     clock: Clock | None = None,
     crm: SqlCrm | None = None,
     storage: BaseStorage | None = None,
     replica_state: ReplicaState | None = None,
     health_checks: dict[str, HealthCheck] | None = None,
-    notifier_factory: Callable[[Bot, SqlCrm], Notifier],
+    notifier_factory: Callable[[Messengers, SqlCrm], Notifier],
     **services: Any,
 ) -> App:
     """Everything a process needs; `health_checks` come from other components (e.g. "chroma",
-    "scheduler_leader"), the database and Redis checks are added here."""
+    "scheduler_leader"), the database and Redis checks are added here. MAX joins when its
+    token is set or `max_session` is given; every process that may send (a replica leading the
+    scheduler) has the bots of every configured messenger, whichever it receives updates on."""
     clock = clock or SystemClock()
     crm = crm or SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
     catalog = Catalog.shared()
@@ -176,11 +202,17 @@ def build_app(
     replica_state = replica_state or build_replica_state(settings)
     metrics = Metrics()
     bot = create_bot(settings, session=session)
-    bot.session.middleware(ApiMetricsRequestMiddleware(metrics))
-    bot.session.middleware(InteractionLogRequestMiddleware(crm, clock))
+    max_bot = create_max_bot(settings, session=max_session)
+    # Only messengers this process can really reach: without a token (or a console or test
+    # session) Telegram's bot holds a placeholder token and must not be sent through.
+    reachable = [bot] if session is not None or settings.telegram.bot_token else []
+    messengers = Messengers.of(*reachable, *([max_bot] if max_bot is not None else []))
+    for each in messengers.values():
+        each.session.middleware(ApiMetricsRequestMiddleware(metrics))
+        each.session.middleware(InteractionLogRequestMiddleware(crm, clock))
     # Chosen by the caller and never defaulted: every process queues through the outbox
     # (contact policy, rate limits; see `cli.assembly`), tests may send directly.
-    notifier = notifier_factory(bot, crm)
+    notifier = notifier_factory(messengers, crm)
     # Validated here so a broken catalogue file stops start-up instead of a client's request.
     services.setdefault("service_catalogue", load_catalogue())
     # An erasure forgets the person's conversation state where this process keeps it.
@@ -204,6 +236,7 @@ def build_app(
         throttle=replica_state.throttle,
         dedupe=replica_state.dedupe,
         metrics=metrics,
+        messengers=messengers,
         **services,
     )
     checks: dict[str, HealthCheck] = {"database": database_check(crm.engine)}
@@ -223,4 +256,5 @@ def build_app(
         metrics=metrics,
         health=health,
         replica_state=replica_state,
+        messengers=messengers,
     )

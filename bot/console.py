@@ -14,6 +14,7 @@ import itertools
 import re
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
@@ -39,6 +40,7 @@ from aiogram.types import (
 )
 
 from bot.app import App
+from bot.channels import MAX, MESSENGER_NAMES, TELEGRAM
 from bot.local_session import LocalSession, sample_content
 from common.clock import ManualClock
 from concierge.linking import issue_link_code
@@ -47,10 +49,14 @@ from concierge.linking import issue_link_code
 CLIENT_USER_BASE = 7_000_000
 STAFF_USER_BASE = 8_000_000
 STRANGER_USER_BASE = 9_000_000
+# In MAX the same people have other ids (each messenger numbers its users).
+MAX_USER_OFFSET = 10_000_000
 
 HELP = """Console commands (everything else is sent to the bot as a message):
-  :as client <C-0001|id>   become a client (linked by a one-time code on first use)
-  :as staff <S-0001|id>    become a staff member (manager, coordinator, duty desk, admin)
+  :as client <C-0001|id> [--channel max]   become a client (linked by a one-time code on
+                           first use), in Telegram or in MAX (one person may use both)
+  :as staff <S-0001|id> [--channel max]    become a staff member (manager, coordinator,
+                           duty desk, admin)
   :as new                  become a stranger whose account is not linked
   :press <n|label>         press button n (or the one whose label contains the text)
   :reply <text>            reply to the last message the bot sent you (used by managers)
@@ -68,6 +74,7 @@ class Persona:
     label: str
     client_id: int | None = None
     staff_id: int | None = None
+    messenger: str = TELEGRAM
 
 
 @dataclass
@@ -110,14 +117,14 @@ def _plain(text: str) -> str:
 
 
 class ConsoleSession(LocalSession):
-    def __init__(self, transcript: Transcript) -> None:
-        super().__init__(sink=self._show)
+    def __init__(self, transcript: Transcript, *, messenger: str = TELEGRAM) -> None:
+        super().__init__(sink=self._show, messenger=messenger)
         self.transcript = transcript
 
     def _show(self, method: TelegramMethod[Any], result: Any) -> None:
         t = self.transcript
         chat_id = getattr(method, "chat_id", None)
-        who = t.names.get(chat_id, f"chat {chat_id}") if isinstance(chat_id, int) else ""
+        who = self._who(chat_id)
         if isinstance(method, SendMessage | SendDocument | SendPhoto | CopyMessage):
             body = ""
             if isinstance(method, SendMessage):
@@ -148,6 +155,14 @@ class ConsoleSession(LocalSession):
                 ]
         elif isinstance(method, AnswerCallbackQuery) and method.text:
             t.write(f"   ({_plain(method.text)})")
+
+    def _who(self, chat_id: object) -> str:
+        if not isinstance(chat_id, int):
+            return ""
+        who = self.transcript.names.get(chat_id, f"chat {chat_id}")
+        if self.messenger != TELEGRAM:
+            who += f" · {MESSENGER_NAMES.get(self.messenger, self.messenger)}"
+        return who
 
     def _keyboard(
         self, chat_id: int, markup: InlineKeyboardMarkup, message: Message | None
@@ -186,11 +201,16 @@ class ConsoleMessenger:
         self.t.names[user_id] = persona.label
         return persona
 
-    async def become(self, kind: str, ref: str) -> None:
+    async def become(self, kind: str, ref: str, messenger: str = TELEGRAM) -> None:
         if kind == "new":
             self.persona = self._stranger()
             self.t.write(f"(you are now {self.persona.label}, not linked)")
             return
+        if messenger not in self.app.messengers:
+            self.t.write(f"(no {messenger} channel in this console)")
+            return
+        offset = MAX_USER_OFFSET if messenger == MAX else 0
+        suffix = f" in {MESSENGER_NAMES[messenger]}" if messenger != TELEGRAM else ""
         async with self.app.crm.unit_of_work() as uow:
             if kind == "client":
                 client = await (
@@ -199,7 +219,7 @@ class ConsoleMessenger:
                 if client is None:
                     self.t.write(f"(no client {ref})")
                     return
-                user_id = CLIENT_USER_BASE + client.id
+                user_id = CLIENT_USER_BASE + offset + client.id
                 persona = Persona(
                     User(
                         id=user_id,
@@ -207,8 +227,9 @@ class ConsoleMessenger:
                         first_name=client.first_name,
                         language_code=client.language,
                     ),
-                    f"{client.full_name} (client {client.external_id})",
+                    f"{client.full_name} (client {client.external_id}){suffix}",
                     client_id=client.id,
+                    messenger=messenger,
                 )
             else:
                 staff = await (
@@ -217,13 +238,15 @@ class ConsoleMessenger:
                 if staff is None:
                     self.t.write(f"(no staff member {ref})")
                     return
-                user_id = STAFF_USER_BASE + staff.id
+                user_id = STAFF_USER_BASE + offset + staff.id
+                roles = ", ".join(sorted(staff.roles))
                 persona = Persona(
                     User(id=user_id, is_bot=False, first_name=staff.full_name),
-                    f"{staff.full_name} ({', '.join(sorted(staff.roles))} {staff.external_id})",
+                    f"{staff.full_name} ({roles} {staff.external_id}){suffix}",
                     staff_id=staff.id,
+                    messenger=messenger,
                 )
-            linked = await uow.links.by_user(user_id)
+            linked = await uow.links.by_user(user_id, messenger=messenger)
         self.persona = persona
         self.t.names[user_id] = persona.label
         self.t.write(f"(you are now {persona.label})")
@@ -253,7 +276,8 @@ class ConsoleMessenger:
 
     async def _feed(self, **event: Any) -> None:
         update = Update(update_id=next(self._update_ids), **event)
-        await self.app.dispatcher.feed_update(self.app.bot, update)
+        bot = self.app.messengers.get(self.persona.messenger, self.app.bot)
+        await self.app.dispatcher.feed_update(bot, update)
 
     async def send_text(self, text: str, *, echo: bool = False, **fields: Any) -> None:
         if echo:
@@ -309,12 +333,26 @@ class ConsoleMessenger:
         command, _, rest = line[1:].partition(" ")
         rest = rest.strip()
         if command == "as":
-            kind, _, ref = rest.partition(" ")
-            if kind not in {"client", "staff", "manager", "new"} or (kind != "new" and not ref):
-                self.t.write("(usage: :as client C-0001 | :as staff S-0001 | :as new)")
+            words = rest.split()
+            messenger = TELEGRAM
+            if "--channel" in words:
+                at = words.index("--channel")
+                messenger = words[at + 1] if at + 1 < len(words) else ""
+                del words[at : at + 2]
+            kind, ref = (words + ["", ""])[:2]
+            if (
+                kind not in {"client", "staff", "manager", "new"}
+                or (kind != "new" and not ref)
+                or messenger not in MESSENGER_NAMES
+            ):
+                self.t.write(
+                    "(usage: :as client C-0001 [--channel max] | :as staff S-0001 | :as new)"
+                )
                 return
             await self.become(
-                "client" if kind == "client" else kind if kind == "new" else "staff", ref.strip()
+                "client" if kind == "client" else kind if kind == "new" else "staff",
+                ref,
+                messenger,
             )
         elif command in {"press", "reply", "send"}:
             act = {"press": self.press, "reply": self.reply, "send": self.send_content}[command]
@@ -351,25 +389,42 @@ class ConsoleMessenger:
         self.t.write(f"(clock: {clock.advance(delta).isoformat(timespec='minutes')})")
 
 
-async def run_console(app: App, transcript: Transcript, source: TextIO | None = None) -> None:
-    """Interactive when reading a terminal, otherwise line by line from the script or pipe."""
-    console = ConsoleMessenger(app, transcript)
-    interactive = source is None and sys.stdin.isatty()
+def is_interactive(source: TextIO | None) -> bool:
+    return source is None and sys.stdin.isatty()
+
+
+async def console_lines(
+    source: TextIO | None, prompt: Callable[[], str], echo: Callable[[str], None]
+) -> AsyncIterator[str]:
+    """Lines typed at the terminal (after `prompt()`), or read from a script or pipe and
+    echoed after the prompt so a transcript reads like a session; ends at end of input."""
     stream = source or sys.stdin
-    transcript.write("vip-concierge local console. Type :help for commands, :quit to leave.")
-    while console.running:
+    interactive = is_interactive(source)
+    while True:
         if interactive:
             try:
-                line = await asyncio.to_thread(input, f"{console.persona.label}> ")
+                line = await asyncio.to_thread(input, prompt())
             except EOFError:
-                break
+                return
         else:
             # Off the loop, like input() above: a pipe waiting for its next line must not
             # stall the scheduler or the web desk served beside the console.
             raw = await asyncio.to_thread(stream.readline)
             if not raw:
-                break
+                return
             line = raw.rstrip("\n")
             if line.strip() and not line.startswith("#"):
-                transcript.write(f"{console.persona.label}> {line}")
+                echo(f"{prompt()}{line}")
+        yield line
+
+
+async def run_console(app: App, transcript: Transcript, source: TextIO | None = None) -> None:
+    """Interactive when reading a terminal, otherwise line by line from the script or pipe."""
+    console = ConsoleMessenger(app, transcript)
+    transcript.write("vip-concierge local console. Type :help for commands, :quit to leave.")
+    async for line in console_lines(
+        source, lambda: f"{console.persona.label}> ", transcript.write
+    ):
         await console.handle(line)
+        if not console.running:
+            break

@@ -18,6 +18,7 @@ from aiogram.methods import (
     CopyMessage,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetFile,
     GetMe,
     SendDocument,
     SendMessage,
@@ -25,7 +26,17 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, Document, Message, MessageId, PhotoSize, Sticker, User, Voice
+from aiogram.types import (
+    Chat,
+    Document,
+    File,
+    Message,
+    MessageId,
+    PhotoSize,
+    Sticker,
+    User,
+    Voice,
+)
 
 BOT_USER = User(id=42, is_bot=True, first_name="Concierge", username="vip_concierge_bot")
 
@@ -35,9 +46,11 @@ Sink = Callable[[TelegramMethod[Any], Any], None]
 class LocalSession(BaseSession):
     """Fabricates Telegram's answers and hands every call to `sink` (printer or recorder)."""
 
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, *, messenger: str = "telegram") -> None:
         super().__init__()
         self.sink = sink
+        # Which messenger this session plays (`bot.channels.messenger_of` reads it).
+        self.messenger = messenger
         self._message_ids = itertools.count(1000)
         # Messages as the person sees them, by (chat, message id), so edits can be shown.
         self.messages: dict[tuple[int, int], Message] = {}
@@ -61,7 +74,8 @@ class LocalSession(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        # A file's "content" names it, so a test can tell which file was passed on.
+        yield f"content of {url.rsplit('/', 1)[-1]}".encode()
 
     def _message(self, chat_id: int, **fields: Any) -> Message:
         message = Message(
@@ -77,6 +91,10 @@ class LocalSession(BaseSession):
     def fabricate(self, method: TelegramMethod[Any]) -> Any:
         if isinstance(method, GetMe):
             return BOT_USER
+        if isinstance(method, GetFile):
+            return File(
+                file_id=method.file_id, file_unique_id=method.file_id, file_path=method.file_id
+            )
         if isinstance(method, SendMessage):
             return self._message(
                 int(method.chat_id), text=method.text, reply_markup=method.reply_markup

@@ -11,6 +11,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
+from bot.channels import messenger_of, shared_key
 from bot.observability import Metrics
 from bot.outbound import begin_capture, end_capture, write_records
 from bot.replica_state import MemoryUpdateDedupe, Throttle, UpdateDedupe
@@ -22,7 +23,7 @@ from concierge.notify import bind_unit_of_work, release_unit_of_work
 from concierge.request_access import RequestRefused
 from concierge.sensitive_data import warn_once
 from crm_adapter.dto import LinkedAccount
-from crm_adapter.port import Crm, DuplicateUpdate, Owner, UnitOfWork
+from crm_adapter.port import ChatKey, Crm, DuplicateUpdate, Owner, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def inbound_row(
         "text": text,
         "payload": payload,
         "update_id": update.update_id,
+        "messenger": identity.messenger,
     }
     return row, sensitive
 
@@ -132,20 +134,28 @@ class UpdateContextMiddleware(BaseMiddleware):
         if user is None:
             # Channel posts and similar carry no person; nothing here is for us.
             return None
+        messenger = messenger_of(data["bot"])
+        claim = shared_key(messenger, event.update_id)
         # The fast shared claim spares the database most redeliveries (and keeps a second
         # replica from even starting); the unique update_id below stays the durable guard.
-        if not await self.dedupe.claim(event.update_id):
+        if not await self.dedupe.claim(claim):
             self.metrics.duplicates.labels("fast").inc()
-            log.info("duplicate update %s ignored (claim)", event.update_id)
+            log.info("duplicate %s update %s ignored (claim)", messenger, event.update_id)
             return None
         chat_id = chat.id if chat else None
-        identity = Identity(user_id=user.id, chat_id=chat_id, language=self.default_language)
+        identity = Identity(
+            user_id=user.id, chat_id=chat_id, language=self.default_language, messenger=messenger
+        )
         sensitive: Masked | None = None
 
         def inbound(found: LinkedAccount | None) -> dict[str, Any]:
             nonlocal identity, sensitive
             identity = identity_of(
-                found, user_id=user.id, chat_id=chat_id, default_language=self.default_language
+                found,
+                user_id=user.id,
+                chat_id=chat_id,
+                default_language=self.default_language,
+                messenger=messenger,
             )
             row, sensitive = inbound_row(event, identity, now=self.clock.now(), chat_id=chat_id)
             return row
@@ -153,24 +163,19 @@ class UpdateContextMiddleware(BaseMiddleware):
         try:
             # Committed on its own before the handler: a failing handler never erases the
             # record of what the person sent, and the unique update_id refuses redeliveries.
-            await self.crm.ledger.open_update(user.id, inbound)
+            await self.crm.ledger.open_update(user.id, inbound, messenger=messenger)
         except DuplicateUpdate:
             self.metrics.duplicates.labels("database").inc()
-            log.info("duplicate update %s ignored", event.update_id)
+            log.info("duplicate %s update %s ignored", messenger, event.update_id)
             return None
         except BaseException:
-            # Not recorded: let Telegram's redelivery through instead of losing the update.
-            await self.dedupe.release(event.update_id)
+            # Not recorded: let the messenger's redelivery through instead of losing it.
+            await self.dedupe.release(claim)
             raise
 
-        allowed, warn = await self.throttle.allow(user.id)
         data["identity"] = identity
         data["t"] = self.catalog.translator(identity.language)
-        if not allowed:
-            self.metrics.throttled.inc()
-            log.warning("throttled user_id=%s", user.id)
-            if warn and chat is not None:
-                await data["bot"].send_message(chat.id, data["t"]("errors.throttled"))
+        if await self._throttled(identity, data):
             return None
         # The handler's unit of work connects only when the handler touches the database.
         async with self.crm.unit_of_work(interactive=True) as uow:
@@ -187,12 +192,23 @@ class UpdateContextMiddleware(BaseMiddleware):
                 raise
             finally:
                 release_unit_of_work(bound)
-            owners: dict[int, Owner] = {}
+            owners: dict[ChatKey, Owner] = {}
             if chat_id is not None and identity.link is not None and not uow.relinked:
                 # Spares the look-up; after a (re)link the chat's owner is read afresh.
-                owners[chat_id] = (identity.client_id, identity.staff_id)
+                owners[messenger, chat_id] = (identity.client_id, identity.staff_id)
         await self._log_replies(end_capture(token), chat_id, owners=owners)
         return result
+
+    async def _throttled(self, identity: Identity, data: dict[str, Any]) -> bool:
+        """Flood control per person and messenger; the first refusal of a window is told."""
+        allowed, warn = await self.throttle.allow(shared_key(identity.messenger, identity.user_id))
+        if allowed:
+            return False
+        self.metrics.throttled.inc()
+        log.warning("throttled user_id=%s", identity.user_id)
+        if warn and identity.chat_id is not None:
+            await data["bot"].send_message(identity.chat_id, data["t"]("errors.throttled"))
+        return True
 
     async def _warn_once(
         self, uow: UnitOfWork, identity: Identity, sensitive: Masked | None, data: dict[str, Any]
@@ -205,7 +221,11 @@ class UpdateContextMiddleware(BaseMiddleware):
             await data["bot"].send_message(identity.chat_id, data["t"]("sensitive.client_warning"))
 
     async def _log_replies(
-        self, records: list[dict[str, Any]], chat_id: int | None, *, owners: dict[int, Owner]
+        self,
+        records: list[dict[str, Any]],
+        chat_id: int | None,
+        *,
+        owners: dict[ChatKey, Owner],
     ) -> None:
         """Logs the replies of an update after its transaction, in one of their own."""
         try:

@@ -7,7 +7,7 @@ tests and benchmarks that assert on what reaches the messenger within the same u
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class DirectNotifier:
-    def __init__(self, *, bot: Bot, crm: SqlCrm) -> None:
-        self.bot = bot
+    def __init__(self, *, bots: Mapping[str, Bot], crm: SqlCrm) -> None:
+        self.bots = bots
         self.crm = crm
 
     @asynccontextmanager
@@ -58,17 +58,21 @@ class DirectNotifier:
     async def _send(self, link: MessengerLink | None, message: Outgoing) -> bool:
         if link is None or link.blocked_at is not None:
             return False
+        bot = self.bots.get(link.messenger)
+        if bot is None:
+            log.warning("no %s bot in this process; notification not sent", link.messenger)
+            return False
         try:
             if message.document is not None:
                 name, content = message.document
-                await self.bot.send_document(
+                await bot.send_document(
                     link.chat_id,
                     BufferedInputFile(content, filename=name),
                     caption=message.text[:1024],
                     reply_markup=render(message.actions),
                 )
             else:
-                await self.bot.send_message(
+                await bot.send_message(
                     link.chat_id, message.text, reply_markup=render(message.actions)
                 )
         except TelegramAPIError:
@@ -77,6 +81,6 @@ class DirectNotifier:
         return True
 
 
-def direct_notifier(bot: Bot, crm: SqlCrm) -> DirectNotifier:
+def direct_notifier(bots: Mapping[str, Bot], crm: SqlCrm) -> DirectNotifier:
     """The `notifier_factory` of `bot.app.build_app` for tests and benchmarks."""
-    return DirectNotifier(bot=bot, crm=crm)
+    return DirectNotifier(bots=bots, crm=crm)

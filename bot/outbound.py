@@ -17,8 +17,9 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.channels import messenger_of
 from common.clock import Clock
-from crm_adapter.port import Crm, Owner
+from crm_adapter.port import ChatKey, Crm, Owner
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,13 @@ async def write_records(
     records: list[dict[str, Any]],
     *,
     default_chat_id: int | None = None,
-    known_owners: Mapping[int, Owner] | None = None,
+    known_owners: Mapping[ChatKey, Owner] | None = None,
 ) -> None:
     """Logs captured outbound calls through the CRM's ledger, in one transaction.
 
     Calls without a chat (answering a button press) belong to the chat of the update.
-    `known_owners` (chat -> client id, staff id) spares a look-up the caller already made.
+    `known_owners` ((messenger, chat) -> client id, staff id) spares a look-up the caller
+    already made.
     """
     if not records:
         return
@@ -120,15 +122,18 @@ class InteractionLogRequestMiddleware(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         if _method_name(method) not in LOGGED_METHODS:
             return await make_request(bot, method)
+        messenger = messenger_of(bot)
         try:
             response = await make_request(bot, method)
         except TelegramAPIError as exc:
-            await self._record(method, error=type(exc).__name__)
+            await self._record(method, messenger, error=type(exc).__name__)
             raise
-        await self._record(method, error=None)
+        await self._record(method, messenger, error=None)
         return response
 
-    async def _record(self, method: TelegramMethod[Any], *, error: str | None) -> None:
+    async def _record(
+        self, method: TelegramMethod[Any], messenger: str, *, error: str | None
+    ) -> None:
         chat_id, text, payload = _summary(method)
         if error:
             payload["error"] = error
@@ -138,6 +143,7 @@ class InteractionLogRequestMiddleware(BaseRequestMiddleware):
             "chat_id": chat_id,
             "text": text,
             "payload": payload,
+            "messenger": messenger,
         }
         captured = _captured.get()
         if captured is not None:

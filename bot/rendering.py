@@ -1,11 +1,13 @@
-"""Sending long texts safely: Telegram refuses messages over 4096 characters."""
+"""Sending long texts safely: each messenger refuses messages over its own length."""
 
 from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 
-TELEGRAM_LIMIT = 4096
+from bot.channels import TELEGRAM, messenger_of, text_limit
+
+TELEGRAM_LIMIT = text_limit(TELEGRAM)
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
@@ -28,7 +30,7 @@ async def send_long(
     bot: Bot, chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
 ) -> None:
     """Sends in parts; the keyboard goes with the last part so it stays under the text."""
-    chunks = split_text(text)
+    chunks = split_text(text, text_limit(messenger_of(bot)))
     for i, chunk in enumerate(chunks):
         await bot.send_message(
             chat_id, chunk, reply_markup=reply_markup if i == len(chunks) - 1 else None

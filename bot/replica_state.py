@@ -24,16 +24,25 @@ from crm_adapter.personal_data import Chat
 
 log = logging.getLogger(__name__)
 
+# An update id or a user id as the shared state keys it: Telegram's bare number, another
+# messenger's prefixed with its name ("max:123"), since the messengers' ids may coincide.
+UpdateKey = int | str
+
+
+def shared_key(messenger: str, value: int) -> UpdateKey:
+    """An update or user id of `messenger` as shared state keys it (see `UpdateKey`)."""
+    return value if messenger == "telegram" else f"{messenger}:{value}"
+
 
 class UpdateDedupe(Protocol):
     """A fast first line against redelivered updates; the database's unique update_id stays the
     durable guard behind it."""
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         """True the first time `update_id` is seen (within the memory's reach), else False."""
         ...
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         """Forgets a claim whose update could not be recorded, so a redelivery is processed."""
         ...
 
@@ -41,7 +50,7 @@ class UpdateDedupe(Protocol):
 class Throttle(Protocol):
     """Per-person flood control."""
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         """(allowed, should_warn): warn once per window so the warning is not a flood itself."""
         ...
 
@@ -50,7 +59,7 @@ class Unthrottled:
     """No flood control: for the local console, whose only sender is the operator at the
     terminal (a pasted or scripted session sends its lines as fast as they are read)."""
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         return True, False
 
 
@@ -60,12 +69,12 @@ class MemoryUpdateDedupe:
     def __init__(self, *, max_size: int = 50_000, ttl_seconds: float = 3600.0) -> None:
         self.max_size = max_size
         self.ttl = ttl_seconds
-        self._seen: OrderedDict[int, float] = OrderedDict()
+        self._seen: OrderedDict[UpdateKey, float] = OrderedDict()
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         return self.claim_at(update_id, time.monotonic())
 
-    def claim_at(self, update_id: int, moment: float) -> bool:
+    def claim_at(self, update_id: UpdateKey, moment: float) -> bool:
         # Oldest first: drop what has expired or overflows, so memory stays bounded.
         while self._seen:
             oldest_id, seen_at = next(iter(self._seen.items()))
@@ -77,7 +86,7 @@ class MemoryUpdateDedupe:
         self._seen[update_id] = moment
         return True
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         self._seen.pop(update_id, None)
 
 
@@ -87,19 +96,19 @@ class MemoryThrottle:
     def __init__(self, *, burst: int, window_seconds: float) -> None:
         self.burst = burst
         self.window = window_seconds
-        self._hits: dict[int, deque[float]] = defaultdict(deque)
-        self._warned: dict[int, float] = {}
+        self._hits: dict[UpdateKey, deque[float]] = defaultdict(deque)
+        self._warned: dict[UpdateKey, float] = {}
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         return self.allow_at(user_id, time.monotonic())
 
-    def forget(self, user_id: int) -> int:
+    def forget(self, user_id: UpdateKey) -> int:
         """Drops the person's counters (an erasure); returns how many entries went."""
         return int(self._hits.pop(user_id, None) is not None) + int(
             self._warned.pop(user_id, None) is not None
         )
 
-    def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    def allow_at(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         hits = self._hits[user_id]
         while hits and moment - hits[0] > self.window:
             hits.popleft()
@@ -121,10 +130,10 @@ class RedisUpdateDedupe:
         self.prefix = prefix
         self.ttl = ttl_seconds
 
-    def _key(self, update_id: int) -> str:
+    def _key(self, update_id: UpdateKey) -> str:
         return f"{self.prefix}:update:{update_id}"
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update_id: UpdateKey) -> bool:
         try:
             return bool(await self.redis.set(self._key(update_id), b"1", nx=True, ex=self.ttl))
         except RedisError as exc:
@@ -133,7 +142,7 @@ class RedisUpdateDedupe:
             log.warning("update claim unavailable (%s): database guard only", type(exc).__name__)
             return True
 
-    async def release(self, update_id: int) -> None:
+    async def release(self, update_id: UpdateKey) -> None:
         try:
             await self.redis.delete(self._key(update_id))
         except RedisError as exc:
@@ -153,11 +162,11 @@ class RedisThrottle:
         self.burst = burst
         self.window = max(1, int(window_seconds))
 
-    async def allow(self, user_id: int) -> tuple[bool, bool]:
+    async def allow(self, user_id: UpdateKey) -> tuple[bool, bool]:
         # Wall-clock time, not monotonic: the windows must line up across machines.
         return await self.allow_at(user_id, time.time())
 
-    async def allow_at(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    async def allow_at(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         try:
             return await self._count(user_id, moment)
         except RedisError as exc:
@@ -165,7 +174,7 @@ class RedisThrottle:
             log.warning("throttle unavailable (%s); update allowed", type(exc).__name__)
             return True, False
 
-    async def _count(self, user_id: int, moment: float) -> tuple[bool, bool]:
+    async def _count(self, user_id: UpdateKey, moment: float) -> tuple[bool, bool]:
         window_index = int(moment // self.window)
         counter = f"{self.prefix}:throttle:{user_id}:{window_index}"
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -215,15 +224,17 @@ class ConversationEraser:
             for key in keys:
                 del self.storage.storage[key]
             gone += len(keys)
+        # Flood counters are keyed per messenger (a MAX user's as "max:<id>").
+        person = shared_key(chat.messenger, chat.user_id)
         if isinstance(self.throttle, MemoryThrottle):
-            gone += self.throttle.forget(chat.user_id)
+            gone += self.throttle.forget(person)
         if self.redis is not None:
             # FSM keys are <prefix>:fsm:<bot>:<chat>:<user>:<destiny>:<part>; any bot of
             # the bank that shares the prefix, any destiny.
             patterns = (
                 f"{self.prefix}:fsm:*:{chat.chat_id}:{chat.user_id}:*",
-                f"{self.prefix}:throttle:{chat.user_id}:*",
-                f"{self.prefix}:throttle-warned:{chat.user_id}:*",
+                f"{self.prefix}:throttle:{person}:*",
+                f"{self.prefix}:throttle-warned:{person}:*",
             )
             for pattern in patterns:
                 found = [key async for key in self.redis.scan_iter(match=pattern, count=500)]

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 
 from bot.app import App, build_app
+from bot.channels import Messengers
 from bot.replica_state import ReplicaState
-from bot.telegram_sender import TelegramSender
+from bot.sender import BotSender
 from common.clock import Clock
 from common.settings import Settings
 from concierge.briefing import ProductFacts
@@ -149,9 +149,11 @@ async def assemble(
     *,
     session: BaseSession | None,
     clock: Clock,
+    max_session: BaseSession | None = None,
     replica_state: ReplicaState | None = None,
 ) -> Assistant:
-    """Builds and starts everything a process runs; the knowledge model loads off the loop."""
+    """Builds and starts everything a process runs; the knowledge model loads off the loop.
+    MAX joins with MAX_BOT_TOKEN (or `max_session`, the console's)."""
     crm = await SqlCrm.open(
         settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
     )
@@ -160,12 +162,16 @@ async def assemble(
     facts = KnowledgeProductFacts(knowledge)
     built: dict[str, Proactive] = {}
 
-    def outbox_notifier(bot: Bot, _: SqlCrm) -> Notifier:
+    def outbox_notifier(bots: Messengers, _: SqlCrm) -> Notifier:
         # Every process queues through the outbox, so the contact policy and the rate limits
         # hold whichever replica a message starts from; a replica with the scheduler off only
-        # queues, and the process that leads the scheduler delivers.
+        # queues, and the process that leads the scheduler delivers, in every messenger.
         built["proactive"] = build_proactive(
-            settings, crm=crm, clock=clock, sender=TelegramSender(bot), master=master
+            settings,
+            crm=crm,
+            clock=clock,
+            senders={messenger: BotSender(bot) for messenger, bot in bots.items()},
+            master=master,
         )
         return built["proactive"].notifier
 
@@ -175,6 +181,7 @@ async def assemble(
     app = build_app(
         settings,
         session=session,
+        max_session=max_session,
         clock=clock,
         crm=crm,
         notifier_factory=outbox_notifier,

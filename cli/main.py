@@ -47,7 +47,8 @@ def link(
         str, typer.Argument(help="client or staff external id, e.g. C-0001, S-0001")
     ],
 ) -> None:
-    """Print a one-time deep link (valid 24 h) that binds a messenger account to a person."""
+    """Print a one-time deep link (valid 24 h) that binds a messenger account (Telegram or
+    MAX) to a person."""
     from datetime import timedelta
 
     from common.clock import SystemClock
@@ -74,10 +75,11 @@ def link(
                 await uow.commit()
         finally:
             await crm.close()
-        return (
-            issued.deep_link(settings.telegram.bot_username)
-            + f"  (expires {issued.expires_at_iso})"
-        )
+        # One code, either messenger: it links the first account that opens it.
+        lines = [issued.deep_link(settings.telegram.bot_username)]
+        if settings.max.bot_username:
+            lines.append(issued.max_link(settings.max.bot_username))
+        return "\n".join(lines) + f"\n(single use, expires {issued.expires_at_iso})"
 
     typer.echo(asyncio.run(_go()))
 
@@ -106,24 +108,60 @@ def run(
         int | None,
         typer.Option(help="serve /healthz and /metrics on this port (polling and console)"),
     ] = None,
+    channel: Annotated[
+        str,
+        typer.Option(
+            help="receive from telegram, max, or all configured (a replica per messenger); "
+            "every process sends in every messenger it has a token for"
+        ),
+    ] = "all",
 ) -> None:
-    """Run the assistant: Telegram when TELEGRAM_BOT_TOKEN is set, else the local console."""
+    """Run the assistant: Telegram and/or MAX with their tokens, else the local console."""
     from cli.runtime import run_console_app, run_messenger
 
     settings = _settings()
     if metrics_port is not None:
         settings.observability.port = metrics_port
+    channels = chosen_channels(settings, channel)
     if webhook:
-        settings.telegram.mode = "webhook"
-    problem = webhook_start_problem(settings)
+        for chosen in channels:
+            getattr(settings, chosen).mode = "webhook"
+    problem = start_problem(settings, channel, channels)
+    if webhook and not channels and not problem:
+        problem = "Webhook mode needs TELEGRAM_BOT_TOKEN or MAX_BOT_TOKEN."
     if problem:
         typer.echo(problem, err=True)
         raise typer.Exit(2)
-    if settings.telegram.bot_token is None:
-        typer.echo("No TELEGRAM_BOT_TOKEN: starting the local console messenger.", err=True)
+    if not channels:
+        typer.echo(
+            "No TELEGRAM_BOT_TOKEN or MAX_BOT_TOKEN: starting the local console messenger.",
+            err=True,
+        )
         asyncio.run(run_console_app(settings, script=None, manual_clock=False, desk=True))
     else:
-        asyncio.run(run_messenger(settings))
+        asyncio.run(run_messenger(settings, channels))
+
+
+MESSENGER_TOKENS = {"telegram": "TELEGRAM_BOT_TOKEN", "max": "MAX_BOT_TOKEN"}
+
+
+def chosen_channels(settings: Settings, channel: str) -> list[str]:
+    """The messengers to receive from: the one asked for, or every one with a token."""
+    configured = [
+        name
+        for name, section in (("telegram", settings.telegram), ("max", settings.max))
+        if section.bot_token is not None
+    ]
+    return configured if channel == "all" else [c for c in configured if c == channel]
+
+
+def start_problem(settings: Settings, channel: str, channels: list[str]) -> str | None:
+    """Why `concierge run` cannot start, or None."""
+    if channel not in ("all", *MESSENGER_TOKENS):
+        return f"--channel is telegram, max or all (not {channel!r})."
+    if channel != "all" and channel not in channels:
+        return f"--channel {channel} needs {MESSENGER_TOKENS[channel]}."
+    return webhook_start_problem(settings)
 
 
 def webhook_start_problem(settings: Settings) -> str | None:
@@ -132,14 +170,21 @@ def webhook_start_problem(settings: Settings) -> str | None:
     if settings.environment == "production" and settings.behaviour.checkin_secret is None:
         # Check-in code hashes are keyed with it; without it a database copy reveals them.
         return "Production needs BOT_CHECKIN_SECRET (the same on every process)."
-    if settings.telegram.mode != "webhook":
-        return None
-    if settings.telegram.bot_token is None:
-        return "Webhook mode needs TELEGRAM_BOT_TOKEN."
-    secret = settings.telegram.webhook_secret
-    if secret is None or not secret.get_secret_value():
-        # Without it anyone who finds the URL could post forged updates as any client.
-        return "Webhook mode needs TELEGRAM_WEBHOOK_SECRET (sent back by Telegram on every call)."
+    if settings.telegram.mode == "webhook":
+        if settings.telegram.bot_token is None:
+            return "Webhook mode needs TELEGRAM_BOT_TOKEN."
+        secret = settings.telegram.webhook_secret
+        if secret is None or not secret.get_secret_value():
+            # Without it anyone who finds the URL could post forged updates as any client.
+            return (
+                "Webhook mode needs TELEGRAM_WEBHOOK_SECRET (sent back by Telegram on every call)."
+            )
+    if settings.max.mode == "webhook":
+        if settings.max.bot_token is None:
+            return "MAX webhook mode needs MAX_BOT_TOKEN."
+        max_secret = settings.max.webhook_secret
+        if max_secret is None or not max_secret.get_secret_value():
+            return "MAX webhook mode needs MAX_WEBHOOK_SECRET (MAX sends it on every call)."
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp.web import AppRunner
@@ -13,7 +14,7 @@ from bot.app import App
 from bot.console import ConsoleSession, Transcript, run_console
 from bot.observability import start_server
 from bot.replica_state import Unthrottled, build_replica_state
-from bot.transports import run_polling, run_webhook
+from bot.transports import run
 from cli.assembly import assemble, load_knowledge
 from cli.logging_setup import configure_logging
 from common.clock import Clock, ManualClock, SystemClock
@@ -27,15 +28,13 @@ from web.app import build_desk, start_desk
 log = logging.getLogger(__name__)
 
 
-async def run_messenger(settings: Settings) -> None:
+async def run_messenger(settings: Settings, channels: Sequence[str]) -> None:
+    """Receives from `channels` (each by its own mode); sends in every configured messenger."""
     configure_logging(settings)
     assistant = await assemble(settings, session=None, clock=SystemClock())
     desk = await start_desk_beside(assistant.app, settings)
     try:
-        if settings.telegram.mode == "webhook":
-            await run_webhook(assistant.app)
-        else:
-            await run_polling(assistant.app)
+        await run(assistant.app, channels)
     finally:
         if desk is not None:
             await desk.cleanup()
@@ -58,8 +57,13 @@ async def run_console_app(
     # operator, and a script's lines arrive as fast as they are read.
     replica_state = build_replica_state(settings)
     replica_state.throttle = Unthrottled()
+    # The console plays both messengers (`:as client C-0001 --channel max`).
     assistant = await assemble(
-        settings, session=ConsoleSession(transcript), clock=clock, replica_state=replica_state
+        settings,
+        session=ConsoleSession(transcript),
+        max_session=ConsoleSession(transcript, messenger="max"),
+        clock=clock,
+        replica_state=replica_state,
     )
     app = assistant.app
     app.extras["run_jobs"] = assistant.run_jobs_now

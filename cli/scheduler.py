@@ -14,7 +14,9 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.telegram_sender import TelegramSender
+from bot.app import create_max_bot
+from bot.channels import Messengers
+from bot.sender import BotSender
 from cli.logging_setup import configure_logging
 from common.clock import Clock, ManualClock, SystemClock
 from common.settings import Settings, get_settings
@@ -36,8 +38,14 @@ def make_bot(settings: Settings) -> Bot | None:
     return Bot(token.get_secret_value(), session=session)
 
 
+def make_bots(settings: Settings) -> Messengers:
+    """The bot of every messenger with a token in the settings."""
+    bots = [make_bot(settings), create_max_bot(settings)]
+    return Messengers.of(*(bot for bot in bots if bot is not None))
+
+
 async def run_scheduler_forever(
-    settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None
+    settings: Settings, *, clock: Clock | None = None, bots: Messengers | None = None
 ) -> None:
     """Runs the scheduler (and delivery, when a bot is available) until SIGINT/SIGTERM.
 
@@ -53,13 +61,13 @@ async def run_scheduler_forever(
     crm = await SqlCrm.open(
         settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
     )
-    owns_bot = bot is None
-    bot = bot or make_bot(settings)
+    owns_bots = bots is None
+    bots = bots if bots is not None else make_bots(settings)
     proactive = build_proactive(
         settings,
         crm=crm,
         clock=clock,
-        sender=TelegramSender(bot) if bot else None,
+        senders={messenger: BotSender(bot) for messenger, bot in bots.items()},
         master=build_master_crm(
             settings.crm, crm=crm, language=settings.behaviour.default_language
         ),
@@ -78,8 +86,9 @@ async def run_scheduler_forever(
         await stop.wait()
     finally:
         await proactive.stop()
-        if owns_bot and bot is not None:
-            await bot.session.close()
+        if owns_bots:
+            for bot in bots.values():
+                await bot.session.close()
         await crm.close()
 
 
@@ -94,7 +103,7 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
     clock = ManualClock(start)
     crm = await SqlCrm.open(settings.database.url, write_back=settings.crm.writes_back)
     try:
-        proactive = build_proactive(settings, crm=crm, clock=clock, sender=None)
+        proactive = build_proactive(settings, crm=crm, clock=clock, senders=None)
         lines = []
         for hour in range(24):
             clock.set(start + timedelta(hours=hour))

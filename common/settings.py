@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,42 @@ class TelegramSettings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
+
+
+class MaxSettings(BaseSettings):
+    """The MAX messenger (platform-api.max.ru, or a bank's gateway in front of it)."""
+
+    model_config = _section("MAX_")
+
+    # From @MasterBot in MAX. Empty: no MAX channel (a process without it neither receives
+    # from MAX nor sends there).
+    bot_token: SecretStr | None = None
+    # For printing max.ru deep links without asking MAX (GET /me) first.
+    bot_username: str | None = None
+    api_url: str = "https://platform-api.max.ru"
+    mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: the public HTTPS base URL the reverse proxy exposes; the bot subscribes
+    # <base><path> with MAX on start. MAX posts only to ports 80, 8080, 443, 8443, 16384-32383.
+    webhook_base_url: str | None = None
+    webhook_path: str = "/max/webhook"
+    # Required in webhook mode: MAX sends it in X-Max-Bot-Api-Secret (5-256 of A-Z a-z 0-9 _ -).
+    webhook_secret: SecretStr | None = None
+    # Where this replica listens for MAX when Telegram's webhook is not served from the same
+    # process (otherwise MAX's path is added to Telegram's webhook server).
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8081
+    # MAX allows 30 requests/s per bot; the outbox stays under it.
+    rate_per_second: float = Field(default=25.0, gt=0)
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # MAX refuses a subscription whose secret has other characters; say so at start-up.
+        shape = r"[A-Za-z0-9_-]{5,256}"
+        if value is not None and not re.fullmatch(shape, value.get_secret_value()):
+            raise ValueError("MAX_WEBHOOK_SECRET: 5-256 characters of A-Z a-z 0-9 _ -")
+        return value
 
 
 class ObservabilitySettings(BaseSettings):
@@ -252,6 +289,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, validation_alias="LOG_JSON")
 
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    max: MaxSettings = Field(default_factory=MaxSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.clock import Clock
-from crm_adapter.dto import Client, Role, Staff
+from crm_adapter.dto import Client, MessengerLink, Role, Staff
 from crm_adapter.port import PeopleUnit
 
 
@@ -52,10 +52,11 @@ async def may_write_to(uow: PeopleUnit, staff: Staff, client: Client) -> bool:
     return (await scope_of(uow, staff)).covers(client)
 
 
-async def client_chat(uow: PeopleUnit, client_id: int) -> int | None:
-    """The chat a staff member's document may be copied to: the client's linked, unblocked
-    chat while they are in service and their consent is active; None otherwise (as the
-    notifier and the outbox would refuse)."""
+async def client_chat(uow: PeopleUnit, client_id: int) -> MessengerLink | None:
+    """The account a staff member's document may be copied to: the client's linked,
+    unblocked one for the bank's messages (where the notifier sends the text), while they are
+    in service and their consent is active; None otherwise (as the notifier and the outbox
+    would refuse)."""
     client = await uow.clients.get(client_id)
     if client is None or client.out_of_service:
         return None
@@ -63,7 +64,7 @@ async def client_chat(uow: PeopleUnit, client_id: int) -> int | None:
     if link is None or link.blocked_at is not None:
         return None
     consent = await uow.consents.current(client_id)
-    return link.chat_id if consent is not None and consent.active else None
+    return link if consent is not None and consent.active else None
 
 
 async def visible_clients(uow: PeopleUnit, staff: Staff) -> list[Client]:

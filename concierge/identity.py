@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Role, Staff
+from crm_adapter.dto import Client, LinkedAccount, Messenger, MessengerLink, Role, Staff
 
 
 class PersonKind(StrEnum):
@@ -24,6 +24,8 @@ class Identity:
     staff: Staff | None = None
     # Active consent to personal-data processing; staff need none.
     consent: bool = False
+    # The messenger this person is writing from now (one person may use several).
+    messenger: str = Messenger.TELEGRAM.value
 
     @property
     def kind(self) -> PersonKind:
@@ -54,17 +56,25 @@ class Identity:
 
 
 def identity_of(
-    found: LinkedAccount | None, *, user_id: int, chat_id: int | None, default_language: str
+    found: LinkedAccount | None,
+    *,
+    user_id: int,
+    chat_id: int | None,
+    default_language: str,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> Identity:
     """Who the account `found` (None: no link) belongs to, by the CRM's rules: an erased
     client, one the bank's CRM no longer has, or an inactive staff member is nobody the bot
     knows."""
+    nobody = Identity(
+        user_id=user_id, chat_id=chat_id, language=default_language, messenger=messenger
+    )
     if found is None:
-        return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+        return nobody
     link, client, staff = found.link, found.client, found.staff
     if link.client_id is not None:
         if client is None or client.out_of_service:
-            return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+            return nobody
         return Identity(
             user_id=user_id,
             chat_id=chat_id,
@@ -72,9 +82,10 @@ def identity_of(
             link=link,
             client=client,
             consent=found.consent_active,
+            messenger=messenger,
         )
     if staff is None or not staff.active:
-        return Identity(user_id=user_id, chat_id=chat_id, language=default_language)
+        return nobody
     return Identity(
         user_id=user_id,
         chat_id=chat_id,
@@ -82,4 +93,5 @@ def identity_of(
         link=link,
         staff=staff,
         consent=True,
+        messenger=messenger,
     )

@@ -9,10 +9,11 @@ from datetime import timedelta
 from enum import StrEnum
 
 from common.clock import Clock
-from crm_adapter.dto import MessengerLink
-from crm_adapter.port import PeopleUnit
+from crm_adapter.dto import Messenger, MessengerLink
+from crm_adapter.port import PeopleUnit, UnitOfWork
 
-# Telegram allows [A-Za-z0-9_-] up to 64 characters in a /start payload.
+# Telegram allows [A-Za-z0-9_-] up to 64 characters in a /start payload, MAX up to 128: the
+# 32 characters of 24 random bytes fit both, so one code links either messenger (once).
 CODE_BYTES = 24
 
 
@@ -29,6 +30,10 @@ class IssuedCode:
         if bot_username:
             return f"https://t.me/{bot_username}?start={self.code}"
         return f"/start {self.code}"
+
+    def max_link(self, bot_username: str) -> str:
+        """The same code as a MAX deep link (it arrives as the bot_started payload)."""
+        return f"https://max.ru/{bot_username}?start={self.code}"
 
 
 async def issue_link_code(
@@ -75,8 +80,10 @@ async def redeem_link_code(
     user_id: int,
     chat_id: int,
     language: str | None,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> LinkResult:
-    """Binds the account if the code is valid, unexpired and unused; audits every attempt."""
+    """Binds the `messenger` account if the code is valid, unexpired and unused; audits every
+    attempt. An account the person has in another messenger stays linked."""
     now = clock.now()
     found = await uow.link_codes.by_hash(hash_code(code))
     outcome: LinkOutcome
@@ -97,6 +104,7 @@ async def redeem_link_code(
             staff_id=found.staff_id,
             now=now,
             language=language,
+            messenger=messenger,
         )
         outcome = LinkOutcome.LINKED
     await uow.audit.record(
@@ -107,6 +115,34 @@ async def redeem_link_code(
         actor_client_id=link.client_id if link else None,
         actor_staff_id=link.staff_id if link else None,
         subject_client_id=found.client_id if found else None,
-        details={"result": outcome.value},
+        details={"result": outcome.value, "messenger": messenger},
     )
     return LinkResult(outcome, link)
+
+
+async def record_reachability(
+    uow: UnitOfWork, *, clock: Clock, link: MessengerLink, reachable: bool
+) -> None:
+    """The person stopped (blocked) the bot in one messenger, or came back to it.
+
+    Only that messenger's account changes: a person linked elsewhere still gets the bank's
+    messages there (see `LinkRepository.for_client`). Logged in the person's history.
+    """
+    if reachable == (link.blocked_at is None):
+        return
+    now = clock.now()
+    if reachable:
+        await uow.links.mark_unblocked(link.chat_id, messenger=link.messenger)
+    else:
+        await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="messenger",
+        messenger=link.messenger,
+        direction="internal",
+        kind="channel_unblocked" if reachable else "channel_blocked",
+        actor="client" if link.client_id is not None else "staff",
+        client_id=link.client_id,
+        staff_id=link.staff_id,
+        chat_id=link.chat_id,
+    )

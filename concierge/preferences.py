@@ -8,7 +8,7 @@ from typing import Any
 from common.clock import Clock
 from concierge.notify import Notifier
 from concierge.requests import create_request
-from crm_adapter.dto import Client, ServiceRequest
+from crm_adapter.dto import Client, Messenger, ServiceRequest
 from crm_adapter.port import PeopleUnit, UnitOfWork
 
 # Quiet-hour presets offered as buttons (start, end) in the client's local time.
@@ -35,6 +35,7 @@ async def change_preferences(
     if "language" in changes:
         link = await uow.links.for_client(client.id)
         if link is not None:
+            # Every messenger the client linked: the language is the person's.
             await uow.links.set_language(link.id, changes["language"])
     await uow.audit.record(
         now=clock.now(),
@@ -44,6 +45,25 @@ async def change_preferences(
         details={k: str(v) for k, v in changes.items()},
     )
     return updated
+
+
+async def prefer_messenger(
+    uow: PeopleUnit, clock: Clock, *, client: Client, messenger: str
+) -> bool:
+    """Makes `messenger` where the bank's own messages (notifications, invitations) reach a
+    client linked in several; audited. False when the client has no account there."""
+    if messenger not in {m.value for m in Messenger}:
+        raise ValueError(messenger)
+    chosen = await uow.links.prefer(client.id, messenger)
+    await uow.audit.record(
+        now=clock.now(),
+        action="preferences_changed",
+        actor_client_id=client.id,
+        subject_client_id=client.id,
+        outcome="ok" if chosen else "denied",
+        details={"preferred_messenger": messenger},
+    )
+    return chosen
 
 
 async def set_quiet_hours(uow: PeopleUnit, clock: Clock, *, client: Client, preset: str) -> Client:

@@ -22,7 +22,7 @@ from concierge.request_access import default_texts
 from concierge.request_messages import local_time
 from concierge.requests import create_request
 from concierge.staffing import answering_for
-from crm_adapter.dto import Client, ServiceRequest, Staff
+from crm_adapter.dto import Client, Messenger, MessengerLink, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
 # A question handed over to a person keeps at most this much of the client's text.
@@ -30,12 +30,18 @@ QUESTION_LIMIT = 3000
 
 
 class Courier(Protocol):
-    """Sends in the messenger and returns the new message ids (the relay maps replies by id);
-    a long text may become several messages."""
+    """Sends to a person's messenger account and returns the new message ids (the relay maps
+    replies by id); a long text may become several messages. `copy` copies a message of the
+    current update's chat, into any messenger."""
 
-    async def send_text(self, chat_id: int, text: str) -> list[int]: ...
+    async def send_text(self, to: MessengerLink, text: str) -> list[int]: ...
     async def copy(
-        self, *, to_chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None
+        self,
+        *,
+        to: MessengerLink,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None = None,
     ) -> int:
         """Copies a message; `caption`, when given, replaces the original's."""
         ...
@@ -59,8 +65,10 @@ async def relay_to_manager(
     text: str | None,
     has_media: bool,
     texts: Catalog | None = None,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> RelayOutcome:
-    """Passes the client's message to whoever answers for them now, with a one-line card.
+    """Passes the client's message (written in `messenger`) to whoever answers for them now,
+    in the messenger that person uses, with a one-line card.
 
     Card, document and account numbers and codes reach staff masked, with a hint that such
     data belongs in the bank's secure channel. A phone number goes through: "call me back on
@@ -88,12 +96,12 @@ async def relay_to_manager(
         text = masked.text
         header += "\n" + t("sensitive.relay_hint")
     if text and not has_media:
-        ids = await courier.send_text(link.chat_id, f"{header}\n\n{html.escape(text)}")
+        ids = await courier.send_text(link, f"{header}\n\n{html.escape(text)}")
     else:
-        ids = await courier.send_text(link.chat_id, header)
+        ids = await courier.send_text(link, header)
         ids.append(
             await courier.copy(
-                to_chat_id=link.chat_id,
+                to=link,
                 from_chat_id=chat_id,
                 message_id=message_id,
                 # The caption as the client wrote it is not copied when it held numbers.
@@ -107,10 +115,12 @@ async def relay_to_manager(
             message_id=relayed_id,
             client_id=client.id,
             now=now,
+            messenger=link.messenger,
         )
     await uow.interactions.record(
         occurred_at=now,
         channel="messenger",
+        messenger=messenger,
         direction="internal",
         kind="relay",
         actor="client",
@@ -122,6 +132,7 @@ async def relay_to_manager(
             "stand_in": stand_in,
             "relayed_ids": ids,
             "media": has_media,
+            "staff_messenger": link.messenger,
         },
     )
     return RelayOutcome(staff, stand_in, manager)
@@ -164,14 +175,18 @@ async def relay_to_client(
     has_media: bool,
     texts: Catalog | None = None,
     reply_window: timedelta = DEFAULT_REPLY_WINDOW,
+    messenger: str = Messenger.TELEGRAM.value,
 ) -> ReplyOutcome | None:
-    """Delivers a staff reply to the client the replied-to message came from.
+    """Delivers a staff reply (written in `messenger`) to the client the replied-to message
+    came from, in the messenger the client last wrote from.
 
     None when the message replied to is no relayed message. The staff member's access is
     checked now, against the CRM's current record: a relay mapping is a routing hint, never
     a permission. Delivered or refused, the attempt is audited.
     """
-    mapping = await uow.relay.find(staff_chat_id=staff_chat_id, message_id=reply_to_message_id)
+    mapping = await uow.relay.find(
+        staff_chat_id=staff_chat_id, message_id=reply_to_message_id, messenger=messenger
+    )
     if mapping is None:
         return None
     now = clock.now()
@@ -185,7 +200,7 @@ async def relay_to_client(
     elif mapping.created_at < now - reply_window:
         refusal = ReplyRefusal.EXPIRED
     else:
-        link = await uow.links.for_client(client.id)
+        link = await client_reply_link(uow, client.id)
         consent = await uow.consents.current(client.id)
         if link is None or link.blocked_at is not None or consent is None or not consent.active:
             refusal = ReplyRefusal.UNREACHABLE
@@ -209,11 +224,11 @@ async def relay_to_client(
     if secret is not None and secret.found:
         text = secret.text
     if text and not has_media:
-        await courier.send_text(link.chat_id, f"{header}\n{html.escape(text)}")
+        await courier.send_text(link, f"{header}\n{html.escape(text)}")
     else:
-        await courier.send_text(link.chat_id, header)
+        await courier.send_text(link, header)
         await courier.copy(
-            to_chat_id=link.chat_id,
+            to=link,
             from_chat_id=staff_chat_id,
             message_id=message_id,
             caption=text if secret is not None and secret.found else None,
@@ -221,15 +236,31 @@ async def relay_to_client(
     await uow.interactions.record(
         occurred_at=now,
         channel="messenger",
+        messenger=messenger,
         direction="internal",
         kind="relay",
         actor="staff",
         client_id=client.id,
         staff_id=staff.id,
         text=text,
-        payload={"reply_to": reply_to_message_id, "media": has_media},
+        payload={
+            "reply_to": reply_to_message_id,
+            "media": has_media,
+            "client_messenger": link.messenger,
+        },
     )
     return ReplyOutcome(client)
+
+
+async def client_reply_link(uow: UnitOfWork, client_id: int) -> MessengerLink | None:
+    """Where an answer to the client goes: the messenger they last wrote from (the
+    conversation continues where they are), else where messages the bank starts go."""
+    last = await uow.interactions.last_messenger(client_id)
+    if last is not None:
+        link = await uow.links.for_client(client_id, messenger=last)
+        if link is not None and link.blocked_at is None:
+            return link
+    return await uow.links.for_client(client_id)
 
 
 async def hand_over_question(

@@ -179,10 +179,18 @@ class SqlRelayRepository:
         self._s = session
 
     async def add(
-        self, *, staff_id: int, staff_chat_id: int, message_id: int, client_id: int, now: datetime
+        self,
+        *,
+        staff_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        client_id: int,
+        now: datetime,
+        messenger: str = "telegram",
     ) -> RelayedMessage:
         row = m.RelayedMessageRow(
             staff_id=staff_id,
+            messenger=messenger,
             staff_chat_id=staff_chat_id,
             message_id=message_id,
             client_id=client_id,
@@ -192,9 +200,12 @@ class SqlRelayRepository:
         await self._s.flush()
         return RelayedMessage.model_validate(row)
 
-    async def find(self, *, staff_chat_id: int, message_id: int) -> RelayedMessage | None:
+    async def find(
+        self, *, staff_chat_id: int, message_id: int, messenger: str = "telegram"
+    ) -> RelayedMessage | None:
         row = await self._s.scalar(
             select(m.RelayedMessageRow).where(
+                m.RelayedMessageRow.messenger == messenger,
                 m.RelayedMessageRow.staff_chat_id == staff_chat_id,
                 m.RelayedMessageRow.message_id == message_id,
             )

@@ -23,6 +23,13 @@ class Direction(StrEnum):
     INTERNAL = "internal"
 
 
+class Messenger(StrEnum):
+    """The secure messengers a person may link; each is a channel of its own."""
+
+    TELEGRAM = "telegram"
+    MAX = "max"
+
+
 class Actor(StrEnum):
     CLIENT = "client"
     STAFF = "staff"
@@ -114,6 +121,7 @@ class MessengerLink(Dto):
     linked_at: datetime
     language: str | None
     blocked_at: datetime | None
+    preferred: bool = False
 
 
 class Consent(Dto):
@@ -165,6 +173,7 @@ class Interaction(Dto):
     text: str | None
     payload: dict[str, Any] | None
     update_id: int | None
+    messenger: str | None = None
 
 
 class ProductHolding(Dto):
@@ -213,6 +222,7 @@ class OutboxMessage(Dto):
     id: int
     idempotency_key: str
     chat_id: int
+    messenger: str = Messenger.TELEGRAM.value
     client_id: int | None
     staff_id: int | None
     text: str
@@ -305,6 +315,7 @@ class Feedback(Dto):
 class RelayedMessage(Dto):
     id: int
     staff_id: int
+    messenger: str
     staff_chat_id: int
     message_id: int
     client_id: int

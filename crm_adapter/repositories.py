@@ -20,6 +20,7 @@ from crm_adapter.dto import (
     LifeEvent,
     LinkCode,
     LinkedAccount,
+    Messenger,
     MessengerLink,
     Note,
     ProductHolding,
@@ -51,11 +52,11 @@ EDITABLE_CLIENT_FIELDS = frozenset(
 # fetch (a thread hop on aiosqlite); PostgreSQL returns it.
 _INTERACTION_TABLE = cast(Table, m.InteractionRow.__table__)
 _SQLITE_CLAIM = sqlite_insert(_INTERACTION_TABLE).on_conflict_do_nothing(
-    index_elements=["update_id"]
+    index_elements=["messenger", "update_id"]
 )
 _POSTGRESQL_CLAIM = (
     postgresql_insert(_INTERACTION_TABLE)
-    .on_conflict_do_nothing(index_elements=["update_id"])
+    .on_conflict_do_nothing(index_elements=["messenger", "update_id"])
     .returning(_INTERACTION_TABLE.c.id)
 )
 
@@ -165,13 +166,15 @@ class SqlLinkRepository:
         row = await self._s.scalar(select(m.MessengerLinkRow).where(*where))
         return MessengerLink.model_validate(row) if row else None
 
-    async def by_user(self, user_id: int, *, messenger: str = "telegram") -> MessengerLink | None:
+    async def by_user(
+        self, user_id: int, *, messenger: str = Messenger.TELEGRAM.value
+    ) -> MessengerLink | None:
         return await self._one(
             m.MessengerLinkRow.messenger == messenger, m.MessengerLinkRow.user_id == user_id
         )
 
     async def with_owner(
-        self, user_id: int, *, messenger: str = "telegram"
+        self, user_id: int, *, messenger: str = Messenger.TELEGRAM.value
     ) -> LinkedAccount | None:
         # One query instead of three; the update middleware runs the same one through the
         # ledger (crm_adapter.update_ledger) for every update.
@@ -179,11 +182,39 @@ class SqlLinkRepository:
         row = found.first()
         return linked_account(row._mapping) if row is not None else None
 
-    async def for_client(self, client_id: int) -> MessengerLink | None:
-        return await self._one(m.MessengerLinkRow.client_id == client_id)
+    async def _of_owner(self, owner: Any, messenger: str | None) -> MessengerLink | None:
+        """The owner's link in `messenger`; without one, the link for messages the bank
+        starts: a working one first, then the preferred, then the one linked last."""
+        query = select(m.MessengerLinkRow).where(owner)
+        if messenger is not None:
+            query = query.where(m.MessengerLinkRow.messenger == messenger)
+        row = await self._s.scalar(
+            query.order_by(
+                m.MessengerLinkRow.blocked_at.is_not(None),
+                m.MessengerLinkRow.preferred.desc(),
+                m.MessengerLinkRow.linked_at.desc(),
+                m.MessengerLinkRow.id.desc(),
+            ).limit(1)
+        )
+        return MessengerLink.model_validate(row) if row else None
 
-    async def for_staff(self, staff_id: int) -> MessengerLink | None:
-        return await self._one(m.MessengerLinkRow.staff_id == staff_id)
+    async def for_client(
+        self, client_id: int, *, messenger: str | None = None
+    ) -> MessengerLink | None:
+        return await self._of_owner(m.MessengerLinkRow.client_id == client_id, messenger)
+
+    async def for_staff(
+        self, staff_id: int, *, messenger: str | None = None
+    ) -> MessengerLink | None:
+        return await self._of_owner(m.MessengerLinkRow.staff_id == staff_id, messenger)
+
+    async def all_for_client(self, client_id: int) -> list[MessengerLink]:
+        rows = await self._s.scalars(
+            select(m.MessengerLinkRow)
+            .where(m.MessengerLinkRow.client_id == client_id)
+            .order_by(m.MessengerLinkRow.messenger)
+        )
+        return [MessengerLink.model_validate(r) for r in rows]
 
     async def bind(
         self,
@@ -194,43 +225,90 @@ class SqlLinkRepository:
         staff_id: int | None,
         now: datetime,
         language: str | None,
+        messenger: str = Messenger.TELEGRAM.value,
     ) -> MessengerLink:
         self.bound = True
-        # A person has one messenger account: re-linking moves the binding, never duplicates it.
+        # One account per person and messenger: re-linking in a messenger moves the binding
+        # there, never duplicates it; an account in the other messenger stays linked.
         owner = (
             m.MessengerLinkRow.client_id == client_id
             if client_id is not None
             else m.MessengerLinkRow.staff_id == staff_id
         )
         for old in await self._s.scalars(
-            select(m.MessengerLinkRow).where(owner | (m.MessengerLinkRow.user_id == user_id))
+            select(m.MessengerLinkRow).where(
+                m.MessengerLinkRow.messenger == messenger,
+                owner | (m.MessengerLinkRow.user_id == user_id),
+            )
         ):
             await self._s.delete(old)
         await self._s.flush()
         row = m.MessengerLinkRow(
-            messenger="telegram",
+            messenger=messenger,
             user_id=user_id,
             chat_id=chat_id,
             client_id=client_id,
             staff_id=staff_id,
             linked_at=now,
             language=language,
+            preferred=False,
         )
         self._s.add(row)
         await self._s.flush()
         return MessengerLink.model_validate(row)
 
     async def set_language(self, link_id: int, language: str) -> None:
+        """The language of the link's owner, in every messenger they linked."""
+        row = await self._s.get(m.MessengerLinkRow, link_id)
+        if row is None:
+            return
+        if row.client_id is not None:
+            owner = m.MessengerLinkRow.client_id == row.client_id
+        elif row.staff_id is not None:
+            owner = m.MessengerLinkRow.staff_id == row.staff_id
+        else:
+            owner = m.MessengerLinkRow.id == link_id
         await self._s.execute(
             update(m.MessengerLinkRow)
-            .where(m.MessengerLinkRow.id == link_id)
+            .where(owner)
             .values(language=language)
+            .execution_options(synchronize_session="fetch")
         )
 
-    async def mark_blocked(self, chat_id: int, *, now: datetime) -> None:
+    async def prefer(self, client_id: int, messenger: str) -> bool:
+        """Makes `messenger` the client's channel for messages the bank starts; False when the
+        client has no account there."""
+        mine = m.MessengerLinkRow.client_id == client_id
+        chosen = await self._s.scalar(
+            select(m.MessengerLinkRow.id).where(mine, m.MessengerLinkRow.messenger == messenger)
+        )
+        if chosen is None:
+            return False
         await self._s.execute(
             update(m.MessengerLinkRow)
-            .where(m.MessengerLinkRow.chat_id == chat_id)
+            .where(mine)
+            .values(preferred=m.MessengerLinkRow.id == chosen)
+            .execution_options(synchronize_session="fetch")
+        )
+        return True
+
+    async def mark_unblocked(
+        self, chat_id: int, *, messenger: str = Messenger.TELEGRAM.value
+    ) -> None:
+        link = m.MessengerLinkRow
+        await self._s.execute(
+            update(link)
+            .where(link.messenger == messenger, link.chat_id == chat_id)
+            .values(blocked_at=None)
+        )
+
+    async def mark_blocked(
+        self, chat_id: int, *, now: datetime, messenger: str = Messenger.TELEGRAM.value
+    ) -> None:
+        link = m.MessengerLinkRow
+        await self._s.execute(
+            update(link)
+            .where(link.messenger == messenger, link.chat_id == chat_id)
             .values(blocked_at=now)
         )
 
@@ -353,7 +431,11 @@ class SqlInteractionRepository:
         text: str | None = None,
         payload: dict[str, Any] | None = None,
         update_id: int | None = None,
+        messenger: str | None = None,
     ) -> int:
+        if update_id is not None and messenger is None:
+            # The claim is unique per messenger; without one it would never conflict.
+            messenger = Messenger.TELEGRAM.value
         values: dict[str, Any] = {
             "occurred_at": occurred_at,
             "channel": channel,
@@ -366,6 +448,7 @@ class SqlInteractionRepository:
             "text": text,
             "payload": payload,
             "update_id": update_id,
+            "messenger": messenger,
         }
         new_id = await self._insert(values)
         # A note is written back as a note; its mirror in this log is not sent twice.
@@ -417,6 +500,20 @@ class SqlInteractionRepository:
             .limit(limit)
         )
         return [Interaction.model_validate(r) for r in rows]
+
+    async def last_messenger(self, client_id: int) -> str | None:
+        """The messenger the client last wrote from (their latest inbound update), if any."""
+        found = await self._s.scalar(
+            select(m.InteractionRow.messenger)
+            .where(
+                m.InteractionRow.client_id == client_id,
+                m.InteractionRow.direction == "in",
+                m.InteractionRow.messenger.is_not(None),
+            )
+            .order_by(m.InteractionRow.occurred_at.desc(), m.InteractionRow.id.desc())
+            .limit(1)
+        )
+        return str(found) if found is not None else None
 
     async def count(self) -> int:
         return int(await self._s.scalar(select(func.count(m.InteractionRow.id))) or 0)

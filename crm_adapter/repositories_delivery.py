@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ class SqlOutboxRepository:
         *,
         idempotency_key: str,
         chat_id: int,
+        messenger: str = "telegram",
         client_id: int | None,
         staff_id: int | None,
         text: str,
@@ -41,6 +42,7 @@ class SqlOutboxRepository:
         """Enqueues a message; None when the idempotency key is already in the outbox."""
         row = m.OutboxMessageRow(
             idempotency_key=idempotency_key,
+            messenger=messenger,
             chat_id=chat_id,
             client_id=client_id,
             staff_id=staff_id,
@@ -106,7 +108,13 @@ class SqlOutboxRepository:
         return sorted(r.sent_at or r.not_before for r in rows)
 
     async def lease_due(
-        self, *, now: datetime, worker_id: str, limit: int, lease: timedelta
+        self,
+        *,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        messengers: Collection[str] | None = None,
     ) -> list[OutboxMessage]:
         """Leases up to `limit` due pending rows to a worker; status stays `pending`.
 
@@ -114,13 +122,15 @@ class SqlOutboxRepository:
         its worker never makes a message look possibly-sent. PostgreSQL: FOR UPDATE SKIP
         LOCKED lets several workers lease disjoint batches without waiting on each other.
         SQLite ignores the clause, but there the single UPDATE runs under the database's one
-        writer, so two workers still never lease the same row.
+        writer, so two workers still never lease the same row. `messengers`: only rows for
+        these (a worker leases only what it has a sender for).
         """
         row = m.OutboxMessageRow
         free = or_(row.claimed_by.is_(None), row.claimed_at < now - lease)
+        wanted = [row.messenger.in_(list(messengers))] if messengers is not None else []
         due = (
             select(row.id)
-            .where(row.status == "pending", row.next_attempt_at <= now, free)
+            .where(row.status == "pending", row.next_attempt_at <= now, free, *wanted)
             .order_by(row.priority, row.next_attempt_at, row.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -198,11 +208,14 @@ class SqlOutboxRepository:
             .values(status=status, last_error=error[:2000])
         )
 
-    async def block_chat(self, chat_id: int, *, error: str) -> int:
+    async def block_chat(
+        self, chat_id: int, *, error: str, messenger: str = "telegram"
+    ) -> int:
         """Stops everything still queued for a chat that blocked the bot; returns how many."""
         result = await self._s.execute(
             update(m.OutboxMessageRow)
             .where(
+                m.OutboxMessageRow.messenger == messenger,
                 m.OutboxMessageRow.chat_id == chat_id,
                 m.OutboxMessageRow.status.in_(("pending", "sending")),
             )

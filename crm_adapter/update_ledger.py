@@ -44,12 +44,15 @@ from sqlalchemy.sql.expression import Executable
 from crm_adapter import models as m
 from crm_adapter.dto import Client, LinkedAccount, MessengerLink, Staff
 from crm_adapter.master.queue import enqueue_interactions_between, queue_interactions_from
-from crm_adapter.port import DuplicateUpdate, Owner, UpdateLedger
+from crm_adapter.port import ChatKey, DuplicateUpdate, Owner, UpdateLedger
 from crm_adapter.sqlite_driver import LoopConnection, OneHopDbapi, WriterGate, gate_for
 
 log = logging.getLogger(__name__)
 
+# The messenger of an update when the caller names none (the ledger predates MAX).
 MESSENGER = "telegram"
+# The unique key an inbound interaction claims: a messenger's update ids are its own.
+CLAIM_KEY = ["messenger", "update_id"]
 
 INTERACTION = cast(Table, m.InteractionRow.__table__)
 _LINK = cast(Table, m.MessengerLinkRow.__table__)
@@ -70,6 +73,7 @@ INTERACTION_COLUMNS = (
     "text",
     "payload",
     "update_id",
+    "messenger",
 )
 _PARTS = (("link", _LINK), ("client", _CLIENT), ("staff", _STAFF))
 
@@ -121,9 +125,13 @@ def linked_account(row: Mapping[str, Any]) -> LinkedAccount:
     )
 
 
-def reply_row(record: Mapping[str, Any], owners: Mapping[int, Owner]) -> dict[str, Any]:
-    """An outgoing call (occurred_at, kind, chat_id, text, payload) as an interaction row."""
-    client_id, staff_id = owners.get(record["chat_id"], (None, None))
+def reply_row(
+    record: Mapping[str, Any], owners: Mapping[ChatKey, Owner]
+) -> dict[str, Any]:
+    """An outgoing call (occurred_at, kind, chat_id, text, payload, messenger) as an
+    interaction row."""
+    messenger = record.get("messenger") or MESSENGER
+    client_id, staff_id = owners.get((messenger, record["chat_id"]), (None, None))
     return {
         "occurred_at": record["occurred_at"],
         "channel": "messenger",
@@ -136,6 +144,7 @@ def reply_row(record: Mapping[str, Any], owners: Mapping[int, Owner]) -> dict[st
         "text": record["text"],
         "payload": record["payload"],
         "update_id": None,
+        "messenger": messenger,
     }
 
 
@@ -155,7 +164,7 @@ def _postgresql_claim_and_queue() -> Executable:
     claimed = (
         postgresql_insert(INTERACTION)
         .values({name: bindparam(name) for name in INTERACTION_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["update_id"])
+        .on_conflict_do_nothing(index_elements=CLAIM_KEY)
         .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
         .cte("claimed")
     )
@@ -203,11 +212,11 @@ class CoreUpdateLedger:
         elif self._dialect == "postgresql":
             claim = (
                 postgresql_insert(INTERACTION)
-                .on_conflict_do_nothing(index_elements=["update_id"])
+                .on_conflict_do_nothing(index_elements=CLAIM_KEY)
                 .returning(INTERACTION.c.id)
             )
         elif self._dialect == "sqlite":
-            claim = sqlite_insert(INTERACTION).on_conflict_do_nothing(index_elements=["update_id"])
+            claim = sqlite_insert(INTERACTION).on_conflict_do_nothing(index_elements=CLAIM_KEY)
         else:
             claim = insert(INTERACTION)
         self._claim = claim
@@ -227,21 +236,25 @@ class CoreUpdateLedger:
     async def close(self) -> None:
         """Nothing of its own: its connections are the engine's."""
 
-    async def account(self, user_id: int) -> LinkedAccount | None:
+    async def account(self, user_id: int, *, messenger: str = MESSENGER) -> LinkedAccount | None:
         async with self._engine.connect() as conn:
-            return await self._account_again_if_dropped(conn, user_id)
+            return await self._account_again_if_dropped(conn, user_id, messenger)
 
     async def open_update(
-        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+        self,
+        user_id: int,
+        inbound: Callable[[LinkedAccount | None], Mapping[str, Any]],
+        *,
+        messenger: str = MESSENGER,
     ) -> LinkedAccount | None:
         # One checkout for both.
         async with self._engine.connect() as conn:
-            found = await self._account_again_if_dropped(conn, user_id)
-            await self._claim_committed(conn, inbound(found))
+            found = await self._account_again_if_dropped(conn, user_id, messenger)
+            await self._claim_committed(conn, {**inbound(found), "messenger": messenger})
         return found
 
     async def _account_again_if_dropped(
-        self, conn: AsyncConnection, user_id: int
+        self, conn: AsyncConnection, user_id: int, messenger: str
     ) -> LinkedAccount | None:
         """The account read; once more on a fresh connection if the server had dropped this one.
 
@@ -251,17 +264,19 @@ class CoreUpdateLedger:
         and the update goes on instead of failing.
         """
         try:
-            return await self._account(conn, user_id)
+            return await self._account(conn, user_id, messenger)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
         log.warning("database connection dropped; reading the account on a fresh one")
         await conn.invalidate()
         await conn.rollback()
-        return await self._account(conn, user_id)
+        return await self._account(conn, user_id, messenger)
 
-    async def _account(self, conn: AsyncConnection, user_id: int) -> LinkedAccount | None:
-        found = await conn.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": MESSENGER})
+    async def _account(
+        self, conn: AsyncConnection, user_id: int, messenger: str
+    ) -> LinkedAccount | None:
+        found = await conn.execute(ACCOUNT_QUERY, {"user_id": user_id, "messenger": messenger})
         row = found.first()
         return linked_account(row._mapping) if row is not None else None
 
@@ -287,18 +302,18 @@ class CoreUpdateLedger:
         await conn.commit()
 
     async def log_replies(
-        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
+        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[ChatKey, Owner]
     ) -> None:
         if not records:
             return
         owners = dict(known_owners)
         async with self._engine.begin() as conn:
-            for chat_id in _unknown_chats(records, owners):
+            for messenger, chat_id in _unknown_chats(records, owners):
                 found = await conn.execute(
-                    _OWNER_QUERY, {"chat_id": chat_id, "messenger": MESSENGER}
+                    _OWNER_QUERY, {"chat_id": chat_id, "messenger": messenger}
                 )
                 row = found.first()
-                owners[chat_id] = (row[0], row[1]) if row is not None else (None, None)
+                owners[messenger, chat_id] = (row[0], row[1]) if row is not None else (None, None)
             rows = [reply_row(r, owners) for r in records]
             if not self._write_back or all(r["client_id"] is None for r in rows):
                 await conn.execute(insert(INTERACTION), rows)
@@ -320,8 +335,15 @@ class CoreUpdateLedger:
                 )
 
 
-def _unknown_chats(records: Sequence[Mapping[str, Any]], owners: Mapping[int, Owner]) -> list[int]:
-    return sorted({r["chat_id"] for r in records if r["chat_id"] is not None} - owners.keys())
+def _unknown_chats(
+    records: Sequence[Mapping[str, Any]], owners: Mapping[ChatKey, Owner]
+) -> list[ChatKey]:
+    chats = {
+        (r.get("messenger") or MESSENGER, r["chat_id"])
+        for r in records
+        if r["chat_id"] is not None
+    }
+    return sorted(chats - owners.keys())
 
 
 class _Compiled:
@@ -368,7 +390,7 @@ class SqliteUpdateLedger:
         self._account = _Compiled(ACCOUNT_QUERY, dialect)
         self._owner = _Compiled(_OWNER_QUERY, dialect)
         self._claim = _Compiled(
-            sqlite_insert(INTERACTION).on_conflict_do_nothing(index_elements=["update_id"]),
+            sqlite_insert(INTERACTION).on_conflict_do_nothing(index_elements=CLAIM_KEY),
             dialect,
             columns=INTERACTION_COLUMNS,
         )
@@ -380,17 +402,23 @@ class SqliteUpdateLedger:
     async def close(self) -> None:
         await self._connection.close()
 
-    async def account(self, user_id: int) -> LinkedAccount | None:
-        return await self._connection.run_job(self._read_account, user_id)
+    async def account(self, user_id: int, *, messenger: str = MESSENGER) -> LinkedAccount | None:
+        return await self._connection.run_job(self._read_account, user_id, messenger)
 
     async def open_update(
-        self, user_id: int, inbound: Callable[[LinkedAccount | None], Mapping[str, Any]]
+        self,
+        user_id: int,
+        inbound: Callable[[LinkedAccount | None], Mapping[str, Any]],
+        *,
+        messenger: str = MESSENGER,
     ) -> LinkedAccount | None:
         # Read, claim and commit in one job; `inbound` only computes the row.
-        return await self._connection.run_job(self._open_update, user_id, inbound, write=True)
+        return await self._connection.run_job(
+            self._open_update, user_id, inbound, messenger, write=True
+        )
 
     async def log_replies(
-        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[int, Owner]
+        self, records: Sequence[Mapping[str, Any]], *, known_owners: Mapping[ChatKey, Owner]
     ) -> None:
         if records:
             await self._connection.run_job(
@@ -399,8 +427,10 @@ class SqliteUpdateLedger:
 
     # The jobs: each a whole transaction, so one that met a lock can be run again.
 
-    def _read_account(self, connection: sqlite3.Connection, user_id: int) -> LinkedAccount | None:
-        params = self._account.parameters({"user_id": user_id, "messenger": MESSENGER})
+    def _read_account(
+        self, connection: sqlite3.Connection, user_id: int, messenger: str
+    ) -> LinkedAccount | None:
+        params = self._account.parameters({"user_id": user_id, "messenger": messenger})
         raw = _fetch_one(connection, self._account.sql, params)
         return linked_account(self._account.row(raw)) if raw is not None else None
 
@@ -409,9 +439,11 @@ class SqliteUpdateLedger:
         connection: sqlite3.Connection,
         user_id: int,
         inbound: Callable[[LinkedAccount | None], Mapping[str, Any]],
+        messenger: str,
     ) -> LinkedAccount | None:
-        found = self._read_account(connection, user_id)
-        interaction = inbound(found)
+        found = self._read_account(connection, user_id, messenger)
+        # The claim is unique per messenger: the row is always stamped with the one read.
+        interaction = {**inbound(found), "messenger": messenger}
         queue = self._queue if self._write_back and interaction["client_id"] is not None else None
         if not _insert_committed(
             connection, self._claim.sql, self._claim.parameters(interaction), queue=queue
@@ -423,14 +455,14 @@ class SqliteUpdateLedger:
         self,
         connection: sqlite3.Connection,
         records: Sequence[Mapping[str, Any]],
-        owners: dict[int, Owner],
+        owners: dict[ChatKey, Owner],
     ) -> None:
         # The owner look-ups, the insert and the commit in one job.
         try:
-            for chat_id in _unknown_chats(records, owners):
-                params = self._owner.parameters({"chat_id": chat_id, "messenger": MESSENGER})
+            for messenger, chat_id in _unknown_chats(records, owners):
+                params = self._owner.parameters({"chat_id": chat_id, "messenger": messenger})
                 row = _fetch_one(connection, self._owner.sql, params)
-                owners[chat_id] = (row[0], row[1]) if row is not None else (None, None)
+                owners[messenger, chat_id] = (row[0], row[1]) if row is not None else (None, None)
             rows = [reply_row(r, owners) for r in records]
             connection.executemany(self._insert.sql, [self._insert.parameters(r) for r in rows])
             if self._write_back and any(r["client_id"] is not None for r in rows):

@@ -39,6 +39,13 @@ class Contact(Dto):
     direction: str
     kind: str
     actor: str
+    # telegram | max when a messenger carried it.
+    messenger: str | None = None
+
+    @property
+    def medium(self) -> str:
+        """The channel as people name it: the messenger itself when there was one."""
+        return self.messenger or self.channel
 
 
 class Feedback(Dto):

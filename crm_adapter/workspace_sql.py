@@ -77,12 +77,20 @@ class SqlWorkspaceRepository:
                 m.InteractionRow.direction,
                 m.InteractionRow.kind,
                 m.InteractionRow.actor,
+                m.InteractionRow.messenger,
             )
             .where(m.InteractionRow.client_id == client_id, m.InteractionRow.occurred_at >= since)
             .order_by(m.InteractionRow.occurred_at)
         )
         return [
-            Contact(occurred_at=r[0], channel=r[1], direction=r[2], kind=r[3], actor=r[4])
+            Contact(
+                occurred_at=r[0],
+                channel=r[1],
+                direction=r[2],
+                kind=r[3],
+                actor=r[4],
+                messenger=r[5],
+            )
             for r in rows
         ]
 

@@ -13,10 +13,12 @@ from handlers import (
     event_rsvp,
     fallback,
     feedback,
+    history,
     manager,
     menu,
     my_requests,
     questions,
+    reachability,
     relay,
     services,
     staff_requests,
@@ -33,8 +35,11 @@ def get_routers() -> list[Router]:
     previous attachment is released here.
     """
     routers = [
+        reachability.router,
         start.router,
         menu.router,
+        # Before the workspace: its catch-all refuses client buttons it does not know.
+        history.router,
         manager.router,
         web_login.router,
         crm_queue.router,

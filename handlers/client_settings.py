@@ -9,6 +9,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot.callbacks import MenuCb, SettingsCb
+from bot.channels import MESSENGER_NAMES
 from bot.filters import IsClient
 from bot.keyboards import Keyboard
 from common.clock import Clock
@@ -21,23 +22,47 @@ from concierge.preferences import (
     DATA_TASKS,
     QUIET_PRESETS,
     change_preferences,
+    prefer_messenger,
     request_data_task,
     set_quiet_hours,
 )
 from concierge.request_messages import local_time
-from crm_adapter.dto import Client
+from crm_adapter.dto import Client, MessengerLink
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
 
 router = Router(name="client_settings")
-_MAIN = ("language", "quiet", "dnd", "marketing", "channel", "export", "deletion", "withdraw")
+_MAIN = (
+    "language",
+    "quiet",
+    "dnd",
+    "marketing",
+    "channel",
+    "messenger",
+    "export",
+    "deletion",
+    "withdraw",
+)
 
 
 def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
 
-def _screen(t: Translator, client: Client) -> tuple[str, InlineKeyboardMarkup]:
+async def _show(query: CallbackQuery, t: Translator, uow: SqlUnitOfWork, client: Client) -> None:
+    """The settings screen; a client linked in several messengers also chooses where the
+    bank's own messages go."""
+    several = len(await uow.links.all_for_client(client.id)) > 1
+    # Where the bank's own messages go now (a working account first, then the chosen one).
+    notified = await uow.links.for_client(client.id) if several else None
+    text, markup = _screen(t, client, notified)
+    await reply(query, text, reply_markup=markup)
+
+
+def _screen(
+    t: Translator, client: Client, notified: MessengerLink | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """`notified`: for a client linked in several messengers, the one notifications use."""
     quiet = (
         t("settings.quiet_off")
         if client.quiet_start == client.quiet_end
@@ -53,8 +78,12 @@ def _screen(t: Translator, client: Client) -> tuple[str, InlineKeyboardMarkup]:
         ),
         channel=t(f"settings.channel.{client.preferred_channel}"),
     )
+    if notified is not None:
+        text += "\n" + t("settings.messenger", messenger=MESSENGER_NAMES[notified.messenger])
     kb = Keyboard()
     for action in _MAIN:
+        if action == "messenger" and notified is None:
+            continue
         kb.button(text=t(f"settings.btn.{action}"), callback_data=SettingsCb(action=action))
     kb.adjust(2)
     return text, kb.as_markup()
@@ -69,10 +98,12 @@ def _choices(t: Translator, action: str, values: dict[str, str]) -> InlineKeyboa
 
 
 @router.callback_query(MenuCb.filter(F.section == "settings"), IsClient(consent=True))
-async def settings_screen(query: CallbackQuery, identity: Identity, t: Translator) -> None:
+async def settings_screen(
+    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, t: Translator
+) -> None:
     assert identity.client is not None
     await query.answer()
-    await reply(query, *_screen(t, identity.client))
+    await _show(query, t, uow, identity.client)
 
 
 @router.callback_query(
@@ -95,7 +126,7 @@ async def settings_choice(
         updated = await change_preferences(
             uow, clock, client=client, **{field: not getattr(client, field)}
         )
-        await reply(query, *_screen(t, updated))
+        await _show(query, t, uow, updated)
         return
     choices: dict[str, tuple[str, dict[str, str]]] = {
         "language": ("menu.language_choose", {"ru": "Русский", "en": "English"}),
@@ -107,6 +138,13 @@ async def settings_choice(
             },
         ),
         "channel": ("settings.channel_choose", {c: t(f"settings.channel.{c}") for c in CHANNELS}),
+        "messenger": (
+            "settings.messenger_choose",
+            {
+                link.messenger: MESSENGER_NAMES[link.messenger]
+                for link in await uow.links.all_for_client(client.id)
+            },
+        ),
         "withdraw": ("settings.withdraw_confirm", {"yes": t("settings.btn.confirm")}),
         "export": ("settings.data_confirm_export", {"yes": t("settings.btn.confirm")}),
         "deletion": ("settings.data_confirm_deletion", {"yes": t("settings.btn.confirm")}),
@@ -133,7 +171,7 @@ async def set_language(
     )
     t = catalog.translator(callback_data.value)
     await query.answer(t("settings.saved"))
-    await reply(query, *_screen(t, updated))
+    await _show(query, t, uow, updated)
 
 
 @router.callback_query(
@@ -161,7 +199,30 @@ async def set_choice(
             uow, clock, client=identity.client, preferred_channel=callback_data.value
         )
     await query.answer(t("settings.saved"))
-    await reply(query, *_screen(t, updated))
+    await _show(query, t, uow, updated)
+
+
+@router.callback_query(
+    SettingsCb.filter((F.action == "messenger") & F.value.in_(set(MESSENGER_NAMES))),
+    IsClient(consent=True),
+)
+async def set_messenger(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    identity: Identity,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    t: Translator,
+) -> None:
+    assert identity.client is not None
+    if not await prefer_messenger(
+        uow, clock, client=identity.client, messenger=callback_data.value
+    ):
+        # A button for a messenger the client has no account in: forged or stale.
+        await query.answer(t("settings.messenger_not_linked"), show_alert=True)
+        return
+    await query.answer(t("settings.saved"))
+    await _show(query, t, uow, identity.client)
 
 
 @router.callback_query(

@@ -42,7 +42,7 @@ from handlers.manager_render import (
 
 router = staff_only(Router(name="manager"))
 WORKSPACE = IsStaff(Role.MANAGER, Role.ADMIN)
-COMMANDS = ("clients", "brief", "note", "portfolio")
+COMMANDS = ("clients", "brief", "note", "portfolio", "history")
 
 
 class NoteStates(StatesGroup):
@@ -117,7 +117,25 @@ async def card_pressed(
     )
 
 
-async def _unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
+async def client_named(
+    message: Message,
+    query: str,
+    *,
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    staff: Staff,
+    t: Translator,
+    action: str,
+) -> int | None:
+    """The one client `query` names among those `staff` may see; otherwise the person is
+    told why (several, none, or not theirs) and None comes back."""
+    resolution = await resolve_client(uow, clock=clock, staff=staff, query=query, action=action)
+    if await unresolved(message, resolution, query, t):
+        return None
+    return resolution.client_id
+
+
+async def unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
     """Answers when the name did not lead to exactly one client; True if it did not."""
     if resolution.client_id is not None:
         return False
@@ -185,19 +203,18 @@ async def brief_command(
         await message.answer(t("manager.usage_brief"))
         return
     staff = _staff(identity)
-    resolution = await resolve_client(
-        uow, clock=clock, staff=staff, query=query, action="view_briefing"
+    client_id = await client_named(
+        message, query, uow=uow, clock=clock, staff=staff, t=t, action="view_briefing"
     )
-    if await _unresolved(message, resolution, query, t):
+    if client_id is None:
         return
-    assert resolution.client_id is not None
     await _send_briefing(
         bot,
         message.chat.id,
         uow=uow,
         clock=clock,
         staff=staff,
-        client_id=resolution.client_id,
+        client_id=client_id,
         t=t,
         catalog=catalog,
         facts=product_facts,
@@ -248,13 +265,11 @@ async def note_command(
         return
     query, text = parts
     staff = _staff(identity)
-    resolution = await resolve_client(
-        uow, clock=clock, staff=staff, query=query, action="add_note"
+    client_id = await client_named(
+        message, query, uow=uow, clock=clock, staff=staff, t=t, action="add_note"
     )
-    if await _unresolved(message, resolution, query, t):
-        return
-    assert resolution.client_id is not None
-    await _save_note(message, uow, clock, staff, resolution.client_id, text, t)
+    if client_id is not None:
+        await _save_note(message, uow, clock, staff, client_id, text, t)
 
 
 async def _save_note(

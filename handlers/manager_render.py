@@ -25,7 +25,7 @@ RECENT_ITEMS = 5
 class ClientCb(CallbackData, prefix="cl"):
     """A button about one client; access is checked again on every press."""
 
-    action: str  # card | brief | note
+    action: str  # card | brief | note | history
     client_id: RowId
 
 
@@ -66,6 +66,10 @@ def card_keyboard(client_id: int, t: Translator) -> InlineKeyboardMarkup:
     )
     kb.button(
         text=t("manager.btn.note"), callback_data=ClientCb(action="note", client_id=client_id)
+    )
+    kb.button(
+        text=t("manager.btn.history"),
+        callback_data=ClientCb(action="history", client_id=client_id),
     )
     return kb.as_markup()
 
@@ -203,7 +207,7 @@ def _activity_lines(
     # People talking (no bot notices, no internal notes); oldest first, so the newest wins.
     for contact in p.contacts:
         if contact.actor in ("client", "staff") and contact.direction != "internal":
-            latest[contact.channel] = contact.occurred_at.date().isoformat()
+            latest[contact.medium] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
             t("manager.card.contact_item", channel=name_of("channel", ch), date=day)

@@ -11,6 +11,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import MenuCb, RelayCb
+from bot.channels import Messengers
 from bot.courier import BotCourier
 from bot.filters import IsClient, IsStaff
 from bot.keyboards import Keyboard
@@ -65,11 +66,12 @@ async def client_message(
     clock: Clock,
     t: Translator,
     catalog: Catalog,
+    messengers: Messengers,
 ) -> None:
-    assert identity.client is not None and message.bot is not None
+    assert identity.client is not None
     outcome = await relay_to_manager(
         uow,
-        BotCourier(message.bot),
+        BotCourier(messengers, message),
         clock,
         client=identity.client,
         chat_id=message.chat.id,
@@ -77,6 +79,7 @@ async def client_message(
         text=message.text or message.caption,
         has_media=message.text is None,
         texts=catalog,
+        messenger=identity.messenger,
     )
     if outcome.staff is None:
         await message.answer(t("relay.undelivered"))
@@ -105,13 +108,14 @@ async def staff_reply(
     clock: Clock,
     t: Translator,
     catalog: Catalog,
+    messengers: Messengers,
     settings: Settings,
 ) -> None:
-    assert identity.staff is not None and message.bot is not None
+    assert identity.staff is not None
     assert message.reply_to_message is not None
     outcome = await relay_to_client(
         uow,
-        BotCourier(message.bot),
+        BotCourier(messengers, message),
         clock,
         staff=identity.staff,
         staff_chat_id=message.chat.id,
@@ -120,6 +124,7 @@ async def staff_reply(
         text=message.text or message.caption,
         has_media=message.text is None,
         texts=catalog,
+        messenger=identity.messenger,
         reply_window=timedelta(days=settings.behaviour.relay_reply_days),
     )
     if outcome is None:

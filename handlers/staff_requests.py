@@ -11,6 +11,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.actions import render
 from bot.callbacks import ReassignCb, StaffRequestCb
+from bot.channels import Messengers
+from bot.courier import BotCourier
 from bot.filters import IsStaff, staff_only
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
@@ -161,8 +163,9 @@ async def reply_received(
     t: Translator,
     notifier: Notifier,
     clock: Clock,
+    messengers: Messengers,
 ) -> None:
-    assert identity.staff is not None and message.bot is not None
+    assert identity.staff is not None
     request_id = await take_kept(state, "request_id")
     request = await comment_request(
         uow,
@@ -173,10 +176,13 @@ async def reply_received(
         text=message.text or message.caption,
         file_id=message.document.file_id if message.document else None,
     )
-    chat = await client_chat(uow, request.client_id) if message.document else None
-    if chat is not None:
-        # The notifier carries text; the document itself is copied as it was sent.
-        await message.bot.copy_message(chat, message.chat.id, message.message_id)
+    link = await client_chat(uow, request.client_id) if message.document else None
+    if link is not None:
+        # The notifier carries text; the document itself is copied as it was sent (or sent
+        # again through the bot of the client's messenger when that is not this one).
+        await BotCourier(messengers, message).copy(
+            to=link, from_chat_id=message.chat.id, message_id=message.message_id
+        )
     await message.answer(t("requests.comment_sent"))
 
 

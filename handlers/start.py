@@ -14,7 +14,7 @@ from common.i18n import Catalog, Translator
 from common.settings import Settings
 from concierge.consent import record_consent
 from concierge.identity import Identity, PersonKind
-from concierge.linking import LinkOutcome, redeem_link_code
+from concierge.linking import LinkOutcome, record_reachability, redeem_link_code
 from crm_adapter.dto import Role
 from crm_adapter.sql import SqlUnitOfWork
 
@@ -50,6 +50,7 @@ async def start_with_code(
         chat_id=message.chat.id,
         # The CRM's recorded language applies once the person is known.
         language=None,
+        messenger=identity.messenger,
     )
     t = catalog.translator(identity.language)
     if result.outcome is not LinkOutcome.LINKED or result.link is None:
@@ -85,7 +86,12 @@ async def start_with_code(
 
 
 @router.message(CommandStart())
-async def start_plain(message: Message, identity: Identity, t: Translator) -> None:
+async def start_plain(
+    message: Message, identity: Identity, t: Translator, uow: SqlUnitOfWork, clock: Clock
+) -> None:
+    if identity.link is not None:
+        # Start again after stopping the bot (how MAX says it): reachable here once more.
+        await record_reachability(uow, clock=clock, link=identity.link, reachable=True)
     if identity.kind is PersonKind.UNKNOWN:
         await message.answer(t("start.unknown"))
     elif identity.kind is PersonKind.CLIENT and not identity.consent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -49,11 +50,12 @@ def build_proactive(
     *,
     crm: SqlCrm,
     clock: Clock,
-    sender: ChannelSender | None,
+    senders: Mapping[str, ChannelSender] | None,
     rules_path: Path = DEFAULT_RULES_PATH,
     master: MasterCrm | None = None,
 ) -> Proactive:
-    """Builds the proactive stack; without a `sender` messages queue but nothing is sent.
+    """Builds the proactive stack; without `senders` (one per messenger) messages queue but
+    nothing is sent.
 
     `master`: the bank's own CRM (built by the caller from CRM_BACKEND): the leader then also
     writes the queued interactions back to it and syncs master data from it.
@@ -61,9 +63,7 @@ def build_proactive(
     policy = ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)
     notifier = OutboxNotifier(crm, clock, policy)
     engine = RuleEngine(crm, notifier, clock, load_rules(rules_path))
-    delivery = (
-        DeliveryWorker.from_settings(settings.scheduler, crm, sender, clock) if sender else None
-    )
+    delivery = DeliveryWorker.from_settings(settings, crm, senders, clock) if senders else None
     heartbeat = timedelta(seconds=settings.scheduler.leader_heartbeat_seconds)
     service = SchedulerService(
         settings=settings.scheduler,

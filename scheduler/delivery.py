@@ -19,12 +19,13 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from common.clock import Clock
-from common.settings import SchedulerSettings
+from common.settings import Settings
 from concierge.data_rights import OWED_TO_SUBJECT
 from concierge.notify import MessageClass
 from crm_adapter.dto import Actor, Direction, OutboxMessage
@@ -105,18 +106,32 @@ class RateLimiter:
         self._next_by_chat = {c: t for c, t in self._next_by_chat.items() if t > now}
 
 
+@dataclass(frozen=True)
+class ChannelLimits:
+    """A messenger's own sending limits: each channel has its rate and its flood pauses."""
+
+    rate_per_second: float = 25.0
+    per_chat_interval: float = 1.0
+
+
 class DeliveryWorker:
-    """Claims due outbox messages and sends them; `run` until cancelled, or `drain` in tests."""
+    """Claims due outbox messages and sends them; `run` until cancelled, or `drain` in tests.
+
+    `senders` has one sender per messenger ("telegram", "max"); each messenger gets its own
+    rate limiter (its `limits`, else `rate_per_second` and `per_chat_interval`), so a 429 from
+    one pauses only that one. Only messages for messengers with a sender are claimed.
+    """
 
     def __init__(
         self,
         crm: SqlCrm,
-        sender: ChannelSender,
+        senders: Mapping[str, ChannelSender],
         clock: Clock,
         *,
         worker_id: str | None = None,
         rate_per_second: float = 25.0,
         per_chat_interval: float = 1.0,
+        limits: Mapping[str, ChannelLimits] | None = None,
         max_in_flight: int = 50,
         max_attempts: int = 8,
         backoff_base: float = 1.0,
@@ -128,13 +143,19 @@ class DeliveryWorker:
         resend_uncertain: Collection[MessageClass] = (MessageClass.SERVICE,),
     ) -> None:
         self._crm = crm
-        self._sender = sender
+        self._senders = dict(senders)
         self._clock = clock
         # Stable per host by default, so a restarted worker recognises its own stranded rows.
         self.worker_id = worker_id or f"{socket.gethostname()}:delivery"
-        self.limiter = RateLimiter(
-            rate_per_second=rate_per_second, per_chat_interval=per_chat_interval, warm_up=warm_up
-        )
+        default = ChannelLimits(rate_per_second, per_chat_interval)
+        self.limiters = {
+            messenger: RateLimiter(
+                rate_per_second=(limits or {}).get(messenger, default).rate_per_second,
+                per_chat_interval=(limits or {}).get(messenger, default).per_chat_interval,
+                warm_up=warm_up,
+            )
+            for messenger in self._senders
+        }
         self._max_in_flight = max_in_flight
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -150,20 +171,27 @@ class DeliveryWorker:
     @classmethod
     def from_settings(
         cls,
-        settings: SchedulerSettings,
+        settings: Settings,
         crm: SqlCrm,
-        sender: ChannelSender,
+        senders: Mapping[str, ChannelSender],
         clock: Clock,
         **kwargs: Any,
     ) -> DeliveryWorker:
-        return cls(
-            crm,
-            sender,
-            clock,
-            rate_per_second=settings.global_rate_per_second,
-            per_chat_interval=settings.per_chat_interval_seconds,
-            **kwargs,
-        )
+        limits = {
+            "telegram": ChannelLimits(
+                settings.scheduler.global_rate_per_second,
+                settings.scheduler.per_chat_interval_seconds,
+            ),
+            "max": ChannelLimits(
+                settings.max.rate_per_second, settings.max.per_chat_interval_seconds
+            ),
+        }
+        return cls(crm, senders, clock, limits=limits, **kwargs)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The limiter of the first messenger (Telegram's when it has a sender)."""
+        return next(iter(self.limiters.values()))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,7 +231,8 @@ class DeliveryWorker:
                         self._tasks, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
                     )
                 else:
-                    self.limiter.forget_idle_chats()
+                    for limiter in self.limiters.values():
+                        limiter.forget_idle_chats()
                     await asyncio.sleep(self._poll)
         finally:
             # Waiting (not yet requested) sends are abandoned: their lease lapses harmlessly.
@@ -223,7 +252,11 @@ class DeliveryWorker:
         now = self._clock.now()
         async with self._crm.unit_of_work() as uow:
             claimed = await uow.outbox.lease_due(
-                now=now, worker_id=self.worker_id, limit=limit, lease=self._lease
+                now=now,
+                worker_id=self.worker_id,
+                limit=limit,
+                lease=self._lease,
+                messengers=list(self._senders),
             )
             await uow.commit()
         return claimed
@@ -261,7 +294,7 @@ class DeliveryWorker:
     # -- one message -------------------------------------------------------------------------
 
     async def _deliver(self, message: OutboxMessage) -> None:
-        await self.limiter.wait_turn(message.chat_id)
+        await self.limiters[message.messenger].wait_turn(message.chat_id)
         inner = asyncio.create_task(self._send_and_confirm(message))
         self._critical.add(inner)
         inner.add_done_callback(self._critical.discard)
@@ -271,11 +304,12 @@ class DeliveryWorker:
     async def _send_and_confirm(self, message: OutboxMessage) -> None:
         if not await self._mark_sending(message):
             return
+        limiter = self.limiters[message.messenger]
         try:
-            await self.limiter.request_gate()
+            await limiter.request_gate()
             sent = await self._send(message)
         except RetryLater as exc:
-            self.limiter.pause(exc.retry_after)
+            limiter.pause(exc.retry_after)
             await self._retry(
                 message,
                 f"429 retry after {exc.retry_after}s",
@@ -337,7 +371,7 @@ class DeliveryWorker:
         if message.document_name:
             async with self._crm.unit_of_work() as uow:
                 document = await uow.outbox.document(message.id)
-        return await self._sender.send(
+        return await self._senders[message.messenger].send(
             Delivery(
                 chat_id=message.chat_id,
                 text=message.text,
@@ -353,6 +387,7 @@ class DeliveryWorker:
             await uow.interactions.record(
                 occurred_at=now,
                 channel="messenger",
+                messenger=message.messenger,
                 direction=Direction.OUT.value,
                 kind=message.kind,
                 actor=Actor.BOT.value,
@@ -396,11 +431,15 @@ class DeliveryWorker:
     async def _blocked(self, message: OutboxMessage, error: str) -> None:
         now = self._clock.now()
         async with self._crm.unit_of_work() as uow:
-            await uow.outbox.block_chat(message.chat_id, error=f"blocked: {error}")
-            await uow.links.mark_blocked(message.chat_id, now=now)
+            # Only this messenger: the person may still be reachable in another one.
+            await uow.outbox.block_chat(
+                message.chat_id, error=f"blocked: {error}", messenger=message.messenger
+            )
+            await uow.links.mark_blocked(message.chat_id, now=now, messenger=message.messenger)
             await uow.interactions.record(
                 occurred_at=now,
                 channel="messenger",
+                messenger=message.messenger,
                 direction=Direction.INTERNAL.value,
                 kind="channel_blocked",
                 actor=Actor.SYSTEM.value,

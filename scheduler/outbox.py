@@ -113,6 +113,7 @@ class OutboxNotifier:
             decision,
             key=key,
             chat_id=link.chat_id,
+            messenger=link.messenger,
             client_id=client_id,
             priority=priority,
         )
@@ -147,6 +148,7 @@ class OutboxNotifier:
             decision,
             key=key,
             chat_id=link.chat_id,
+            messenger=link.messenger,
             staff_id=staff_id,
             priority=priority,
         )
@@ -159,6 +161,7 @@ class OutboxNotifier:
         *,
         key: str,
         chat_id: int,
+        messenger: str,
         priority: int,
         client_id: int | None = None,
         staff_id: int | None = None,
@@ -168,6 +171,7 @@ class OutboxNotifier:
             row = await uow.outbox.add(
                 idempotency_key=key,
                 chat_id=chat_id,
+                messenger=messenger,
                 client_id=client_id,
                 staff_id=staff_id,
                 text=message.text,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiogram.client.session.aiohttp import AiohttpSession
 from sqlalchemy import text
@@ -40,7 +41,8 @@ LOOPBACK_PREFIXES = ("http://127.", "http://localhost", "http://[::1]")
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any call to a Bot API server that is not on this machine fails the test."""
+    """Any call to a Bot API server that is not on this machine fails the test (Telegram's
+    through aiohttp, MAX's through httpx)."""
     original = AiohttpSession.make_request
 
     async def guarded(self: AiohttpSession, bot: Any, method: Any, timeout: Any = None) -> Any:
@@ -50,6 +52,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return await original(self, bot, method, timeout)
 
     monkeypatch.setattr(AiohttpSession, "make_request", guarded)
+    original_send = httpx.AsyncClient.send
+
+    async def guarded_send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        if not str(request.url).startswith(LOOPBACK_PREFIXES):
+            raise AssertionError(f"test tried to reach {request.url.host}: the network is off")
+        return await original_send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", guarded_send)
 
 
 @pytest.fixture

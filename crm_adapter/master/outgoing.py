@@ -167,6 +167,8 @@ class _Builder:
             return {
                 "interaction_id": row.id,
                 "channel": row.channel,
+                # telegram | max for what a messenger carried (None for other channels).
+                "messenger": row.messenger,
                 "direction": row.direction,
                 "kind": row.kind,
                 "actor": row.actor,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,9 +41,15 @@ class InteractionRow(Base):
     # Ids, kinds and codes only (message ids, buttons' callback data, outbox ids), never a
     # person's words: those go in `text`. Not masked, so every reply's write stays cheap.
     payload: Mapped[dict[str, Any] | None] = mapped_column()
-    # Telegram's update_id: unique so a redelivered update can never be logged twice.
-    update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    __table_args__ = (Index("ix_interaction_client_time", "client_id", "occurred_at"),)
+    # Which messenger carried it (telegram | max); empty for other channels and internal rows.
+    messenger: Mapped[str | None] = mapped_column(String(16))
+    # The messenger's update id: unique per messenger, so a redelivered update can never be
+    # logged twice (Telegram's and MAX's ids are counted independently and may coincide).
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("ix_interaction_client_time", "client_id", "occurred_at"),
+        UniqueConstraint("messenger", "update_id", name="uq_interaction_messenger_update"),
+    )
 
 
 class AuditEntryRow(Base):

@@ -17,13 +17,20 @@ class RelayedMessageRow(Base):
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    # Telegram message ids are unique per chat only, hence the pair.
+    # Message ids are unique per chat only, and chats per messenger, hence the triple.
+    messenger: Mapped[str] = mapped_column(String(16), default="telegram")
     staff_chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
     created_at: Mapped[datetime] = mapped_column()
     __table_args__ = (
-        Index("ix_relayed_message_chat_message", "staff_chat_id", "message_id", unique=True),
+        Index(
+            "ix_relayed_message_chat_message",
+            "messenger",
+            "staff_chat_id",
+            "message_id",
+            unique=True,
+        ),
     )
 
 

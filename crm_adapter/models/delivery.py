@@ -29,6 +29,8 @@ class OutboxMessageRow(Base):
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
     # Unique: the same occasion can never be enqueued twice, whoever asks.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The messenger the chat belongs to: each has its own sender and rate limits.
+    messenger: Mapped[str] = mapped_column(String(16), default="telegram")
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -116,7 +116,10 @@ class ClientRow(Base):
 
 
 class MessengerLinkRow(Base):
-    """Binds a messenger account to exactly one client or one staff member."""
+    """Binds a messenger account to exactly one client or one staff member.
+
+    A person has at most one account per messenger (telegram, max) and may have one in each.
+    """
 
     __tablename__ = "messenger_link"
 
@@ -129,6 +132,9 @@ class MessengerLinkRow(Base):
     linked_at: Mapped[datetime] = mapped_column()
     language: Mapped[str | None] = mapped_column(String(8))
     blocked_at: Mapped[datetime | None] = mapped_column()
+    # The person's choice among their linked messengers for messages the bank starts
+    # (notifications, reminders); without one, the account linked last.
+    preferred: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (UniqueConstraint("messenger", "user_id"),)
 
 

@@ -8,7 +8,7 @@ Callers import the units, `Crm` and the ledger from here.
 """
 
 from crm_adapter.port.activity import DuplicateUpdate
-from crm_adapter.port.ledger import Owner, UpdateLedger
+from crm_adapter.port.ledger import ChatKey, Owner, UpdateLedger
 from crm_adapter.port.unit_of_work import (
     ActivityUnit,
     ClientDeskUnit,
@@ -31,6 +31,7 @@ __all__ = [
     "DeliveryUnit",
     "DuplicateUpdate",
     "EventUnit",
+    "ChatKey",
     "Owner",
     "PeopleUnit",
     "PersonalDataUnit",

@@ -27,8 +27,14 @@ class InteractionRepository(Protocol):
         text: str | None = None,
         payload: dict[str, Any] | None = None,
         update_id: int | None = None,
+        messenger: str | None = None,
     ) -> int:
-        """Stores one interaction; raises DuplicateUpdate when update_id was seen before."""
+        """Stores one interaction; raises DuplicateUpdate when the messenger's update_id was
+        seen before."""
+        ...
+
+    async def last_messenger(self, client_id: int) -> str | None:
+        """The messenger the client last wrote from, if any."""
         ...
 
     async def for_client(self, client_id: int, *, limit: int = 50) -> list[Interaction]: ...

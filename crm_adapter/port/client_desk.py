@@ -46,9 +46,18 @@ class ServiceRequestRepository(Protocol):
 
 class RelayRepository(Protocol):
     async def add(
-        self, *, staff_id: int, staff_chat_id: int, message_id: int, client_id: int, now: datetime
+        self,
+        *,
+        staff_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        client_id: int,
+        now: datetime,
+        messenger: str = "telegram",
     ) -> RelayedMessage: ...
-    async def find(self, *, staff_chat_id: int, message_id: int) -> RelayedMessage | None: ...
+    async def find(
+        self, *, staff_chat_id: int, message_id: int, messenger: str = "telegram"
+    ) -> RelayedMessage | None: ...
 
 
 class FeedbackRepository(Protocol):

@@ -16,6 +16,7 @@ class OutboxRepository(Protocol):
         *,
         idempotency_key: str,
         chat_id: int,
+        messenger: str = "telegram",
         client_id: int | None,
         staff_id: int | None,
         text: str,

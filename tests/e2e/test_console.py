@@ -43,6 +43,7 @@ async def _console(settings: Settings, crm: SqlCrm, clock: ManualClock, script: 
     app = build_app(
         settings,
         session=ConsoleSession(transcript),
+        max_session=ConsoleSession(transcript, messenger="max"),
         clock=clock,
         notifier_factory=direct_notifier,
         crm=crm,
@@ -93,6 +94,38 @@ async def test_console_presses_a_button_of_an_earlier_message(
     # A number still means the last keyboard: [1] of the relay's is "Завершить".
     assert text.count("Диалог с менеджером завершён") == 2
     assert "(no such button on your messages)" in text
+
+
+async def test_console_plays_a_client_in_max_beside_telegram(
+    settings: Settings, crm: SqlCrm, clock: ManualClock
+) -> None:
+    script = (
+        ":as staff S-0001\n"
+        ":as client C-0001 --channel max\n:press Даю согласие\n:press Мой менеджер\n"
+        "Можно перенести встречу?\n:as staff S-0001\n:reply Да, на четверг\n"
+        ":as client C-0001 --channel pigeon\n:quit\n"
+    )
+    text = await _console(settings, crm, clock, script)
+    client_in_max = "Волков Иван Петрович (client C-0001) in MAX"
+    assert f"(you are now {client_in_max})" in text
+    # The manager (linked in Telegram) gets the relay; the answer goes back to MAX.
+    relayed = text.index("── to Соколов Андрей")
+    assert "Можно перенести встречу?" in text[relayed:]
+    answered = text.index(f"── to {client_in_max} · MAX ──\n👤 *Соколов Андрей*:\nДа, на четверг")
+    assert answered > relayed
+    assert "(usage: :as client C-0001 [--channel max]" in text
+    async with crm.unit_of_work() as uow:
+        messengers = set(
+            await uow.session.scalars(
+                select(m.MessengerLinkRow.messenger).where(m.MessengerLinkRow.client_id == 1)
+            )
+        )
+        answered = await uow.session.scalar(
+            select(m.InteractionRow.messenger).where(
+                m.InteractionRow.kind == "relay", m.InteractionRow.actor == "staff"
+            )
+        )
+    assert messengers == {"max"} and answered == "telegram"
 
 
 async def test_concierge_console_runs_a_quick_script_without_flood_control(

@@ -16,7 +16,7 @@ from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 
-from bot.telegram_sender import TelegramSender
+from bot.sender import BotSender
 from common.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.demo.loader import load_demo_data
@@ -95,7 +95,7 @@ async def _ask(harness: BotHarness, button: str) -> int:
 
 async def _deliver(harness: BotHarness) -> None:
     worker = DeliveryWorker(
-        harness.app.crm, TelegramSender(harness.app.bot), harness.clock, warm_up=0.0
+        harness.app.crm, {"telegram": BotSender(harness.app.bot)}, harness.clock, warm_up=0.0
     )
     await worker.drain()
 

@@ -127,7 +127,7 @@ async def test_card_shows_the_360_view_and_is_audited(h: BotHarness) -> None:
     assert "Вклад «Капитал»" in text and "25 000 000" in text
     assert "Инвестиционный портфель" in text  # a big deposit and no investments
     assert "Риск ухода" in text
-    assert buttons(calls[-1]) == ["📝 Брифинг", "✏️ Заметка"]
+    assert buttons(calls[-1]) == ["📝 Брифинг", "✏️ Заметка", "🗂 История переписки"]
     [entry] = await audit(h, "view_card")
     assert (entry.actor_staff_id, entry.subject_client_id, entry.outcome) == (
         bank.manager_id,

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiogram import Bot
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.telegram_sender import TelegramSender
+from bot.channels import Messengers
+from bot.sender import BotSender
 from common.clock import ManualClock
 from common.settings import Settings
 from concierge.notify import Notifier
@@ -28,8 +28,9 @@ async def outbox_app(
 ) -> AsyncIterator[tuple[BotHarness, Proactive]]:
     built: dict[str, Proactive] = {}
 
-    def outbox(bot: Bot, _: SqlCrm) -> Notifier:
-        built["p"] = build_proactive(settings, crm=crm, clock=clock, sender=TelegramSender(bot))
+    def outbox(bots: Messengers, _: SqlCrm) -> Notifier:
+        senders = {messenger: BotSender(bot) for messenger, bot in bots.items()}
+        built["p"] = build_proactive(settings, crm=crm, clock=clock, senders=senders)
         return built["p"].notifier
 
     knowledge = sample_knowledge(tmp_path / "kb", "outbox")

@@ -219,7 +219,8 @@ async def test_no_document_is_copied_to_a_client_removed_in_the_crm(
     # was handed out for a client the bank's CRM no longer has.
     bank = await _relayed(harness)
     async with harness.app.crm.unit_of_work() as uow:
-        assert await client_chat(uow, bank.client_id) == CLIENT
+        chat = await client_chat(uow, bank.client_id)
+        assert chat is not None and chat.chat_id == CLIENT
         await uow.session.execute(
             update(m.ClientRow)
             .where(m.ClientRow.id == bank.client_id)

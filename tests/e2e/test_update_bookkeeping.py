@@ -38,10 +38,10 @@ async def test_update_that_failed_before_it_was_logged_runs_when_redelivered(
     real = ledger.open_update
     failures = iter([ConnectionError("database restarting")])
 
-    async def flaky(*args: Any) -> Any:
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
         for failure in failures:
             raise failure
-        return await real(*args)
+        return await real(*args, **kwargs)
 
     monkeypatch.setattr(ledger, "open_update", flaky)
     guest = harness.user(7302)

@@ -161,6 +161,60 @@ async def test_a_claim_is_committed_once_and_a_redelivery_refused(
         assert row.client_id == bank.client_id and row.direction == "in"
 
 
+async def test_update_ids_and_accounts_are_per_messenger(
+    store: SqlCrm, clock: ManualClock
+) -> None:
+    """Telegram and MAX count their update ids and user ids independently: the same number
+    in the other messenger is another update and another account."""
+    bank = await _linked_bank(store, clock)
+    async with store.unit_of_work() as uow:
+        # The manager's MAX account happens to have the client's Telegram user id.
+        await uow.links.bind(
+            user_id=CLIENT_USER,
+            chat_id=CLIENT_USER,
+            client_id=None,
+            staff_id=bank.manager_id,
+            now=clock.now(),
+            language=None,
+            messenger="max",
+        )
+        await uow.commit()
+    at = clock.now()
+    for n, ledger in enumerate(_ledgers(store)):
+        update_id = 500 + n
+        for messenger in ("telegram", "max"):
+            row = _inbound(update_id, at)
+            found = await ledger.open_update(
+                CLIENT_USER, lambda _found, row=row: row, messenger=messenger
+            )
+            assert found is not None
+            owner = found.client if messenger == "telegram" else found.staff
+            assert owner is not None and found.link.messenger == messenger
+        with pytest.raises(DuplicateUpdate):
+            again = _inbound(update_id, at)
+            await ledger.open_update(CLIENT_USER, lambda _f, row=again: row, messenger="max")
+        reply = {
+            "occurred_at": at,
+            "kind": "message",
+            "chat_id": CLIENT_USER,
+            "text": "ответ",
+            "payload": {},
+            "messenger": "max",
+        }
+        await ledger.log_replies([reply], known_owners={})
+    rows = await _rows(store)
+    claimed = [(r.messenger, r.update_id) for r in rows if r.direction == "in"]
+    expected = [
+        (messenger, 500 + n)
+        for n in range(len(_ledgers(store)))
+        for messenger in ("telegram", "max")
+    ]
+    assert sorted(claimed) == sorted(expected)
+    # A reply in the MAX chat belongs to its MAX owner (the manager), not the Telegram one.
+    replies = [(r.messenger, r.client_id, r.staff_id) for r in rows if r.direction == "out"]
+    assert set(replies) == {("max", None, bank.manager_id)}
+
+
 async def test_replies_are_logged_with_the_owner_of_each_chat(
     store: SqlCrm, clock: ManualClock
 ) -> None:
@@ -193,7 +247,7 @@ async def test_replies_are_logged_with_the_owner_of_each_chat(
                     "payload": {"method": "sendMessage", "error": "TelegramForbiddenError"},
                 },
             ],
-            known_owners={CLIENT_USER: (bank.client_id, None)},
+            known_owners={("telegram", CLIENT_USER): (bank.client_id, None)},
         )
     rows = await _rows(store)
     owners = [(r.chat_id, r.client_id, r.staff_id, r.actor, r.direction) for r in rows]

@@ -286,7 +286,8 @@ class Bitrix24Crm:
                 "timeline.header",
                 direction=self._t(f"timeline.direction.{data['direction']}"),
                 kind=data["kind"],
-                channel=data["channel"],
+                # The messenger that carried it when there was one (the bank sees which).
+                channel=data.get("messenger") or data["channel"],
                 when=self._when(event),
             )
             if data.get("staff"):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 09:44:14.568750
+Create Date: 2026-12-06 10:15:14.469972
 """
 
 from collections.abc import Sequence
@@ -298,11 +298,12 @@ def upgrade() -> None:
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
     sa.Column('text', crm_adapter.models.base.MaskedText(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=True),
+    sa.Column('messenger', sa.String(length=16), nullable=True),
     sa.Column('update_id', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_interaction_client_id_client')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_interaction_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interaction')),
-    sa.UniqueConstraint('update_id', name=op.f('uq_interaction_update_id'))
+    sa.UniqueConstraint('messenger', 'update_id', name='uq_interaction_messenger_update')
     )
     with op.batch_alter_table('interaction', schema=None) as batch_op:
         batch_op.create_index('ix_interaction_client_time', ['client_id', 'occurred_at'], unique=False)
@@ -389,6 +390,7 @@ def upgrade() -> None:
     sa.Column('linked_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=True),
     sa.Column('blocked_at', crm_adapter.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('preferred', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_messenger_link_client_id_client')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_messenger_link_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messenger_link')),
@@ -415,6 +417,7 @@ def upgrade() -> None:
     op.create_table('outbox_message',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('messenger', sa.String(length=16), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
@@ -467,6 +470,7 @@ def upgrade() -> None:
     op.create_table('relayed_message',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('messenger', sa.String(length=16), nullable=False),
     sa.Column('staff_chat_id', sa.BigInteger(), nullable=False),
     sa.Column('message_id', sa.BigInteger(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -476,7 +480,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_relayed_message'))
     )
     with op.batch_alter_table('relayed_message', schema=None) as batch_op:
-        batch_op.create_index('ix_relayed_message_chat_message', ['staff_chat_id', 'message_id'], unique=True)
+        batch_op.create_index('ix_relayed_message_chat_message', ['messenger', 'staff_chat_id', 'message_id'], unique=True)
         batch_op.create_index(batch_op.f('ix_relayed_message_client_id'), ['client_id'], unique=False)
 
     op.create_table('rule_firing',

@@ -72,7 +72,7 @@ async def test_the_ledger_queues_clients_interactions_with_them(
             {**reply, "chat_id": 102},
             {**reply, "chat_id": 101},
         ],
-        known_owners={101: (client_id, None), 102: (None, None)},
+        known_owners={("telegram", 101): (client_id, None), ("telegram", 102): (None, None)},
     )
 
     async with crm.unit_of_work() as uow:

@@ -9,7 +9,7 @@ import pytest
 from aiogram import Bot
 
 from bench.telegram_standin import TelegramStandIn
-from bot.telegram_sender import TelegramSender
+from bot.sender import BotSender
 from common.clock import ManualClock
 from concierge.contact_policy import ContactPolicy
 from concierge.notify import MessageClass, Outgoing
@@ -28,7 +28,7 @@ def make_worker(crm: SqlCrm, bot: Bot, clock: ManualClock, **kwargs: object) -> 
         "warm_up": 0.0,
     }
     options.update(kwargs)
-    return DeliveryWorker(crm, TelegramSender(bot), clock, **options)  # type: ignore[arg-type]
+    return DeliveryWorker(crm, {"telegram": BotSender(bot)}, clock, **options)  # type: ignore[arg-type]
 
 
 def notifier(crm: SqlCrm, clock: ManualClock) -> OutboxNotifier:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 
 from bench.telegram_standin import TelegramStandIn
-from bot.telegram_sender import TelegramSender
+from bot.sender import BotSender
 from common.clock import ManualClock
 from concierge.contact_policy import ContactPolicy
 from concierge.notify import MessageClass, Outgoing
@@ -63,7 +63,7 @@ async def test_manager_hears_of_large_incoming_funds(
     report = await engine(crm, clock).evaluate()
     assert report.fired == ["large_incoming_funds:7:1"]
     await DeliveryWorker(
-        crm, TelegramSender(bot), clock, worker_id="w", per_chat_interval=0.0, warm_up=0.0
+        crm, {"telegram": BotSender(bot)}, clock, worker_id="w", per_chat_interval=0.0, warm_up=0.0
     ).drain()
     ((chat, text),) = standin.stats.texts
     assert chat == 501 and "7\u00a0500\u00a0000\u00a0₽" in text

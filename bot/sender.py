@@ -1,7 +1,9 @@
-"""The delivery worker's Telegram channel: one outbox message, one Bot API request.
+"""The delivery worker's channel for a messenger bot: one outbox message, one API request.
 
-Telegram's errors are translated into the worker's neutral outcomes here, so the worker's
-retry and blocking rules know nothing of aiogram.
+It serves Telegram and MAX alike: both are aiogram bots, and the MAX transport raises
+aiogram's exceptions for MAX's errors (`bot.max.session`). Those are translated into the
+worker's neutral outcomes here, so the worker's retry and blocking rules know nothing of
+aiogram.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from scheduler.channel import (
 CAPTION_LIMIT = 1024
 
 
-class TelegramSender:
+class BotSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 

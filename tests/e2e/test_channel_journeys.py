@@ -1,0 +1,211 @@
+"""The client journeys in either messenger: the same dispatcher, routers and handlers.
+
+Each journey runs once with Telegram (recorded in-process) and once with MAX (the real
+transport over HTTP to the MAX stand-in on loopback), written once against the harnesses'
+shared methods: link, consent, menu, the service wizard, a question, the relay with the
+manager, RSVP to an event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from concierge.events.audience import AudienceCriteria
+from concierge.events.drafts import EventDraft, create_event
+from concierge.events.invitations import send_invitations
+from crm_adapter import models as m
+from tests.e2e.conftest import Channels
+from tests.factories import MiniBank, make_bank
+from tests.harness import BotHarness
+from tests.max_harness import MaxHarness
+
+CLIENT, OTHER, MANAGER, BACKUP, DUTY = 7601, 7602, 8601, 8602, 8603
+MESSENGERS = ("telegram", "max")
+
+Harness = BotHarness | MaxHarness
+
+
+@pytest.fixture(params=MESSENGERS)
+def messenger(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _bank(harness: Harness, *, staff: bool = True) -> MiniBank:
+    bank = await make_bank(harness.app.crm)
+    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
+    if staff:
+        for user_id, staff_id in (
+            (MANAGER, bank.manager_id),
+            (BACKUP, bank.backup_id),
+            (DUTY, bank.duty_id),
+        ):
+            await harness.link(harness.user(user_id), staff_id=staff_id)
+    return bank
+
+
+async def _logged_messengers(harness: Harness, client_id: int) -> set[str | None]:
+    async with harness.app.crm.unit_of_work() as uow:
+        rows = await uow.session.scalars(
+            select(m.InteractionRow.messenger).where(
+                m.InteractionRow.client_id == client_id, m.InteractionRow.direction == "in"
+            )
+        )
+        return set(rows)
+
+
+async def test_link_consent_and_menu(channels: Channels, messenger: str) -> None:
+    harness = channels.of(messenger)
+    bank = await make_bank(harness.app.crm)
+    client = harness.user(CLIENT)
+    await harness.link(client, client_id=bank.client_id, consent=False)
+    texts = harness.texts(CLIENT)
+    assert "Иван Петрович" in texts[0] and "Соколов Андрей" in texts[0]
+    assert "Согласие на обработку персональных данных" in texts[1]
+
+    await harness.press_button(client, "Даю согласие")
+    assert "согласие записано" in harness.texts(CLIENT)[-2]
+    assert "Главное меню" in harness.last_text(CLIENT)
+    assert "👤 Мой менеджер" in harness.last_buttons(CLIENT)
+
+    await harness.send(client, "/help")
+    assert "Что я умею" in harness.last_text(CLIENT)
+    await harness.send(client, "/language")
+    await harness.press_button(client, "English")
+    assert "Main menu" in harness.last_text(CLIENT)
+    async with harness.app.crm.unit_of_work() as uow:
+        link = await uow.links.for_client(bank.client_id)
+        consent = await uow.consents.current(bank.client_id)
+    assert link is not None and link.messenger == messenger and link.language == "en"
+    assert consent is not None and consent.active
+    assert await _logged_messengers(harness, bank.client_id) == {messenger}
+
+
+async def test_service_wizard_to_the_manager_and_back(channels: Channels, messenger: str) -> None:
+    harness = channels.of(messenger)
+    bank = await _bank(harness)
+    client, manager = harness.user(CLIENT), harness.user(MANAGER)
+    await harness.send(client, "/menu")
+    await harness.press_button(client, "Услуги")
+    await harness.press_button(client, "Доставка наличных")
+    assert "шаг 1 из 4" in harness.last_text(CLIENT)
+    await harness.send(client, "сто тысяч")
+    assert "Не понял сумму" in harness.last_text(CLIENT)
+    await harness.send(client, "1 500 000,50")
+    await harness.press_button(client, "EUR")
+    await harness.send(client, "25.11.2026")
+    await harness.send(client, "Москва")
+    await harness.press_button(client, "Отправить")
+    assert "Соколов Андрей" in harness.last_text(CLIENT)
+    assert "Волков Иван Петрович" in harness.last_text(MANAGER)
+
+    await harness.press_button(manager, "Принять")
+    assert "взял(а) в работу" in harness.last_text(CLIENT)
+    await harness.press_button(manager, "Решено")
+    assert "выполнена" in harness.last_text(CLIENT)
+    await harness.press_button(client, "5 ⭐")
+    async with harness.app.crm.unit_of_work() as uow:
+        (request,) = await uow.requests.for_client(bank.client_id)
+        feedback = await uow.feedback.find(
+            client_id=bank.client_id, kind="request", subject_id=request.id
+        )
+    assert request.status == "resolved" and request.details is not None
+    assert request.details["answers"]["amount"] == "1500000.50"
+    assert feedback is not None and feedback.score == 5
+
+
+async def test_question_gets_a_cited_answer(asking_channels: Channels, messenger: str) -> None:
+    harness = asking_channels.of(messenger)
+    bank = await _bank(harness)
+    client = harness.user(CLIENT)
+    await harness.send(client, "хочу вложиться в альтернативные инвестиции, что у вас есть?")
+    assert "Источники:" in harness.last_text(CLIENT)
+    assert "интересуется" in harness.last_text(MANAGER)
+    await harness.press_button(client, "📄")
+    assert harness.last_text(CLIENT).startswith("<b>")
+    await harness.send(client, "хочу поговорить с менеджером")
+    assert "хочу поговорить с менеджером" in harness.last_text(MANAGER)
+    async with harness.app.crm.unit_of_work() as uow:
+        codes = list(await uow.session.scalars(select(m.ServiceRequestRow.service_code)))
+    assert codes == ["question"] and bank.client_id
+
+
+async def test_relay_with_the_manager_both_ways(channels: Channels, messenger: str) -> None:
+    harness = channels.of(messenger)
+    bank = await _bank(harness)
+    client, manager = harness.user(CLIENT), harness.user(MANAGER)
+    await harness.send(client, "/menu")
+    await harness.press_button(client, "Мой менеджер")
+    await harness.send(client, "Нужна справка для визы <срочно>")
+    relayed = harness.last_text(MANAGER)
+    assert "Волков Иван Петрович" in relayed and "&lt;срочно&gt;" in relayed
+    assert harness.last_text(CLIENT) == "Передал Соколов Андрей."
+
+    await harness.send(
+        manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)
+    )
+    assert harness.last_text(CLIENT) == "👤 <b>Соколов Андрей</b>:\nПодготовлю к завтра"
+    assert "Ответ передан клиенту" in harness.last_text(MANAGER)
+
+    # A long message, over either messenger's limit with the card: every part answerable.
+    await harness.send(client, "слово " * 675)
+    first_part = next(text for text in reversed(harness.texts(MANAGER)) if "Волков" in text)
+    assert all(len(text) <= 4096 for text in harness.texts(MANAGER))
+    assert first_part != harness.last_text(MANAGER)
+
+    await harness.send_content(client, "photo")
+    await harness.press_button(client, "Завершить")
+    await harness.send(client, "Привет")
+    assert "Что я умею" in harness.last_text(CLIENT)
+    async with harness.app.crm.unit_of_work() as uow:
+        relays = (
+            await uow.session.execute(
+                select(
+                    m.InteractionRow.actor,
+                    m.InteractionRow.messenger,
+                    m.InteractionRow.client_id,
+                ).where(m.InteractionRow.kind == "relay")
+            )
+        ).all()
+    assert [actor for actor, _, _ in relays] == ["client", "staff", "client", "client"]
+    assert {(used, client_id) for _, used, client_id in relays} == {(messenger, bank.client_id)}
+
+
+async def test_rsvp_to_a_closed_event(channels: Channels, messenger: str) -> None:
+    harness = channels.of(messenger)
+    bank = await _bank(harness)
+    starts = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    async with harness.app.crm.unit_of_work() as uow:
+        event = await create_event(
+            uow,
+            clock=harness.app.clock,
+            draft=EventDraft(
+                title="Вечер с главным экономистом",
+                description="Закрытая встреча",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=3),
+                venue="Особняк на Пречистенке",
+                city="Москва",
+                capacity=10,
+                plus_ones_allowed=True,
+                rsvp_deadline=starts - timedelta(days=2),
+                audience=AudienceCriteria(manager_ids=frozenset({bank.manager_id})),
+            ),
+            coordinator_id=bank.coordinator_id,
+        )
+        await uow.commit()
+    async with harness.app.crm.unit_of_work() as uow:
+        await send_invitations(uow, harness.app.notifier, harness.app.clock, event.id)
+        await uow.commit()
+    assert "Вечер с главным экономистом" in harness.last_text(CLIENT)
+
+    client = harness.user(CLIENT)
+    await harness.press_button(client, "+1")
+    assert any("Ваш код для входа" in text for text in harness.texts(CLIENT)[-3:])
+    await harness.press_button(client, "+1")
+    assert harness.alerts()[-1] == "Ваш ответ уже записан."
+    async with harness.app.crm.unit_of_work() as uow:
+        invitation = await uow.events.invitation_for(event.id, bank.client_id)
+    assert invitation is not None and invitation.status == "accepted" and invitation.plus_one
