@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,42 @@ class Raw:
         return self.html
 
 
+def plural_form(count: int, forms: list[str]) -> str:
+    """The word for `count`: Russian takes three forms (год, года, лет), English two."""
+    if len(forms) == 2:
+        return forms[0] if count == 1 else forms[1]
+    one, few, many = forms
+    tens, units = count % 100, count % 10
+    if units == 1 and tens != 11:
+        return one
+    if 2 <= units <= 4 and not 12 <= tens <= 14:
+        return few
+    return many
+
+
+class _TextFormatter(string.Formatter):
+    """str.format plus `{n:plural:год|года|лет}`, which renders "4 года": a count and its
+    word agree in every language, whatever the number."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec.startswith("plural:"):
+            count = int(value)
+            return f"{count} {plural_form(count, format_spec[len('plural:') :].split('|'))}"
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _TextFormatter()
+
+
+class Text(str):
+    """A locale template: `format` understands the plural spec, whoever calls it."""
+
+    __slots__ = ()
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        return _FORMATTER.vformat(self, args, kwargs)
+
+
 def _flatten(prefix: str, node: Any, into: dict[str, str]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -40,7 +77,10 @@ class Catalog:
     """All texts of all languages; one YAML file per feature, keys prefixed by the file name."""
 
     def __init__(self, texts: dict[str, dict[str, str]]) -> None:
-        self._texts = texts
+        self._texts = {
+            language: {key: Text(value) for key, value in flat.items()}
+            for language, flat in texts.items()
+        }
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR) -> Catalog:
@@ -62,13 +102,13 @@ class Catalog:
     def keys(self, language: str) -> set[str]:
         return set(self._texts.get(language, {}))
 
-    def template(self, language: str, key: str) -> str:
+    def template(self, language: str, key: str) -> Text:
         found = self._texts.get(language, {}).get(key)
         if found is None:
             found = self._texts[DEFAULT_LANGUAGE].get(key)
         if found is None:
             log.error("missing text %s", key)
-            return key
+            return Text(key)
         return found
 
     def translator(self, language: str) -> Translator:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.app import App
 from bot.rendering import TELEGRAM_LIMIT, split_text
 from common.i18n import Catalog, Raw
@@ -76,3 +78,29 @@ def test_every_text_is_html_telegram_accepts() -> None:
             if tags - TELEGRAM_TAGS or stray_amp:
                 bad[f"{language}:{key}"] = template
     assert bad == {}
+
+
+@pytest.mark.parametrize(
+    ("count", "russian", "english"),
+    [
+        (1, "1 год", "1 year"),
+        (4, "4 года", "4 years"),
+        (5, "5 лет", "5 years"),
+        (11, "11 лет", "11 years"),
+        (14, "14 лет", "14 years"),
+        (21, "21 год", "21 years"),
+        (22, "22 года", "22 years"),
+        (111, "111 лет", "111 years"),
+    ],
+)
+def test_counts_agree_with_their_word(count: int, russian: str, english: str) -> None:
+    """Regression: the brief read "с банком 4 лет" (the template had one form for all)."""
+    catalog = Catalog.shared()
+    ru = catalog.translator("ru")(
+        "manager.brief.identity", name="Алина", city="Москва", years=count, occupation=""
+    )
+    en = catalog.translator("en")(
+        "manager.brief.identity", name="Alina", city="Moscow", years=count, occupation=""
+    )
+    assert ru.endswith(f"с банком {russian}")
+    assert en.endswith(f"with the bank for {english}")
