@@ -23,7 +23,7 @@ from crm_adapter.dto import (
 )
 from crm_adapter.master.queue import enqueue
 from crm_adapter.master.records import WriteKind
-from crm_adapter.update_ledger import ACCOUNT_QUERY, linked_account
+from crm_adapter.update_ledger_statements import ACCOUNT_QUERY, linked_account
 
 # Client fields a client or staff may change through the assistant; anything else is refused.
 EDITABLE_CLIENT_FIELDS = frozenset(
