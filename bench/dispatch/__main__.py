@@ -150,7 +150,9 @@ async def other_engines(
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dispatch", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--postgres-url", default=None)
