@@ -1,10 +1,10 @@
-"""The SQL side of a data subject's rights: every table read, erased and purged by rule."""
+"""The SQL side of a data subject's rights: every table read, erased and purged by rule (the
+rules: personal_data_erasure.py and personal_data_retention.py)."""
 
 from __future__ import annotations
 
-import json
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,60 +25,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Column
-from sqlalchemy.types import TypeDecorator
 
 from crm_adapter import models as m
 from crm_adapter.models.base import Base
 from crm_adapter.personal_data import ERASED, Chat, ErasureReport, Holdings
-
-# What erasure does to a table that points at the client, row by row. "delete": nothing of the
-# row is needed; "keep": no personal data beyond the id, and the row is needed (proof of
-# consent, accounting, delivery statistics); a dict: the columns set to the value (None or
-# ERASED), the row kept as an anonymised stub so foreign keys and accounting hold.
-Rule = str | dict[str, Any]
-ERASURE: dict[str, Rule] = {
-    "messenger_link": "delete",  # the messenger ids are personal identifiers
-    "link_code": "delete",
-    "relayed_message": "delete",
-    "life_event": "delete",
-    "note": "delete",
-    # 152-FZ: the operator must be able to prove consent and its withdrawal.
-    "consent": "keep",
-    "product_holding": "keep",  # accounting
-    "survey": "keep",
-    "event_audience_override": "keep",
-    "contact_decision": "keep",
-    "rule_firing": "keep",  # occasion keys name ids and dates, never people
-    "audit_entry": "keep",  # who looked at what stays provable; details are scrubbed below
-    "interaction": {"text": None, "payload": None, "chat_id": None},
-    "account_transaction": {"description": None},
-    "feedback": {"comment": None},
-    "service_request": {"summary": ERASED, "details": None},
-    "meeting": {"place": None, "topic": None},
-    "invitation": {"note": None, "checkin_code_hash": None},
-    "outbox_message": {
-        "text": ERASED,
-        "keyboard": None,
-        "document_name": None,
-        "document_content": None,
-        "last_error": None,
-        "chat_id": 0,
-    },
-    "holding_member": {"relation": None},  # the name is made unique per row below
-    # Writes owed to the bank's own CRM name the records by id only; those still owed would
-    # carry the erased texts, so the client's go (the CRM erases by its own process).
-    "crm_write": "delete",
-}
-# Tables whose rows are messages: a row that mentions the client loses its whole text (a
-# relayed message or a request card in a staff chat is about the client from end to end).
-MESSAGE_COLUMNS = {"interaction": ("text", "payload"), "outbox_message": ("text", "keyboard")}
-# Never scanned for mentions: the client row itself (stubbed), staff records, secrets and
-# the scheduler's own bookkeeping.
-NOT_SCANNED = frozenset(
-    {"client", "staff", "link_code", "messenger_link", "scheduler_lease", "apscheduler_jobs"}
+from crm_adapter.personal_data_erasure import (
+    ERASURE,
+    MESSAGE_COLUMNS,
+    NOT_SCANNED,
+    batches,
+    client_columns,
+    escaped_forms,
+    free_text_columns,
+    mentions,
+    scrub,
+    stored_type,
 )
-# Needles per query: one LIKE per needle, a few dozen keep each statement small.
-BATCH = 40
+from crm_adapter.personal_data_retention import RETENTION
 
 
 def _table(model: type[Base]) -> Table:
@@ -89,41 +52,6 @@ def _count(result: Any) -> int:
     return int(result.rowcount)
 
 
-def client_columns(table: Table) -> list[Column[Any]]:
-    """Columns of `table` that reference a client."""
-    return [
-        column
-        for column in table.columns
-        if any(fk.column.table.name == "client" for fk in column.foreign_keys)
-    ]
-
-
-def stored_type(column: Column[Any]) -> Any:
-    """The column's SQL type, under a decorator such as MaskedText (masked on the way in)."""
-    kind = column.type
-    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
-
-
-def text_columns(table: Table) -> list[Column[Any]]:
-    return [c for c in table.columns if isinstance(stored_type(c), String | Text | JSON)]
-
-
-# Shorter strings are codes, statuses and kinds: no room for a name or a sentence.
-FREE_TEXT_LENGTH = 100
-
-
-def free_text_columns(table: Table) -> list[Column[Any]]:
-    """Columns that can hold a name or a sentence."""
-    return [
-        c
-        for c in text_columns(table)
-        if not isinstance(stored_type(c), String)
-        or isinstance(stored_type(c), Text)
-        or stored_type(c).length is None
-        or stored_type(c).length >= FREE_TEXT_LENGTH
-    ]
-
-
 def _exported(table: Table) -> list[Column[Any]]:
     # Secrets (code hashes) and file bytes are not "data about the client" to hand out.
     return [
@@ -131,33 +59,6 @@ def _exported(table: Table) -> list[Column[Any]]:
         for c in table.columns
         if not c.name.endswith("_hash") and not isinstance(c.type, LargeBinary)
     ]
-
-
-def _escaped_forms(needle: str) -> list[str]:
-    # JSON columns hold the serialiser's text: non-ASCII as \\uXXXX unless told otherwise.
-    forms = [needle, json.dumps(needle)[1:-1]]
-    return list(dict.fromkeys(forms))
-
-
-def _scrub(value: Any, needles: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        for needle in needles:
-            value = value.replace(needle, ERASED)
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, needles) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, needles) for v in value]
-    return value
-
-
-def _mentions(value: Any, needles: Sequence[str]) -> bool:
-    return bool(_scrub(value, needles) != value)
-
-
-def _batches(items: Sequence[str], size: int = BATCH) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class SqlPersonalDataRepository:
@@ -357,20 +258,20 @@ class SqlPersonalDataRepository:
         owner = table.c.client_id if "client_id" in table.c else None
         is_json = isinstance(stored_type(column), JSON)
         searched = cast(column, Text) if is_json else column
-        for batch in _batches(needles):
-            forms = [f for n in batch for f in (_escaped_forms(n) if is_json else [n])]
+        for batch in batches(needles):
+            forms = [f for n in batch for f in (escaped_forms(n) if is_json else [n])]
             condition = or_(*(searched.contains(f, autoescape=True) for f in forms))
             if unowned_only and owner is not None:
                 condition = and_(condition, owner.is_(None))
             owner_column = owner if owner is not None else literal(None)
             rows = await self._s.execute(select(primary, column, owner_column).where(condition))
             for key, value, owned_by in rows.all():
-                if key in changed or not _mentions(value, needles):
+                if key in changed or not mentions(value, needles):
                     continue
                 if wipe is not None and owned_by is None:
                     values = {name: (ERASED if name == "text" else None) for name in wipe}
                 else:
-                    values = {column.name: _scrub(value, needles)}
+                    values = {column.name: scrub(value, needles)}
                 await self._s.execute(update(table).where(primary == key).values(**values))
                 changed.add(key)
         return changed
@@ -427,119 +328,3 @@ class SqlPersonalDataRepository:
                 cutoff = max(moment, relay_before)
             done[name] = int(await purge(self._s, cutoff))
         return done
-
-
-async def _rowcount(session: AsyncSession, statement: Any) -> int:
-    return _count(await session.execute(statement))
-
-
-def _closed_requests(moment: datetime) -> Any:
-    requests = m.ServiceRequestRow.__table__
-    return select(requests.c.id).where(
-        requests.c.closed_at.is_not(None), requests.c.closed_at < moment
-    )
-
-
-# The logs and working records that hold personal data, and what their purge does once a row
-# is older than the retention period. The client's profile (the client row, life events,
-# holdings, transactions, consents, links) lives as long as the relationship and goes with
-# an erasure; interactions have their own purge (concierge.retention.purge_interactions).
-Purge = Callable[[AsyncSession, datetime], Any]
-RETENTION: dict[str, Purge] = {
-    "note": lambda s, t: _rowcount(s, delete(m.NoteRow).where(m.NoteRow.created_at < t)),
-    "service_request": lambda s, t: _rowcount(
-        s,
-        update(m.ServiceRequestRow)
-        .where(m.ServiceRequestRow.id.in_(_closed_requests(t)))
-        .where(m.ServiceRequestRow.summary != ERASED)
-        .values(summary=ERASED, details=None),
-    ),
-    "request_comment": lambda s, t: _rowcount(
-        s,
-        update(m.RequestCommentRow)
-        .where(m.RequestCommentRow.request_id.in_(_closed_requests(t)))
-        .where(
-            or_(m.RequestCommentRow.text.is_not(None), m.RequestCommentRow.file_id.is_not(None))
-        )
-        .values(text=None, file_id=None),
-    ),
-    "relayed_message": lambda s, t: _rowcount(
-        s, delete(m.RelayedMessageRow).where(m.RelayedMessageRow.created_at < t)
-    ),
-    # Who looked at what stays provable; what the entry said about it (names typed into a
-    # search, request numbers) goes.
-    "audit_entry": lambda s, t: _rowcount(
-        s,
-        update(m.AuditEntryRow)
-        .where(m.AuditEntryRow.occurred_at < t, m.AuditEntryRow.details.is_not(None))
-        .values(details=None),
-    ),
-    # Finished messages keep their delivery record (contact decisions point at them).
-    "outbox_message": lambda s, t: _rowcount(
-        s,
-        update(m.OutboxMessageRow)
-        .where(
-            m.OutboxMessageRow.created_at < t,
-            m.OutboxMessageRow.status.in_(("sent", "failed", "blocked")),
-            m.OutboxMessageRow.text != ERASED,
-        )
-        .values(
-            text=ERASED, keyboard=None, document_name=None, document_content=None, last_error=None
-        ),
-    ),
-    "feedback": lambda s, t: _rowcount(
-        s,
-        update(m.FeedbackRow)
-        .where(m.FeedbackRow.created_at < t, m.FeedbackRow.comment.is_not(None))
-        .values(comment=None),
-    ),
-    "meeting": lambda s, t: _rowcount(
-        s,
-        update(m.MeetingRow)
-        .where(
-            m.MeetingRow.starts_at < t,
-            or_(m.MeetingRow.topic.is_not(None), m.MeetingRow.place.is_not(None)),
-        )
-        .values(topic=None, place=None),
-    ),
-    "invitation": lambda s, t: _rowcount(
-        s,
-        update(m.InvitationRow)
-        .where(
-            m.InvitationRow.event_id.in_(select(m.EventRow.id).where(m.EventRow.ends_at < t)),
-            or_(m.InvitationRow.note.is_not(None), m.InvitationRow.checkin_code_hash.is_not(None)),
-        )
-        .values(note=None, checkin_code_hash=None),
-    ),
-    # The web desk's sign-ins: who signed in when is in the audit log; the rows go.
-    "web_login_code": lambda s, t: _rowcount(
-        s, delete(m.WebLoginCodeRow).where(m.WebLoginCodeRow.expires_at < t)
-    ),
-    "web_session": lambda s, t: _rowcount(
-        s, delete(m.WebSessionRow).where(m.WebSessionRow.expires_at < t)
-    ),
-}
-# Tables with text that the purge leaves, and why (a test keeps this list complete).
-RETAINED = {
-    "interaction": "purged by concierge.retention.purge_interactions",
-    "client": "the profile: kept while the client is served, removed by erasure",
-    "life_event": "the profile: kept while the client is served, removed by erasure",
-    "product_holding": "accounting",
-    "account_transaction": "accounting; descriptions removed by erasure",
-    "holding_group": "companies of a holding group, not persons",
-    "holding_member": "the group's structure; a member who is a client is erased with them",
-    "consent": "proof of consent and withdrawal (152-FZ)",
-    "messenger_link": "the live link; removed by erasure",
-    "link_code": "hashes of one-time codes, no personal data",
-    "staff": "the bank's employees",
-    "event": "the bank's events, no client data",
-    "event_audience_override": "ids only",
-    "survey": "ids and periods only",
-    "contact_decision": "ids, kinds and reasons only",
-    "rule_firing": "occasion keys of ids and dates only",
-    "scheduler_lease": "the scheduler's own bookkeeping",
-    "apscheduler_jobs": "the scheduler's own bookkeeping",
-    "crm_write": "ids, keys and error codes only; delivered ones purged after 30 days",
-    "crm_ref": "ids in the store and in the bank's CRM only",
-    "crm_sync_state": "sync cursors and the CRM app's rotating token, no client data",
-}

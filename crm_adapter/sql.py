@@ -29,20 +29,19 @@ from crm_adapter.master.queue import SqlCrmWriteQueue
 from crm_adapter.migrate import require_current_schema
 from crm_adapter.personal_data_sql import SqlPersonalDataRepository
 from crm_adapter.port import UpdateLedger
-from crm_adapter.repositories import (
-    SqlAuditRepository,
-    SqlClientRepository,
-    SqlConsentRepository,
-    SqlInteractionRepository,
-    SqlLinkCodeRepository,
-    SqlLinkRepository,
-    SqlProfileRepository,
-    SqlStaffRepository,
-)
+from crm_adapter.repositories_activity import SqlInteractionRepository, SqlProfileRepository
 from crm_adapter.repositories_delivery import (
     SqlContactDecisionRepository,
     SqlOutboxRepository,
     SqlRuleFiringRepository,
+)
+from crm_adapter.repositories_people import (
+    SqlAuditRepository,
+    SqlClientRepository,
+    SqlConsentRepository,
+    SqlLinkCodeRepository,
+    SqlLinkRepository,
+    SqlStaffRepository,
 )
 from crm_adapter.sqlite_driver import INLINE_STATEMENTS, apply_pragmas, one_hop_dbapi
 from crm_adapter.update_ledger import ledger_for

@@ -15,13 +15,8 @@ from concierge.erasure_terms import name_forms
 from concierge.retention import purge_personal_data
 from crm_adapter import models as m
 from crm_adapter.models import Base
-from crm_adapter.personal_data_sql import (
-    ERASURE,
-    RETAINED,
-    RETENTION,
-    client_columns,
-    text_columns,
-)
+from crm_adapter.personal_data_erasure import ERASURE, client_columns, text_columns
+from crm_adapter.personal_data_retention import RETAINED, RETENTION
 from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank, make_bank
 from tests.pii_scan import traces

@@ -21,7 +21,8 @@ from crm_adapter.migrate import upgrade
 from crm_adapter.port import DuplicateUpdate, UpdateLedger
 from crm_adapter.sql import SqlCrm, create_engine
 from crm_adapter.sqlite_driver import LoopConnection
-from crm_adapter.update_ledger import CoreUpdateLedger, SqliteUpdateLedger
+from crm_adapter.update_ledger_core import CoreUpdateLedger
+from crm_adapter.update_ledger_sqlite import SqliteUpdateLedger
 from tests.factories import MiniBank, make_bank
 
 CLIENT_USER, STAFF_USER, ERASED_USER = 5101, 5102, 5103
