@@ -60,7 +60,8 @@ def parse_query(query: str) -> dict[str, Any]:
                 node[part] = value
             else:
                 node = node.setdefault(part, {})
-    return _listify(out)
+    shaped: dict[str, Any] = _listify(out)
+    return shaped
 
 
 def _listify(node: Any) -> Any:

@@ -232,8 +232,8 @@ async def run_scenario(
             )
     await crm.close()
     expected = {f"invite:1:{i}" for i in range(1, count + 1)}
-    delivered = {k for k, n in stats.accepted.items() if n > 0}
-    unique = len(delivered & expected)
+    accepted = {k for k, n in stats.accepted.items() if n > 0}
+    unique = len(accepted & expected)
     per_second = unique / elapsed
     return RunResult(
         scenario=scenario,
@@ -244,7 +244,7 @@ async def run_scenario(
         too_many_requests=stats.too_many_requests,
         server_errors=stats.server_errors,
         duplicates=sum(n - 1 for n in stats.accepted.values() if n > 1),
-        losses=len(expected - delivered),
+        losses=len(expected - accepted),
         reconciled=reconciled,
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -164,7 +165,9 @@ class Recorded:
             reads_master_data = True
             max_batch = master.max_batch
 
-            async def _keep(self, stream: str, chunks: AsyncIterator[Chunk[Any]]) -> Any:
+            async def _keep(
+                self, stream: str, chunks: AsyncIterator[Chunk[Any]]
+            ) -> AsyncIterator[Chunk[Any]]:
                 async for chunk in chunks:
                     recorder.chunks.setdefault(stream, []).append(chunk)
                     yield chunk
@@ -200,7 +203,7 @@ class Recorded:
 
         return Recording()
 
-    async def _replay(self, stream: str) -> Any:
+    async def _replay(self, stream: str) -> AsyncIterator[Chunk[Any]]:
         for chunk in self.chunks.get(stream, []):
             yield chunk
 
@@ -283,6 +286,11 @@ async def client_ids(crm: SqlCrm, count: int) -> list[int]:
         return [c.id for c in (await uow.clients.all())[:count]]
 
 
+
+def _same_row(row: dict[str, Any], _found: object) -> dict[str, Any]:
+    """The ledger's inbound row, whoever the account turned out to be."""
+    return row
+
 async def log_interactions(crm: SqlCrm, clients: list[int], count: int) -> float:
     """Inbound updates through the ledger, one per update as the bot logs them; seconds."""
     clock = SystemClock()
@@ -304,7 +312,7 @@ async def log_interactions(crm: SqlCrm, clients: list[int], count: int) -> float
             "payload": {"message_id": n},
             "update_id": offset + n,
         }
-        await crm.ledger.open_update(client, lambda _found, row=row: row)
+        await crm.ledger.open_update(client, functools.partial(_same_row, row))
     return time.perf_counter() - started
 
 

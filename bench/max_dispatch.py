@@ -66,7 +66,7 @@ class InProcessMaxTransport(MaxTransport):
 
     def __init__(self, api: InProcessMax) -> None:
         super().__init__(TOKEN, api_url=API_URL)
-        self.api = api
+        self.max_api = api
 
     async def _exchange(
         self,
@@ -77,7 +77,7 @@ class InProcessMaxTransport(MaxTransport):
     ) -> tuple[int, str | None, bytes]:
         # The request body as it would go on the wire, and the answer as it would come back.
         sent = json.loads(json.dumps(body)) if body is not None else {}
-        answer = self.api.respond(http_method, path, params or {}, sent)
+        answer = self.max_api.respond(http_method, path, params or {}, sent)
         return 200, None, json.dumps(answer).encode()
 
 

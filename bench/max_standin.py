@@ -181,7 +181,9 @@ class MaxStandIn:
             "user_locale": "ru",
         }
 
-    def event_file(self, user: dict[str, Any], kind: str, content: bytes, name: str) -> dict:
+    def event_file(
+        self, user: dict[str, Any], kind: str, content: bytes, name: str
+    ) -> dict[str, Any]:
         """A person sends a file (`kind`: image or file); its URL is served by the stand-in."""
         token = uuid.uuid4().hex
         self.files[token] = content
@@ -275,7 +277,8 @@ class MaxStandIn:
         handler = self._routes().get((request.method, path))
         if handler is None:
             return _error(404, "not.found", f"{request.method} {path}")
-        return handler(request, body)
+        answer: web.StreamResponse = handler(request, body)
+        return answer
 
     def _routes(self) -> dict[tuple[str, str], Any]:
         return {
@@ -369,7 +372,8 @@ class MaxStandIn:
         if forwarded is not None and not known:
             return _error(404, "not.found", "message to forward not found")
         seq = next(self._seq)
-        raw = {
+        mid = _mid()
+        raw: dict[str, Any] = {
             "sender": {"user_id": BOT_USER_ID, "first_name": "Concierge", "is_bot": True},
             "recipient": {
                 "chat_id": self.dialog_of(user_id),
@@ -377,11 +381,11 @@ class MaxStandIn:
                 "user_id": user_id,
             },
             "timestamp": _now_ms(),
-            "body": {"mid": _mid(), "seq": seq, "text": text, "attachments": attachments},
+            "body": {"mid": mid, "seq": seq, "text": text, "attachments": attachments},
         }
         if link:
             raw["link"] = link
-        sent = Sent(raw["body"]["mid"], seq, user_id, text, attachments, raw)
+        sent = Sent(mid, seq, user_id, text, attachments, raw)
         self.sent.append(sent)
         self.by_mid[sent.mid] = sent
         for listener in self.on_sent:
