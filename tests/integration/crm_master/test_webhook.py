@@ -18,7 +18,7 @@ from common.clock import ManualClock
 from crm_adapter.master.webhook import WebhookCrm, verify
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
-from tests.factories import make_bank
+from tests.factories import log_message, make_bank
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[3] / "docs" / "crm-webhook.schema.json").read_text("utf-8")
@@ -78,15 +78,7 @@ async def _every_kind(store: SqlCrm, clock: ManualClock) -> int:
     async with store.unit_of_work() as uow:
         for n in range(3):
             for client_id in (bank.client_id, bank.other_client_id):
-                await uow.interactions.record(
-                    occurred_at=now,
-                    channel="messenger",
-                    direction="in",
-                    kind="message",
-                    actor="client",
-                    client_id=client_id,
-                    text=f"сообщение {n}",
-                )
+                await log_message(uow, at=now, client_id=client_id, text=f"сообщение {n}")
         await uow.profiles.add_note(
             client_id=bank.client_id,
             author_id=bank.manager_id,

@@ -27,6 +27,7 @@ from crm_adapter.master.sync import sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
 from tests.crm_writer_process import READY
+from tests.factories import log_message
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,11 +43,10 @@ async def _log_conversations(store: SqlCrm, clock: ManualClock, per_client: int)
             for client in clients:
                 assert client is not None
                 ids.append(
-                    await uow.interactions.record(
-                        occurred_at=clock.now(),
-                        channel="messenger",
+                    await log_message(
+                        uow,
+                        at=clock.now(),
                         direction="in" if n % 2 else "out",
-                        kind="message",
                         actor="client" if n % 2 else "bot",
                         client_id=client.id,
                         chat_id=client.id,
