@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli import main as cli
 from common.clock import ManualClock
-from common.settings import get_settings
 from concierge.retention import purge_interactions
 from crm_adapter.sql import SqlCrm
 from tests.factories import log_message
@@ -53,25 +51,19 @@ async def test_purge_keeps_at_least_the_redelivery_window(crm: SqlCrm) -> None:
             await purge_interactions(uow, ManualClock(NOW), timedelta(hours=12))
 
 
-def test_purge_command(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_purge_command(command_env: str) -> None:
     import asyncio
 
-    crm = SqlCrm.from_url(sqlite_url)
+    crm = SqlCrm.from_url(command_env)
 
     async def seed() -> None:
         await log_at(crm, datetime(2020, 1, 1, tzinfo=UTC), datetime.now(UTC))
         await crm.close()
 
     asyncio.run(seed())
-    monkeypatch.chdir(tmp_path)  # no .env from the working copy
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        refused = runner.invoke(cli.app, ["purge-interactions", "--days", "0"])
-        result = runner.invoke(cli.app, ["purge-interactions", "--days", "365"])
-    finally:
-        get_settings.cache_clear()
+    runner = CliRunner()
+    refused = runner.invoke(cli.app, ["purge-interactions", "--days", "0"])
+    result = runner.invoke(cli.app, ["purge-interactions", "--days", "365"])
     assert refused.exit_code == 2
     assert result.exit_code == 0, result.output
     assert "purged 1 interactions older than 365 days" in result.output

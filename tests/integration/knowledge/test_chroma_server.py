@@ -8,7 +8,6 @@ re-ingest by another process without a restart.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +84,10 @@ def embedder() -> HashingEmbedder:
 def env(
     chroma_server: str,
     docs: Path,
-    sqlite_url: str,
+    command_env: str,
     embedder: HashingEmbedder,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Settings]:
+) -> Settings:
     """The process environment of a production deployment; settings are read from it."""
     monkeypatch.setenv("CHROMA_URL", chroma_server)
     # A collection of this test alone: the server lives for the whole session.
@@ -96,12 +95,9 @@ def env(
     monkeypatch.setenv("KNOWLEDGE_DOCS_PATH", str(docs))
     monkeypatch.setenv("KNOWLEDGE_INDEX_CHECK_SECONDS", "0")
     monkeypatch.setenv("EMBEDDING_MODEL", embedder.name)
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
     # Both "processes" embed with the fake model; the wiring around it is the real one.
     monkeypatch.setattr(answers, "make_embedder", lambda name: embedder)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+    return get_settings()
 
 
 def _cli() -> typer.Typer:
