@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli import main as cli
 from common.clock import ManualClock
@@ -48,35 +48,14 @@ def test_export_writes_the_archive_for_the_tickets_owner(command_env: str, tmp_p
     _, ticket = _seed(command_env, "export")
     out = tmp_path / "export.zip"
     runner = CliRunner()
-    refused = runner.invoke(
-        cli.app,
-        [
-            "client",
-            "export",
-            "C-0001",
-            "--ticket",
-            str(ticket),
-            "--staff",
-            "S-0002",
-            "--out",
-            str(out),
-        ],
-    )
+
+    def export_by(staff: str) -> Result:
+        command = ["client", "export", "C-0001", "--ticket", str(ticket), "--staff", staff]
+        return runner.invoke(cli.app, [*command, "--out", str(out)])
+
+    refused = export_by("S-0002")
     assert refused.exit_code == 1 and "not_owner" in refused.output and not out.exists()
-    done = runner.invoke(
-        cli.app,
-        [
-            "client",
-            "export",
-            "C-0001",
-            "--ticket",
-            str(ticket),
-            "--staff",
-            "S-0001",
-            "--out",
-            str(out),
-        ],
-    )
+    done = export_by("S-0001")
     assert done.exit_code == 0, done.output
     assert "ticket closed" in done.output
     data = zipfile.ZipFile(out).read("data.json").decode()
