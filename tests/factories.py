@@ -96,3 +96,27 @@ async def log_message(
         actor=actor,
         **fields,
     )
+
+
+async def link_client(
+    crm: SqlCrm,
+    *,
+    client_id: int,
+    user: int,
+    now: datetime,
+    messenger: str = "telegram",
+    language: str | None = None,
+) -> None:
+    """The client's account `user` in `messenger`, linked (committed); its private chat's id
+    is the user's, as in both messengers."""
+    async with crm.unit_of_work() as uow:
+        await uow.links.bind(
+            user_id=user,
+            chat_id=user,
+            client_id=client_id,
+            staff_id=None,
+            now=now,
+            language=language,
+            messenger=messenger,
+        )
+        await uow.commit()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from common.clock import ManualClock
 from crm_adapter.sql import SqlCrm
-from tests.factories import log_message, make_bank
+from tests.factories import link_client, log_message, make_bank
 
 TG_USER, MAX_USER, OTHER_MAX_USER = 7901, 5901, 5902
 
@@ -16,17 +16,7 @@ TG_USER, MAX_USER, OTHER_MAX_USER = 7901, 5901, 5902
 async def _link(
     store: SqlCrm, clock: ManualClock, client_id: int, user: int, messenger: str
 ) -> None:
-    async with store.unit_of_work() as uow:
-        await uow.links.bind(
-            user_id=user,
-            chat_id=user,
-            client_id=client_id,
-            staff_id=None,
-            now=clock.now(),
-            language=None,
-            messenger=messenger,
-        )
-        await uow.commit()
+    await link_client(store, client_id=client_id, user=user, now=clock.now(), messenger=messenger)
 
 
 async def test_links_per_messenger_and_where_the_bank_writes(
