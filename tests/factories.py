@@ -98,23 +98,24 @@ async def log_message(
     )
 
 
-async def link_client(
+async def link_account(
     crm: SqlCrm,
     *,
-    client_id: int,
     user: int,
     now: datetime,
+    client_id: int | None = None,
+    staff_id: int | None = None,
     messenger: str = "telegram",
     language: str | None = None,
 ) -> None:
-    """The client's account `user` in `messenger`, linked (committed); its private chat's id
-    is the user's, as in both messengers."""
+    """The messenger account `user` of a client or a staff member, linked (committed); its
+    private chat's id is the user's, as in both messengers."""
     async with crm.unit_of_work() as uow:
         await uow.links.bind(
             user_id=user,
             chat_id=user,
             client_id=client_id,
-            staff_id=None,
+            staff_id=staff_id,
             now=now,
             language=language,
             messenger=messenger,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from common.clock import ManualClock
 from crm_adapter.sql import SqlCrm
-from tests.factories import link_client, log_message, make_bank
+from tests.factories import link_account, log_message, make_bank
 
 TG_USER, MAX_USER, OTHER_MAX_USER = 7901, 5901, 5902
 
@@ -16,7 +16,7 @@ TG_USER, MAX_USER, OTHER_MAX_USER = 7901, 5901, 5902
 async def _link(
     store: SqlCrm, clock: ManualClock, client_id: int, user: int, messenger: str
 ) -> None:
-    await link_client(store, client_id=client_id, user=user, now=clock.now(), messenger=messenger)
+    await link_account(store, client_id=client_id, user=user, now=clock.now(), messenger=messenger)
 
 
 async def test_links_per_messenger_and_where_the_bank_writes(

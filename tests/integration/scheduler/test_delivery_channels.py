@@ -22,7 +22,7 @@ from concierge.notify import MessageClass, Outgoing
 from crm_adapter.sql import SqlCrm
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.outbox import OutboxNotifier
-from tests.factories import link_client
+from tests.factories import link_account
 from tests.integration.scheduler.conftest import START, add_client
 
 TOKEN = "max-delivery-token"
@@ -47,7 +47,7 @@ async def max_bot(max_api: MaxStandIn) -> AsyncIterator[Bot]:
 
 
 async def _link_max(crm: SqlCrm, client_id: int) -> None:
-    await link_client(
+    await link_account(
         crm,
         client_id=client_id,
         user=MAX_USER,
