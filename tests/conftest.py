@@ -168,10 +168,24 @@ async def crm(settings: Settings) -> AsyncIterator[SqlCrm]:
 
 
 @pytest.fixture
-async def app(settings: Settings, crm: SqlCrm, clock: ManualClock) -> AsyncIterator[App]:
+def app_services() -> dict[str, Any]:
+    """Services `app` passes on to `build_app` (e.g. `product_facts`): none here; a module or
+    a conftest overrides this fixture to give its tests the app with theirs."""
+    return {}
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, crm: SqlCrm, clock: ManualClock, app_services: dict[str, Any]
+) -> AsyncIterator[App]:
     session = RecordingSession()
     application = build_app(
-        settings, session=session, clock=clock, notifier_factory=direct_notifier, crm=crm
+        settings,
+        session=session,
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+        **app_services,
     )
     yield application
     await application.bot.session.close()

@@ -1,12 +1,15 @@
-"""Test data factories: a minimal bank with a manager, a backup, a duty officer and clients."""
+"""Test data factories: a minimal bank with a manager, a backup, a duty officer and clients;
+messages in its interaction log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from crm_adapter import models as m
+from crm_adapter.port import UnitOfWork
 from crm_adapter.sql import SqlCrm
 
 
@@ -78,3 +81,43 @@ async def make_bank(crm: SqlCrm) -> MiniBank:
             client_id=client.id,
             other_client_id=other.id,
         )
+
+
+async def log_message(
+    uow: UnitOfWork, *, at: datetime, actor: str = "client", direction: str = "in", **fields: Any
+) -> int:
+    """A message in the interaction log, in a messenger; `fields` are the rest of
+    `interactions.record` (client_id, update_id, text, messenger...). Its id."""
+    return await uow.interactions.record(
+        occurred_at=at,
+        channel="messenger",
+        direction=direction,
+        kind="message",
+        actor=actor,
+        **fields,
+    )
+
+
+async def link_account(
+    crm: SqlCrm,
+    *,
+    user: int,
+    now: datetime,
+    client_id: int | None = None,
+    staff_id: int | None = None,
+    messenger: str = "telegram",
+    language: str | None = None,
+) -> None:
+    """The messenger account `user` of a client or a staff member, linked (committed); its
+    private chat's id is the user's, as in both messengers."""
+    async with crm.unit_of_work() as uow:
+        await uow.links.bind(
+            user_id=user,
+            chat_id=user,
+            client_id=client_id,
+            staff_id=staff_id,
+            now=now,
+            language=language,
+            messenger=messenger,
+        )
+        await uow.commit()

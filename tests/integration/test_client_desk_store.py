@@ -12,8 +12,7 @@ NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 # On SQLite only for now: conftest's `any_db_url` errors (instead of skipping) when it asks
 # for the async `postgres_url` fixture from inside a running loop; reported to the lead.
-async def test_requests_queue_due_relay_and_surveys(sqlite_url: str) -> None:
-    crm = SqlCrm.from_url(sqlite_url)
+async def test_requests_queue_due_relay_and_surveys(crm: SqlCrm) -> None:
     bank = await make_bank(crm)
     async with crm.unit_of_work() as uow:
         common = {
@@ -63,4 +62,3 @@ async def test_requests_queue_due_relay_and_surveys(sqlite_url: str) -> None:
         assert await uow.feedback.answer_survey(**claim)
         assert not await uow.feedback.answer_survey(**claim)
         await uow.commit()
-    await crm.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,14 +15,7 @@ from crm_adapter.dto import Role
 from crm_adapter.models import Base, StaffRow
 from crm_adapter.port import DuplicateUpdate
 from crm_adapter.sql import SqlCrm
-from tests.factories import make_bank
-
-
-@pytest.fixture
-async def store(any_db_url: str) -> AsyncIterator[SqlCrm]:
-    crm = SqlCrm.from_url(any_db_url)
-    yield crm
-    await crm.close()
+from tests.factories import log_message, make_bank
 
 
 async def test_migrations_match_the_models(store: SqlCrm) -> None:
@@ -38,34 +30,13 @@ async def test_migrations_match_the_models(store: SqlCrm) -> None:
 
 async def test_redelivered_update_is_refused(store: SqlCrm, clock: ManualClock) -> None:
     async with store.unit_of_work() as uow:
-        await uow.interactions.record(
-            occurred_at=clock.now(),
-            channel="messenger",
-            direction="in",
-            kind="message",
-            actor="unknown",
-            update_id=777,
-        )
+        await log_message(uow, at=clock.now(), actor="unknown", update_id=777)
         await uow.commit()
     async with store.unit_of_work() as uow:
         with pytest.raises(DuplicateUpdate):
-            await uow.interactions.record(
-                occurred_at=clock.now(),
-                channel="messenger",
-                direction="in",
-                kind="message",
-                actor="unknown",
-                update_id=777,
-            )
+            await log_message(uow, at=clock.now(), actor="unknown", update_id=777)
         # The transaction stays usable after a lost claim.
-        await uow.interactions.record(
-            occurred_at=clock.now(),
-            channel="messenger",
-            direction="in",
-            kind="message",
-            actor="unknown",
-            update_id=778,
-        )
+        await log_message(uow, at=clock.now(), actor="unknown", update_id=778)
         await uow.commit()
     async with store.unit_of_work() as uow:
         assert await uow.interactions.count() == 2
@@ -73,14 +44,7 @@ async def test_redelivered_update_is_refused(store: SqlCrm, clock: ManualClock) 
 
 async def test_times_come_back_in_utc(store: SqlCrm, clock: ManualClock) -> None:
     async with store.unit_of_work() as uow:
-        await uow.interactions.record(
-            occurred_at=clock.now(),
-            channel="messenger",
-            direction="in",
-            kind="message",
-            actor="client",
-            update_id=1,
-        )
+        await log_message(uow, at=clock.now(), update_id=1)
         await uow.commit()
     bank = await make_bank(store)
     async with store.unit_of_work() as uow:

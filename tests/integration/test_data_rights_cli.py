@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli import main as cli
 from common.clock import ManualClock
-from common.settings import get_settings
 from concierge.preferences import request_data_task
 from crm_adapter.sql import SqlCrm
 from tests.conftest import DEFAULT_NOW
@@ -46,57 +44,26 @@ def _seed(url: str, task: str) -> tuple[MiniBank, int]:
     return asyncio.run(seed())
 
 
-@pytest.fixture
-def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    monkeypatch.chdir(tmp_path)  # no .env from the working copy
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    get_settings.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-
-
-def test_export_writes_the_archive_for_the_tickets_owner(env: str, tmp_path: Path) -> None:
-    _, ticket = _seed(env, "export")
+def test_export_writes_the_archive_for_the_tickets_owner(command_env: str, tmp_path: Path) -> None:
+    _, ticket = _seed(command_env, "export")
     out = tmp_path / "export.zip"
     runner = CliRunner()
-    refused = runner.invoke(
-        cli.app,
-        [
-            "client",
-            "export",
-            "C-0001",
-            "--ticket",
-            str(ticket),
-            "--staff",
-            "S-0002",
-            "--out",
-            str(out),
-        ],
-    )
+
+    def export_by(staff: str) -> Result:
+        command = ["client", "export", "C-0001", "--ticket", str(ticket), "--staff", staff]
+        return runner.invoke(cli.app, [*command, "--out", str(out)])
+
+    refused = export_by("S-0002")
     assert refused.exit_code == 1 and "not_owner" in refused.output and not out.exists()
-    done = runner.invoke(
-        cli.app,
-        [
-            "client",
-            "export",
-            "C-0001",
-            "--ticket",
-            str(ticket),
-            "--staff",
-            "S-0001",
-            "--out",
-            str(out),
-        ],
-    )
+    done = export_by("S-0001")
     assert done.exit_code == 0, done.output
     assert "ticket closed" in done.output
     data = zipfile.ZipFile(out).read("data.json").decode()
     assert "Волков" in data and "Вклад «Капитал»" in data
 
 
-def test_erase_by_the_tickets_owner(env: str) -> None:
-    bank, ticket = _seed(env, "deletion")
+def test_erase_by_the_tickets_owner(command_env: str) -> None:
+    bank, ticket = _seed(command_env, "deletion")
     runner = CliRunner()
     wrong = runner.invoke(
         cli.app,
@@ -111,7 +78,7 @@ def test_erase_by_the_tickets_owner(env: str) -> None:
     assert "C-0001: erased" in done.output and "REDIS_URL" in done.output
 
     async def name() -> str:
-        crm = SqlCrm.from_url(env)
+        crm = SqlCrm.from_url(command_env)
         try:
             async with crm.unit_of_work() as uow:
                 client = await uow.clients.get(bank.client_id)
@@ -125,11 +92,11 @@ def test_erase_by_the_tickets_owner(env: str) -> None:
 
 @pytest.mark.parametrize("ticket", ["99999999999999999999", "0", "-5"])
 def test_a_ticket_number_out_of_range_is_refused_without_a_traceback(
-    env: str, tmp_path: Path, ticket: str
+    command_env: str, tmp_path: Path, ticket: str
 ) -> None:
     # A number past the database's integer reached the query: OverflowError on SQLite (a
     # DataError on PostgreSQL) and a traceback instead of a line for the operator.
-    _seed(env, "export")
+    _seed(command_env, "export")
     runner = CliRunner()
     for command in (
         ["client", "export", "C-0001", "--out", str(tmp_path / "x.zip")],

@@ -68,24 +68,18 @@ def _next_birthday(born: date, today: date) -> date:
     raise AssertionError("unreachable")
 
 
-async def test_loads_on_both_engines_and_is_idempotent(
-    any_db_url: str, clock: ManualClock
-) -> None:
-    crm = SqlCrm.from_url(any_db_url)
-    try:
-        started = wall.perf_counter()
-        first = await load_demo_data(crm, clock=clock)
-        elapsed = wall.perf_counter() - started
-        counts = await _table_counts(crm)
+async def test_loads_on_both_engines_and_is_idempotent(store: SqlCrm, clock: ManualClock) -> None:
+    started = wall.perf_counter()
+    first = await load_demo_data(store, clock=clock)
+    elapsed = wall.perf_counter() - started
+    counts = await _table_counts(store)
 
-        # A day later (dates are relative to the clock) the second run still creates nothing.
-        clock.advance(timedelta(days=1))
-        second = await load_demo_data(crm, clock=clock)
-        assert second.created == 0
-        assert await _table_counts(crm) == counts
-        assert {**first.__dict__, "created": 0} == second.__dict__
-    finally:
-        await crm.close()
+    # A day later (dates are relative to the clock) the second run still creates nothing.
+    clock.advance(timedelta(days=1))
+    second = await load_demo_data(store, clock=clock)
+    assert second.created == 0
+    assert await _table_counts(store) == counts
+    assert {**first.__dict__, "created": 0} == second.__dict__
 
     assert elapsed < 10, f"loading took {elapsed:.1f}s"
     assert first.created > 0

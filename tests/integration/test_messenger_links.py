@@ -4,39 +4,19 @@ the messenger the client last wrote from."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from common.clock import ManualClock
 from crm_adapter.sql import SqlCrm
-from tests.factories import make_bank
+from tests.factories import link_account, log_message, make_bank
 
 TG_USER, MAX_USER, OTHER_MAX_USER = 7901, 5901, 5902
-
-
-@pytest.fixture
-async def store(any_db_url: str) -> AsyncIterator[SqlCrm]:
-    crm = SqlCrm.from_url(any_db_url)
-    yield crm
-    await crm.close()
 
 
 async def _link(
     store: SqlCrm, clock: ManualClock, client_id: int, user: int, messenger: str
 ) -> None:
-    async with store.unit_of_work() as uow:
-        await uow.links.bind(
-            user_id=user,
-            chat_id=user,
-            client_id=client_id,
-            staff_id=None,
-            now=clock.now(),
-            language=None,
-            messenger=messenger,
-        )
-        await uow.commit()
+    await link_account(store, client_id=client_id, user=user, now=clock.now(), messenger=messenger)
 
 
 async def test_links_per_messenger_and_where_the_bank_writes(
@@ -101,23 +81,19 @@ async def test_the_messenger_a_client_last_wrote_from(store: SqlCrm, clock: Manu
         assert await uow.interactions.last_messenger(bank.client_id) is None
         for messenger, update_id in (("telegram", 1), ("max", 1), ("telegram", 2)):
             clock.advance(timedelta(seconds=1))
-            await uow.interactions.record(
-                occurred_at=clock.now(),
-                channel="messenger",
-                direction="in",
-                kind="message",
-                actor="client",
+            await log_message(
+                uow,
+                at=clock.now(),
                 client_id=bank.client_id,
                 update_id=update_id,
                 messenger=messenger,
             )
         # What the bank sent later does not count: the client's own words do.
-        await uow.interactions.record(
-            occurred_at=clock.now() + timedelta(seconds=5),
-            channel="messenger",
-            direction="out",
-            kind="message",
+        await log_message(
+            uow,
+            at=clock.now() + timedelta(seconds=5),
             actor="bot",
+            direction="out",
             client_id=bank.client_id,
             messenger="max",
         )

@@ -18,7 +18,7 @@ from crm_adapter.models import Base
 from crm_adapter.personal_data_erasure import ERASURE, client_columns, text_columns
 from crm_adapter.personal_data_retention import RETAINED, RETENTION
 from crm_adapter.sql import SqlCrm
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank, log_message, make_bank
 from tests.pii_scan import traces
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
@@ -52,12 +52,11 @@ async def _spread(crm: SqlCrm, bank: MiniBank) -> None:
             actor_staff_id=bank.manager_id,
             details={"said": "звонил Волков Иван, просил перезвонить"},
         )
-        await uow.interactions.record(
-            occurred_at=NOW,
-            channel="messenger",
-            direction="out",
-            kind="message",
+        await log_message(
+            uow,
+            at=NOW,
             actor="bot",
+            direction="out",
             staff_id=bank.manager_id,
             chat_id=555,
             text="✉️ <b>Волков Иван Петрович</b> · stable_keeper\n\nПривезите наличные",
@@ -87,30 +86,26 @@ async def _spread(crm: SqlCrm, bank: MiniBank) -> None:
         await uow.commit()
 
 
-async def test_erasure_scrubs_mentions_and_spares_other_clients(any_db_url: str) -> None:
-    crm = SqlCrm.from_url(any_db_url)
-    try:
-        bank = await make_bank(crm)
-        await _spread(crm, bank)
-        async with crm.unit_of_work() as uow:
-            client = await uow.clients.get(bank.client_id)
-            assert client is not None
-            report = await uow.personal_data.erase(
-                bank.client_id,
-                mentions=name_forms(client, await uow.clients.all()),
-                fragments=[],
-                now=NOW,
-            )
-            await uow.commit()
-        assert report.scrubbed["audit_entry"] == 1 and report.scrubbed["interaction"] == 1
-        assert not await traces(crm, ["Волков", "Иван Петрович", "Волк"])
-        assert {t.needle for t in await traces(crm, ["Морозова Елена"])} == {"Морозова Елена"}
-        async with crm.unit_of_work() as uow:
-            holdings = await uow.profiles.holdings(bank.client_id)
-            erased = await uow.clients.get(bank.client_id)
-        assert holdings and erased is not None and erased.erased_at is not None
-    finally:
-        await crm.close()
+async def test_erasure_scrubs_mentions_and_spares_other_clients(store: SqlCrm) -> None:
+    bank = await make_bank(store)
+    await _spread(store, bank)
+    async with store.unit_of_work() as uow:
+        client = await uow.clients.get(bank.client_id)
+        assert client is not None
+        report = await uow.personal_data.erase(
+            bank.client_id,
+            mentions=name_forms(client, await uow.clients.all()),
+            fragments=[],
+            now=NOW,
+        )
+        await uow.commit()
+    assert report.scrubbed["audit_entry"] == 1 and report.scrubbed["interaction"] == 1
+    assert not await traces(store, ["Волков", "Иван Петрович", "Волк"])
+    assert {t.needle for t in await traces(store, ["Морозова Елена"])} == {"Морозова Елена"}
+    async with store.unit_of_work() as uow:
+        holdings = await uow.profiles.holdings(bank.client_id)
+        erased = await uow.clients.get(bank.client_id)
+    assert holdings and erased is not None and erased.erased_at is not None
 
 
 async def _old_and_new(crm: SqlCrm, bank: MiniBank) -> None:
@@ -176,60 +171,52 @@ async def _old_and_new(crm: SqlCrm, bank: MiniBank) -> None:
         await uow.commit()
 
 
-async def test_retention_purges_every_personal_data_table(any_db_url: str) -> None:
-    crm = SqlCrm.from_url(any_db_url)
-    try:
-        bank = await make_bank(crm)
-        await _old_and_new(crm, bank)
-        async with crm.unit_of_work() as uow:
-            purged = await purge_personal_data(uow, ManualClock(NOW), timedelta(days=365))
-            await uow.commit()
-        for table in ("note", "service_request", "request_comment", "relayed_message"):
-            assert purged[table] == 1, table
-        assert purged["audit_entry"] >= 1 and purged["outbox_message"] == 1
-        assert purged["feedback"] == 1
-        async with crm.unit_of_work() as uow:
-            s = uow.session
-            assert await s.scalar(select(func.count()).select_from(m.NoteRow)) == 1
-            assert await s.scalar(select(func.count()).select_from(m.RelayedMessageRow)) == 1
-            summaries = set(await s.scalars(select(m.ServiceRequestRow.summary)))
-            comments = list(await s.scalars(select(m.RequestCommentRow.text)))
-            audit = list(
-                await s.scalars(
-                    select(m.AuditEntryRow.details).where(m.AuditEntryRow.occurred_at < NOW)
-                )
+async def test_retention_purges_every_personal_data_table(store: SqlCrm) -> None:
+    bank = await make_bank(store)
+    await _old_and_new(store, bank)
+    async with store.unit_of_work() as uow:
+        purged = await purge_personal_data(uow, ManualClock(NOW), timedelta(days=365))
+        await uow.commit()
+    for table in ("note", "service_request", "request_comment", "relayed_message"):
+        assert purged[table] == 1, table
+    assert purged["audit_entry"] >= 1 and purged["outbox_message"] == 1
+    assert purged["feedback"] == 1
+    async with store.unit_of_work() as uow:
+        s = uow.session
+        assert await s.scalar(select(func.count()).select_from(m.NoteRow)) == 1
+        assert await s.scalar(select(func.count()).select_from(m.RelayedMessageRow)) == 1
+        summaries = set(await s.scalars(select(m.ServiceRequestRow.summary)))
+        comments = list(await s.scalars(select(m.RequestCommentRow.text)))
+        audit = list(
+            await s.scalars(
+                select(m.AuditEntryRow.details).where(m.AuditEntryRow.occurred_at < NOW)
             )
-            outbox = list(await s.scalars(select(m.OutboxMessageRow.text)))
-            feedback = list(await s.scalars(select(m.FeedbackRow.comment)))
-        assert summaries == {"[удалено]", "Столик в ресторане на имя Волкова"}
-        assert sorted(comments, key=str) == sorted([None, "спасибо"], key=str)
-        assert audit == [None]
-        assert set(outbox) == {"Иван Петрович, добрый день", "[удалено]"}
-        assert sorted(feedback, key=str) == sorted([None, "всё отлично"], key=str)
-    finally:
-        await crm.close()
+        )
+        outbox = list(await s.scalars(select(m.OutboxMessageRow.text)))
+        feedback = list(await s.scalars(select(m.FeedbackRow.comment)))
+    assert summaries == {"[удалено]", "Столик в ресторане на имя Волкова"}
+    assert sorted(comments, key=str) == sorted([None, "спасибо"], key=str)
+    assert audit == [None]
+    assert set(outbox) == {"Иван Петрович, добрый день", "[удалено]"}
+    assert sorted(feedback, key=str) == sorted([None, "всё отлично"], key=str)
 
 
-async def test_relay_mappings_go_once_they_can_no_longer_be_answered(sqlite_url: str) -> None:
-    crm = SqlCrm.from_url(sqlite_url)
-    try:
-        bank = await make_bank(crm)
-        async with crm.unit_of_work() as uow:
-            for age in (timedelta(days=8), timedelta(days=6)):
-                await uow.relay.add(
-                    staff_id=bank.manager_id,
-                    staff_chat_id=1,
-                    message_id=age.days,
-                    client_id=bank.client_id,
-                    now=NOW - age,
-                )
-            await uow.commit()
-        async with crm.unit_of_work() as uow:
-            purged = await purge_personal_data(
-                uow, ManualClock(NOW), timedelta(days=365), relay_window=timedelta(days=7)
+async def test_relay_mappings_go_once_they_can_no_longer_be_answered(crm: SqlCrm) -> None:
+    bank = await make_bank(crm)
+    async with crm.unit_of_work() as uow:
+        for age in (timedelta(days=8), timedelta(days=6)):
+            await uow.relay.add(
+                staff_id=bank.manager_id,
+                staff_chat_id=1,
+                message_id=age.days,
+                client_id=bank.client_id,
+                now=NOW - age,
             )
-            await uow.commit()
-            left = list(await uow.session.scalars(select(m.RelayedMessageRow.message_id)))
-        assert purged["relayed_message"] == 1 and left == [6]
-    finally:
-        await crm.close()
+        await uow.commit()
+    async with crm.unit_of_work() as uow:
+        purged = await purge_personal_data(
+            uow, ManualClock(NOW), timedelta(days=365), relay_window=timedelta(days=7)
+        )
+        await uow.commit()
+        left = list(await uow.session.scalars(select(m.RelayedMessageRow.message_id)))
+    assert purged["relayed_message"] == 1 and left == [6]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,6 @@ from crm_adapter.update_ledger_sqlite import SqliteUpdateLedger
 from tests.factories import MiniBank, make_bank
 
 CLIENT_USER, STAFF_USER, ERASED_USER = 5101, 5102, 5103
-
-
-@pytest.fixture
-async def store(any_db_url: str) -> AsyncIterator[SqlCrm]:
-    crm = SqlCrm.from_url(any_db_url)
-    yield crm
-    await crm.close()
 
 
 async def _linked_bank(crm: SqlCrm, clock: ManualClock) -> MiniBank:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,34 +20,22 @@ from concierge.events.audience import (
     select_audience,
 )
 from crm_adapter.dto import AudienceOverride, Client
+from tests.unit.insight_fixtures import make_client
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
 def client(client_id: int = 1, **fields: Any) -> Client:
-    base: dict[str, Any] = {
+    values: dict[str, Any] = {
         "id": client_id,
         "external_id": f"C-{client_id}",
-        "first_name": "Иван",
-        "middle_name": "Петрович",
         "last_name": f"Клиент{client_id}",
         "birthday": None,
-        "city": "Москва",
-        "timezone": "Europe/Moscow",
-        "language": "ru",
-        "preferred_channel": "messenger",
-        "quiet_start": time(22),
-        "quiet_end": time(9),
-        "do_not_disturb": False,
-        "marketing_opt_out": False,
         "financial_segment": "stable_keeper",
         "values_segment": "socially_active",
-        "manager_id": 10,
-        "holding_group_id": None,
         "client_since": None,
     }
-    base.update(fields)
-    return Client(**base)
+    return make_client(**(values | fields))
 
 
 def facts(

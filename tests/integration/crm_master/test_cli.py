@@ -10,7 +10,7 @@ import pytest
 from bench.bitrix24_standin import Bitrix24StandIn
 from cli import crm as crm_cli
 from cli import main as cli_main
-from common.settings import CrmSettings, DatabaseSettings, Settings, get_settings
+from common.settings import CrmSettings, DatabaseSettings, Settings
 from crm_adapter.master.records import Stream
 from crm_adapter.sql import SqlCrm
 from tests.conftest import DEFAULT_NOW as NOW
@@ -24,23 +24,22 @@ def _settings(sqlite_url: str, webhook: str) -> Settings:
 
 
 async def test_sync_queue_and_push_by_hand(
-    sqlite_url: str, standin: Bitrix24StandIn, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str,
+    store: SqlCrm,
+    standin: Bitrix24StandIn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = _settings(sqlite_url, standin.webhook_url)
     report = await crm_cli.run_sync(settings, full=True, progress=True)
     assert report[Stream.CLIENTS].created == 32
     assert "clients: 100%" in capsys.readouterr().err  # the progress bars
-    crm = SqlCrm.from_url(sqlite_url, write_back=True)
-    try:
-        async with crm.unit_of_work() as uow:
-            client = await uow.clients.by_external_id("C-0001")
-            assert client is not None
-            await uow.profiles.add_note(
-                client_id=client.id, author_id=None, text="Звонил", kind="note", now=NOW
-            )
-            await uow.commit()
-    finally:
-        await crm.close()
+    async with store.unit_of_work() as uow:
+        client = await uow.clients.by_external_id("C-0001")
+        assert client is not None
+        await uow.profiles.add_note(
+            client_id=client.id, author_id=None, text="Звонил", kind="note", now=NOW
+        )
+        await uow.commit()
     status, requeued = await crm_cli.queue_status(settings, retry_dead=False)
     assert (status.pending, requeued) == (1, 0)
     tally = await crm_cli.push(settings)
@@ -49,21 +48,16 @@ async def test_sync_queue_and_push_by_hand(
 
 
 def test_an_unreachable_crm_ends_in_one_line_and_exit_75(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    command_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     webhook = "http://127.0.0.1:9/rest/1/very-secret-key/"  # nothing listens on port 9
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CRM_BACKEND", "bitrix24")
     monkeypatch.setenv("CRM_BITRIX24_WEBHOOK_URL", webhook)
     monkeypatch.setattr(sys, "argv", ["concierge", "crm", "sync", "--quiet"])
     # The command sets up the process's logging; here that would outlive the test's streams.
     monkeypatch.setattr(crm_cli, "configure_logging", lambda _settings: None)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit) as ended:
-            cli_main.main()
-    finally:
-        get_settings.cache_clear()
+    with pytest.raises(SystemExit) as ended:
+        cli_main.main()
     assert ended.value.code == 75
     err = capsys.readouterr().err
     assert "the bank's CRM is unavailable (unreachable)" in err

@@ -17,11 +17,11 @@ from concierge.access import open_client
 from concierge.identity import identity_of
 from concierge.request_access import staff_may_act
 from crm_adapter import models as m
-from crm_adapter.dto import LinkedAccount, Role
+from crm_adapter.dto import Client, LinkedAccount, Role, Staff
 from crm_adapter.master.bitrix24.adapter import Bitrix24Crm
 from crm_adapter.master.records import Stream
 from crm_adapter.master.sync import sync_from_master
-from crm_adapter.sql import SqlCrm
+from crm_adapter.sql import SqlCrm, SqlUnitOfWork
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
 
@@ -37,6 +37,16 @@ async def _reassign_in_crm(master: Bitrix24Crm, portal: Portal, client: str, sta
     await master.rest.call(
         "crm.contact.update", {"id": contact["ID"], "fields": {"ASSIGNED_BY_ID": manager["ID"]}}
     )
+
+
+async def _reassigned(uow: SqlUnitOfWork) -> tuple[Client, Staff, Staff]:
+    """Client C-0001 with its manager before (S-0001) and after (S-0003) the reassignment
+    the tests make in the CRM."""
+    client = await uow.clients.by_external_id("C-0001")
+    before = await uow.staff.by_external_id("S-0001")
+    after = await uow.staff.by_external_id("S-0003")
+    assert client is not None and before is not None and after is not None
+    return client, before, after
 
 
 @pytest.fixture
@@ -92,10 +102,7 @@ async def test_a_reassignment_in_the_crm_changes_who_may_open_the_client_card(
 
     assert report[Stream.CLIENTS].updated == 1
     async with store.unit_of_work() as uow:
-        client = await uow.clients.by_external_id("C-0001")
-        before = await uow.staff.by_external_id("S-0001")
-        after = await uow.staff.by_external_id("S-0003")
-        assert client is not None and before is not None and after is not None
+        client, before, after = await _reassigned(uow)
         assert (
             await open_client(uow, clock=clock, staff=before, client_id=client.id, action="t")
             is None
@@ -114,10 +121,7 @@ async def test_open_requests_follow_a_client_reassigned_in_the_crm(
     # comments, name and all, as if the CRM had never taken the client from them.
     await sync_from_master(store, master, clock, full=True)
     async with store.unit_of_work() as uow:
-        client = await uow.clients.by_external_id("C-0001")
-        before = await uow.staff.by_external_id("S-0001")
-        after = await uow.staff.by_external_id("S-0003")
-        assert client is not None and before is not None and after is not None
+        client, before, after = await _reassigned(uow)
         now = clock.now()
         fields = {
             "client_id": client.id,

@@ -15,10 +15,11 @@ import pytest
 from aiohttp import web
 
 from common.clock import ManualClock
+from crm_adapter.master.records import QueueStatus
 from crm_adapter.master.webhook import WebhookCrm, verify
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
-from tests.factories import make_bank
+from tests.factories import log_message, make_bank
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[3] / "docs" / "crm-webhook.schema.json").read_text("utf-8")
@@ -78,15 +79,7 @@ async def _every_kind(store: SqlCrm, clock: ManualClock) -> int:
     async with store.unit_of_work() as uow:
         for n in range(3):
             for client_id in (bank.client_id, bank.other_client_id):
-                await uow.interactions.record(
-                    occurred_at=now,
-                    channel="messenger",
-                    direction="in",
-                    kind="message",
-                    actor="client",
-                    client_id=client_id,
-                    text=f"сообщение {n}",
-                )
+                await log_message(uow, at=now, client_id=client_id, text=f"сообщение {n}")
         await uow.profiles.add_note(
             client_id=bank.client_id,
             author_id=bank.manager_id,
@@ -125,6 +118,19 @@ async def _every_kind(store: SqlCrm, clock: ManualClock) -> int:
         await uow.consents.withdraw(bank.client_id, now=now)
         await uow.commit()
     return 6 + 6
+
+
+async def _drain_and_close(store: SqlCrm, master: WebhookCrm, clock: ManualClock) -> None:
+    """One pass of the writer to the receiver; the webhook client is closed after."""
+    try:
+        await CrmWriter(store, master, clock).drain()
+    finally:
+        await master.close()
+
+
+async def _queue_status(store: SqlCrm) -> QueueStatus:
+    async with store.unit_of_work() as uow:
+        return await uow.crm_writes.status()
 
 
 async def test_every_write_is_a_signed_post_following_the_schema_once_and_in_order(
@@ -174,8 +180,7 @@ async def test_every_write_is_a_signed_post_following_the_schema_once_and_in_ord
     opened = next(e for e in found.events.values() if e["event_type"] == "request.opened")
     # Sent as the request is when it goes: it was resolved before the writer ran.
     assert opened["data"]["status"] == "resolved" and opened["data"]["assignee"]["external_id"]
-    async with store.unit_of_work() as uow:
-        status = await uow.crm_writes.status()
+    status = await _queue_status(store)
     assert (status.done, status.pending, status.dead) == (queued, 0, 0)
 
 
@@ -185,25 +190,15 @@ async def test_a_refusal_is_a_dead_letter_and_a_wrong_secret_never_delivers(
     found, url = receiver
     queued = await _every_kind(store, clock)
     found.refuse = {"note.added"}
-    master = WebhookCrm(url, SECRET)
-    try:
-        await CrmWriter(store, master, clock).drain()
-    finally:
-        await master.close()
-    async with store.unit_of_work() as uow:
-        status = await uow.crm_writes.status()
+    await _drain_and_close(store, WebhookCrm(url, SECRET), clock)
+    status = await _queue_status(store)
     assert status.dead == 1 and status.dead_letters[0].last_error == "refused: http_422"
     assert status.done == queued - 1  # the client's later writes went on after the dead one
     assert "note.added" not in {e["event_type"] for e in found.events.values()}
 
-    impostor = WebhookCrm(url, "not-the-secret")
     async with store.unit_of_work() as uow:
         await uow.crm_writes.requeue_dead(now=clock.now())
         await uow.commit()
-    try:
-        await CrmWriter(store, impostor, clock).drain()
-    finally:
-        await impostor.close()
-    async with store.unit_of_work() as uow:
-        status = await uow.crm_writes.status()
+    await _drain_and_close(store, WebhookCrm(url, "not-the-secret"), clock)
+    status = await _queue_status(store)
     assert status.dead == 1 and status.dead_letters[0].last_error == "refused: http_401"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bench.bitrix24_portal import MARKER_PREFIX, Portal
 from bench.bitrix24_standin import Bitrix24StandIn
+from bench.crm import queue_counts
 from common.clock import ManualClock
 from concierge.crm_queue import crm_queue_report, retry_dead_letters
 from crm_adapter import models as m
@@ -27,6 +28,7 @@ from crm_adapter.master.sync import sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
 from tests.crm_writer_process import READY
+from tests.factories import log_message
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,11 +44,10 @@ async def _log_conversations(store: SqlCrm, clock: ManualClock, per_client: int)
             for client in clients:
                 assert client is not None
                 ids.append(
-                    await uow.interactions.record(
-                        occurred_at=clock.now(),
-                        channel="messenger",
+                    await log_message(
+                        uow,
+                        at=clock.now(),
                         direction="in" if n % 2 else "out",
-                        kind="message",
                         actor="client" if n % 2 else "bot",
                         client_id=client.id,
                         chat_id=client.id,
@@ -68,17 +69,6 @@ def _keys_by_contact(portal: Portal) -> dict[str, list[int]]:
     return found
 
 
-async def _statuses(store: SqlCrm) -> dict[str, int]:
-    async with store.unit_of_work() as uow:
-        status = await uow.crm_writes.status()
-    return {
-        "pending": status.pending,
-        "sending": status.sending,
-        "done": status.done,
-        "dead": status.dead,
-    }
-
-
 async def test_crm_down_queue_grows_crm_back_drained_in_order_nothing_lost_or_doubled(
     store: SqlCrm,
     master: Bitrix24Crm,
@@ -94,7 +84,7 @@ async def test_crm_down_queue_grows_crm_back_drained_in_order_nothing_lost_or_do
     assert writer.tally.unavailable >= 1 and writer.tally.delivered == 0
     clock.advance(timedelta(minutes=30))
     second = await _log_conversations(store, clock, per_client=10)  # the queue grows
-    assert (await _statuses(store))["pending"] == len(first) + len(second)
+    assert (await queue_counts(store))["pending"] == len(first) + len(second)
     await writer.drain()
     assert writer.tally.delivered == 0
 
@@ -102,7 +92,7 @@ async def test_crm_down_queue_grows_crm_back_drained_in_order_nothing_lost_or_do
     clock.advance(timedelta(minutes=30))
     await writer.drain()
 
-    assert await _statuses(store) == {"pending": 0, "sending": 0, "done": 60, "dead": 0}
+    assert await queue_counts(store) == {"pending": 0, "sending": 0, "done": 60, "dead": 0}
     assert portal.duplicates() == {}
     landed = _keys_by_contact(portal)
     expected: dict[str, list[int]] = defaultdict(list)
@@ -166,14 +156,14 @@ async def test_write_back_is_exactly_once_across_a_kill_9_between_send_and_confi
     standin.hold_writes = None
     landed_before = len(portal.written)
     assert landed_before > 0
-    assert (await _statuses(store))["sending"] == landed_before  # sent, never confirmed
+    assert (await queue_counts(store))["sending"] == landed_before  # sent, never confirmed
 
     # The same host's writer starts again: what it had sent is looked up, not sent again.
     writer = CrmWriter(store, master, clock, worker_id=worker_id)
     await writer.drain()
 
     assert writer.tally.found_delivered == landed_before
-    assert await _statuses(store) == {"pending": 0, "sending": 0, "done": len(ids), "dead": 0}
+    assert await queue_counts(store) == {"pending": 0, "sending": 0, "done": len(ids), "dead": 0}
     assert portal.duplicates() == {}
     assert sorted(portal.written) == sorted(f"interaction:{i}" for i in ids)
 
@@ -198,7 +188,7 @@ async def test_a_second_writer_on_the_same_host_leaves_the_first_ones_sends_alon
     await new_leader.drain()
 
     assert not portal.written  # nothing sent twice: the old leader's writes are its own
-    assert (await _statuses(store))["sending"] == len(in_flight)
+    assert (await queue_counts(store))["sending"] == len(in_flight)
 
 
 async def test_expired_access_tokens_are_refreshed_and_the_rotated_token_kept(
@@ -271,4 +261,4 @@ async def test_a_write_the_crm_refuses_is_a_dead_letter_admins_see_and_retry(
         assert all(d.last_error == "refused: NOT_FOUND" for d in report.status.dead_letters)
         assert await retry_dead_letters(uow, clock=clock, staff=admin) == 2
         await uow.commit()
-    assert (await _statuses(store))["pending"] == 2
+    assert (await queue_counts(store))["pending"] == 2

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
+from cli import knowledge as knowledge_commands
 from common.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase
 from tests.unit.knowledge.fakes import HashingEmbedder
@@ -53,6 +55,33 @@ def kb(settings: KnowledgeSettings) -> KnowledgeBase:
     knowledge = KnowledgeBase(settings, HashingEmbedder())
     knowledge.ingest()
     return knowledge
+
+
+def knowledge_cli(
+    kb: KnowledgeBase, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> typer.Typer:
+    """The `knowledge` commands over this knowledge base; `ingest` takes its lock in the CRM
+    database at `database_url`."""
+    monkeypatch.setattr(knowledge_commands, "_knowledge_base", lambda: kb)
+    monkeypatch.setattr(knowledge_commands, "_database_url", lambda: database_url)
+    application = typer.Typer()
+    knowledge_commands.register(application)
+    return application
+
+
+STAFF_QUESTION = "матрица эскалации красная кнопка дежурная служба backup-менеджер"
+
+
+def assert_clients_never_get_staff_chunks(kb: KnowledgeBase) -> None:
+    """A question only a staff document answers: clients get none of it in any search mode
+    nor in the answer's citations, staff find that document first."""
+    for mode in ("bm25", "dense", "hybrid"):
+        client_hits = kb.search(STAFF_QUESTION, audience="client", limit=50, mode=mode)
+        assert client_hits and all(h.chunk.audience == "client" for h in client_hits)
+        staff_hits = kb.search(STAFF_QUESTION, audience="staff", limit=3, mode=mode)
+        assert staff_hits[0].chunk.doc_id == "staff-escalation-matrix"
+    answer = kb.answer(STAFF_QUESTION, audience="client")
+    assert all(not c.doc_id.startswith("staff-") for c in answer.citations)
 
 
 def _free_port() -> int:

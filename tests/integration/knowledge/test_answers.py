@@ -11,6 +11,7 @@ from cli import knowledge as cli
 from common.settings import KnowledgeSettings
 from knowledge.answers import KnowledgeBase, document_ref, section_key_of
 from knowledge.llm import LlmAnswerer
+from tests.integration.knowledge.conftest import knowledge_cli
 from tests.unit.knowledge.fakes import HashingEmbedder, RecordingChatModel
 
 
@@ -75,12 +76,8 @@ async def test_async_answer_runs_off_the_loop(kb: KnowledgeBase) -> None:
 
 @pytest.fixture
 def app(kb: KnowledgeBase, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setattr(cli, "_knowledge_base", lambda: kb)
     # `ingest` takes its lock in the CRM database: a migrated copy of this test's own.
-    monkeypatch.setattr(cli, "_database_url", lambda: sqlite_url)
-    application = typer.Typer()
-    cli.register(application)
-    return application
+    return knowledge_cli(kb, sqlite_url, monkeypatch)
 
 
 def test_cli_ask_json(app: typer.Typer) -> None:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from cli import knowledge as cli
@@ -24,7 +23,7 @@ from knowledge.ingest_lock import (
     ingest_exclusively,
     ingest_lock_for,
 )
-from tests.integration.knowledge.conftest import copy_documents
+from tests.integration.knowledge.conftest import copy_documents, knowledge_cli
 from tests.unit.knowledge.fakes import HashingEmbedder
 
 
@@ -127,14 +126,6 @@ async def test_an_ingestion_that_loses_its_lock_stops_between_documents(
     assert len(rest.unchanged) == 1 and rest.added
 
 
-def _cli(kb: KnowledgeBase, database_url: str, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setattr(cli, "_knowledge_base", lambda: kb)
-    monkeypatch.setattr(cli, "_database_url", lambda: database_url)
-    application = typer.Typer()
-    cli.register(application)
-    return application
-
-
 def test_cli_refuses_with_a_clear_message_and_exit_75_while_another_ingests(
     settings: KnowledgeSettings, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,7 +136,7 @@ def test_cli_refuses_with_a_clear_message_and_exit_75_while_another_ingests(
         await crm.close()
 
     asyncio.run(hold())
-    app = _cli(KnowledgeBase(settings, HashingEmbedder()), sqlite_url, monkeypatch)
+    app = knowledge_cli(KnowledgeBase(settings, HashingEmbedder()), sqlite_url, monkeypatch)
     result = CliRunner().invoke(app, ["ingest", "--quiet"])
     assert result.exit_code == cli.EXIT_BUSY
     assert "another ingestion is running" in result.output
@@ -156,7 +147,7 @@ def test_cli_on_an_unmigrated_database_says_so(
     settings: KnowledgeSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    app = _cli(KnowledgeBase(settings, HashingEmbedder()), url, monkeypatch)
+    app = knowledge_cli(KnowledgeBase(settings, HashingEmbedder()), url, monkeypatch)
     result = CliRunner().invoke(app, ["ingest", "--quiet"])
     # `concierge` (cli.main) prints SchemaNotReady as one line and exits 2; see test_schema_check.
     assert isinstance(result.exception, SchemaNotReady)

@@ -18,6 +18,7 @@ from bench.telegram_standin import TelegramStandIn
 from common.clock import ManualClock
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
+from tests.factories import link_account
 
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)  # 12:00 in Moscow: outside quiet hours
 
@@ -105,15 +106,6 @@ async def add_client(
             )
         )
         await uow.session.flush()
-        if chat_id is not None:
-            await uow.links.bind(
-                user_id=chat_id,
-                chat_id=chat_id,
-                client_id=client_id,
-                staff_id=None,
-                now=START,
-                language=language,
-            )
         if consent:
             await uow.consents.record(
                 client_id=client_id,
@@ -123,6 +115,8 @@ async def add_client(
                 now=START,
             )
         await uow.commit()
+    if chat_id is not None:
+        await link_account(crm, client_id=client_id, user=chat_id, now=START, language=language)
 
 
 async def add_staff(crm: SqlCrm, *, staff_id: int, chat_id: int | None = None) -> None:
@@ -135,14 +129,6 @@ async def add_staff(crm: SqlCrm, *, staff_id: int, chat_id: int | None = None) -
                 roles="manager",
             )
         )
-        await uow.session.flush()
-        if chat_id is not None:
-            await uow.links.bind(
-                user_id=chat_id,
-                chat_id=chat_id,
-                client_id=None,
-                staff_id=staff_id,
-                now=START,
-                language="ru",
-            )
         await uow.commit()
+    if chat_id is not None:
+        await link_account(crm, user=chat_id, staff_id=staff_id, now=START, language="ru")

@@ -22,6 +22,7 @@ from concierge.notify import MessageClass, Outgoing
 from crm_adapter.sql import SqlCrm
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.outbox import OutboxNotifier
+from tests.factories import link_account
 from tests.integration.scheduler.conftest import START, add_client
 
 TOKEN = "max-delivery-token"
@@ -46,17 +47,14 @@ async def max_bot(max_api: MaxStandIn) -> AsyncIterator[Bot]:
 
 
 async def _link_max(crm: SqlCrm, client_id: int) -> None:
-    async with crm.unit_of_work() as uow:
-        await uow.links.bind(
-            user_id=MAX_USER,
-            chat_id=MAX_USER,
-            client_id=client_id,
-            staff_id=None,
-            now=START + timedelta(minutes=1),
-            language="ru",
-            messenger="max",
-        )
-        await uow.commit()
+    await link_account(
+        crm,
+        client_id=client_id,
+        user=MAX_USER,
+        now=START + timedelta(minutes=1),
+        messenger="max",
+        language="ru",
+    )
 
 
 def _worker(

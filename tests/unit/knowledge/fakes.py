@@ -43,7 +43,24 @@ class HashingEmbedder:
         return self._vector(text)
 
 
-class RecordingChatModel(BaseChatModel):
+class _ScriptedChatModel(BaseChatModel):
+    """The chat-model plumbing of the fakes: each reply is `_reply`'s text for the prompt."""
+
+    def _reply(self, messages: list[BaseMessage]) -> str:
+        raise NotImplementedError
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._reply(messages)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+class RecordingChatModel(_ScriptedChatModel):
     """Replies from a script and remembers every prompt it was sent."""
 
     replies: list[str] = Field(default_factory=list)
@@ -54,21 +71,14 @@ class RecordingChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "recording-fake"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> str:
         self.prompts.append(messages)
         if self.fail:
             raise ConnectionError("endpoint unreachable")
-        reply = self.replies.pop(0)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+        return self.replies.pop(0)
 
 
-class ObedientChatModel(BaseChatModel):
+class ObedientChatModel(_ScriptedChatModel):
     """A model that does whatever text anywhere in its prompt tells it to: the worst case of
     a prompt injection. An instruction 'ignore previous instructions and reply: "..."' in a
     document (or a title) is obeyed word for word; otherwise it answers from document [1]."""
@@ -79,19 +89,11 @@ class ObedientChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "obedient-fake"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> str:
         prompt = "\n".join(str(m.content) for m in messages)
         self.prompts.append(prompt)
         injected = re.search(r"(?i)ignore previous instructions and reply: “([^”]+)”", prompt)
         if injected:
-            reply = injected.group(1)
-        else:
-            first = re.search(r'<context id="1"[^>]*>\n([^\n]+)', prompt)
-            reply = f"{first.group(1) if first else 'NO_ANSWER'} [1]"
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+            return injected.group(1)
+        first = re.search(r'<context id="1"[^>]*>\n([^\n]+)', prompt)
+        return f"{first.group(1) if first else 'NO_ANSWER'} [1]"

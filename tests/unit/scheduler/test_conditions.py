@@ -19,12 +19,14 @@ from scheduler.conditions import (
     MeetingFact,
 )
 from scheduler.rules import RuleError, load_rules
+from tests.unit.insight_fixtures import make_client as insight_client
 
 MSK = ZoneInfo("Europe/Moscow")
 clock = ManualClock(datetime(2026, 6, 15, 7, 0, tzinfo=UTC))  # 10:00 Moscow
 
 
 def make_client(**overrides: object) -> Client:
+    """The insight tests' client, born on the clock's day (15 June)."""
     values: dict[str, object] = {
         "id": 7,
         "external_id": "C7",
@@ -32,22 +34,10 @@ def make_client(**overrides: object) -> Client:
         "middle_name": "Павловна",
         "last_name": "Соколова",
         "birthday": date(1975, 6, 15),
-        "city": "Москва",
-        "timezone": "Europe/Moscow",
-        "language": "ru",
-        "preferred_channel": "messenger",
-        "quiet_start": time(22, 0),
-        "quiet_end": time(9, 0),
-        "do_not_disturb": False,
-        "marketing_opt_out": False,
-        "financial_segment": None,
-        "values_segment": None,
         "manager_id": 1,
-        "holding_group_id": None,
         "client_since": date(2015, 1, 1),
     }
-    values.update(overrides)
-    return Client(**values)  # type: ignore[arg-type]
+    return insight_client(**(values | overrides))
 
 
 def holding(
