@@ -22,7 +22,7 @@ from common.i18n import Translator
 from concierge.conversation import ClientHistory, conversation_history
 from crm_adapter.dto import Staff
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.manager import WORKSPACE, client_of_command
+from handlers.manager import WORKSPACE, client_named
 from handlers.manager_render import ClientCb
 
 router = staff_only(Router(name="history"))
@@ -80,9 +80,9 @@ async def history_command(
     t: Translator,
     bot: Bot,
 ) -> None:
-    client_id = await client_of_command(
+    client_id = await client_named(
         message,
-        command,
+        (command.args or "").strip(),
         usage="manager.usage_history",
         uow=uow,
         clock=clock,

@@ -110,24 +110,6 @@ async def client_named(
     message: Message,
     query: str,
     *,
-    uow: SqlUnitOfWork,
-    clock: Clock,
-    staff: Staff,
-    t: Translator,
-    action: str,
-) -> int | None:
-    """The one client `query` names among those `staff` may see; otherwise the person is
-    told why (several, none, or not theirs) and None comes back."""
-    resolution = await resolve_client(uow, clock=clock, staff=staff, query=query, action=action)
-    if await unresolved(message, resolution, query, t):
-        return None
-    return resolution.client_id
-
-
-async def client_of_command(
-    message: Message,
-    command: CommandObject,
-    *,
     usage: str,
     uow: SqlUnitOfWork,
     clock: Clock,
@@ -135,15 +117,16 @@ async def client_of_command(
     t: Translator,
     action: str,
 ) -> int | None:
-    """The one client a command's argument names (`/brief Ivanova`), as `client_named`; a
-    command without one is answered with its `usage` text."""
-    query = (command.args or "").strip()
+    """The one client `query` (a command's argument) names among those `staff` may see;
+    otherwise the person is told why (no name: the command's `usage`; several, none, or not
+    theirs) and None comes back."""
     if not query:
         await message.answer(t(usage))
         return None
-    return await client_named(
-        message, query, uow=uow, clock=clock, staff=staff, t=t, action=action
-    )
+    resolution = await resolve_client(uow, clock=clock, staff=staff, query=query, action=action)
+    if await unresolved(message, resolution, query, t):
+        return None
+    return resolution.client_id
 
 
 async def unresolved(message: Message, resolution: Resolution, query: str, t: Translator) -> bool:
@@ -209,9 +192,9 @@ async def brief_command(
     product_facts: ProductFacts | None = None,
     insight_rules: InsightRules | None = None,
 ) -> None:
-    client_id = await client_of_command(
+    client_id = await client_named(
         message,
-        command,
+        (command.args or "").strip(),
         usage="manager.usage_brief",
         uow=uow,
         clock=clock,
@@ -278,7 +261,14 @@ async def note_command(
         return
     query, text = parts
     client_id = await client_named(
-        message, query, uow=uow, clock=clock, staff=staff, t=t, action="add_note"
+        message,
+        query,
+        usage="manager.usage_note",
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        t=t,
+        action="add_note",
     )
     if client_id is not None:
         await _save_note(message, uow, clock, staff, client_id, text, t)
