@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -180,6 +180,21 @@ class ConsoleSession(LocalSession):
         self.transcript.write(f"   {numbered}")
 
 
+Person_co = TypeVar("Person_co", covariant=True)
+
+
+class _Register(Protocol[Person_co]):
+    """The CRM's clients or its staff."""
+
+    async def get(self, row_id: int, /) -> Person_co | None: ...
+    async def by_external_id(self, external_id: str, /) -> Person_co | None: ...
+
+
+async def _find(register: _Register[Person_co], ref: str) -> Person_co | None:
+    """The person `:as client 12` (a row id) or `:as client C-0001` (the bank's code) names."""
+    return await (register.get(int(ref)) if ref.isdigit() else register.by_external_id(ref))
+
+
 class ConsoleMessenger:
     """Turns console lines into real Telegram updates for the app's dispatcher."""
 
@@ -213,9 +228,7 @@ class ConsoleMessenger:
         suffix = f" in {MESSENGER_NAMES[messenger]}" if messenger != TELEGRAM else ""
         async with self.app.crm.unit_of_work() as uow:
             if kind == "client":
-                client = await (
-                    uow.clients.get(int(ref)) if ref.isdigit() else uow.clients.by_external_id(ref)
-                )
+                client = await _find(uow.clients, ref)
                 if client is None:
                     self.t.write(f"(no client {ref})")
                     return
@@ -232,9 +245,7 @@ class ConsoleMessenger:
                     messenger=messenger,
                 )
             else:
-                staff = await (
-                    uow.staff.get(int(ref)) if ref.isdigit() else uow.staff.by_external_id(ref)
-                )
+                staff = await _find(uow.staff, ref)
                 if staff is None:
                     self.t.write(f"(no staff member {ref})")
                     return

@@ -11,29 +11,44 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import CallbackQuery, TelegramObject
 
 from concierge.identity import Identity, PersonKind
-from crm_adapter.dto import Role
+from crm_adapter.dto import Client, Role, Staff
 
 
 class IsClient(Filter):
-    """A linked client; with `consent=True` only one who gave consent to data processing."""
+    """A linked client; with `consent=True` only one who gave consent to data processing.
+
+    Puts the client in handler data as `client`, so a handler behind this filter takes
+    `client: Client` instead of checking `identity.client` again.
+    """
 
     def __init__(self, *, consent: bool = False) -> None:
         self.consent = consent
 
-    async def __call__(self, event: TelegramObject, identity: Identity, **_: Any) -> bool:
-        return identity.kind is PersonKind.CLIENT and (identity.consent or not self.consent)
+    async def __call__(
+        self, event: TelegramObject, identity: Identity, **_: Any
+    ) -> bool | dict[str, Client]:
+        if identity.client is None or not (identity.consent or not self.consent):
+            return False
+        return {"client": identity.client}
 
 
 class IsStaff(Filter):
-    """Staff holding any of the roles (any staff member when none are given)."""
+    """Staff holding any of the roles (any staff member when none are given).
+
+    Puts the staff member in handler data as `staff`, as `IsClient` does the client.
+    """
 
     def __init__(self, *roles: Role) -> None:
         self.roles = roles
 
-    async def __call__(self, event: TelegramObject, identity: Identity, **_: Any) -> bool:
-        if identity.kind is not PersonKind.STAFF:
+    async def __call__(
+        self, event: TelegramObject, identity: Identity, **_: Any
+    ) -> bool | dict[str, Staff]:
+        if identity.kind is not PersonKind.STAFF or identity.staff is None:
             return False
-        return not self.roles or identity.has_role(*self.roles)
+        if self.roles and not identity.has_role(*self.roles):
+            return False
+        return {"staff": identity.staff}
 
 
 def staff_only(router: Router) -> Router:

@@ -15,7 +15,6 @@ from bot.keyboards import Keyboard
 from common.clock import Clock
 from common.i18n import LANGUAGES, Catalog, Translator
 from concierge.consent import withdraw_consent
-from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.preferences import (
     CHANNELS,
@@ -99,11 +98,10 @@ def _choices(t: Translator, action: str, values: dict[str, str]) -> InlineKeyboa
 
 @router.callback_query(MenuCb.filter(F.section == "settings"), IsClient(consent=True))
 async def settings_screen(
-    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, t: Translator
+    query: CallbackQuery, client: Client, uow: SqlUnitOfWork, t: Translator
 ) -> None:
-    assert identity.client is not None
     await query.answer()
-    await _show(query, t, uow, identity.client)
+    await _show(query, t, uow, client)
 
 
 @router.callback_query(
@@ -112,15 +110,14 @@ async def settings_screen(
 async def settings_choice(
     query: CallbackQuery,
     callback_data: SettingsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
     """First tap on a setting: a toggle applies at once, the others offer their choices."""
-    assert identity.client is not None
     await query.answer()
-    client, action = identity.client, callback_data.action
+    action = callback_data.action
     if action in ("dnd", "marketing"):
         field = "do_not_disturb" if action == "dnd" else "marketing_opt_out"
         updated = await change_preferences(
@@ -160,15 +157,12 @@ async def settings_choice(
 async def set_language(
     query: CallbackQuery,
     callback_data: SettingsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     catalog: Catalog,
 ) -> None:
-    assert identity.client is not None
-    updated = await change_preferences(
-        uow, clock, client=identity.client, language=callback_data.value
-    )
+    updated = await change_preferences(uow, clock, client=client, language=callback_data.value)
     t = catalog.translator(callback_data.value)
     await query.answer(t("settings.saved"))
     await _show(query, t, uow, updated)
@@ -184,19 +178,16 @@ async def set_language(
 async def set_choice(
     query: CallbackQuery,
     callback_data: SettingsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     if callback_data.action == "quiet":
-        updated = await set_quiet_hours(
-            uow, clock, client=identity.client, preset=callback_data.value
-        )
+        updated = await set_quiet_hours(uow, clock, client=client, preset=callback_data.value)
     else:
         updated = await change_preferences(
-            uow, clock, client=identity.client, preferred_channel=callback_data.value
+            uow, clock, client=client, preferred_channel=callback_data.value
         )
     await query.answer(t("settings.saved"))
     await _show(query, t, uow, updated)
@@ -209,30 +200,26 @@ async def set_choice(
 async def set_messenger(
     query: CallbackQuery,
     callback_data: SettingsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
-    if not await prefer_messenger(
-        uow, clock, client=identity.client, messenger=callback_data.value
-    ):
+    if not await prefer_messenger(uow, clock, client=client, messenger=callback_data.value):
         # A button for a messenger the client has no account in: forged or stale.
         await query.answer(t("settings.messenger_not_linked"), show_alert=True)
         return
     await query.answer(t("settings.saved"))
-    await _show(query, t, uow, identity.client)
+    await _show(query, t, uow, client)
 
 
 @router.callback_query(
     SettingsCb.filter((F.action == "withdraw") & (F.value == "yes")), IsClient(consent=True)
 )
 async def withdraw(
-    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, clock: Clock, t: Translator
+    query: CallbackQuery, client: Client, uow: SqlUnitOfWork, clock: Clock, t: Translator
 ) -> None:
-    assert identity.client is not None
-    await withdraw_consent(uow, clock=clock, client_id=identity.client.id)
+    await withdraw_consent(uow, clock=clock, client_id=client.id)
     await query.answer()
     await reply(query, t("settings.withdrawn"))
 
@@ -243,15 +230,14 @@ async def withdraw(
 async def data_task(
     query: CallbackQuery,
     callback_data: SettingsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     notifier: Notifier,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     request = await request_data_task(
-        uow, notifier, clock, client=identity.client, task=callback_data.action
+        uow, notifier, clock, client=client, task=callback_data.action
     )
     await query.answer()
     await reply(
@@ -259,6 +245,6 @@ async def data_task(
         t(
             "settings.data_requested",
             id=request.id,
-            due=local_time(request.resolve_due_at, identity.client.timezone),
+            due=local_time(request.resolve_due_at, client.timezone),
         ),
     )

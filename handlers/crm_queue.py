@@ -15,8 +15,7 @@ from common.clock import Clock
 from common.i18n import Translator
 from common.settings import Settings
 from concierge.crm_queue import CrmQueueReport, crm_queue_report, retry_dead_letters
-from concierge.identity import Identity
-from crm_adapter.dto import Role
+from crm_adapter.dto import Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
 
 router = staff_only(Router(name="crm_queue"))
@@ -74,16 +73,13 @@ def _keyboard(report: CrmQueueReport, t: Translator) -> InlineKeyboardMarkup | N
 @router.message(Command("crm_queue"), ADMIN)
 async def show_queue(
     message: Message,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     settings: Settings,
     t: Translator,
 ) -> None:
-    assert identity.staff is not None  # guaranteed by the filter
-    report = await crm_queue_report(
-        uow, clock=clock, staff=identity.staff, backend=settings.crm.backend
-    )
+    report = await crm_queue_report(uow, clock=clock, staff=staff, backend=settings.crm.backend)
     if report is not None:
         await message.answer(render(report, t), reply_markup=_keyboard(report, t))
 
@@ -91,11 +87,10 @@ async def show_queue(
 @router.callback_query(CrmQueueCb.filter(F.action == "retry"), ADMIN)
 async def retry_dead(
     query: CallbackQuery,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.staff is not None
-    requeued = await retry_dead_letters(uow, clock=clock, staff=identity.staff)
+    requeued = await retry_dead_letters(uow, clock=clock, staff=staff)
     await query.answer(t("crm.queue.requeued", count=requeued or 0), show_alert=True)

@@ -18,8 +18,7 @@ from concierge.data_rights import (
     erase_client,
     export_client,
 )
-from concierge.identity import Identity
-from crm_adapter.dto import Role
+from crm_adapter.dto import Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
 
@@ -37,21 +36,18 @@ def _ticket_number(command: CommandObject) -> int | None:
 async def export(
     message: Message,
     command: CommandObject,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     catalog: Catalog,
 ) -> None:
-    assert identity.staff is not None
     request_id = _ticket_number(command)
     if request_id is None:
         await message.answer(t("privacy.usage_erase"))
         return
     try:
-        result = await export_client(
-            uow, clock, staff=identity.staff, request_id=request_id, texts=catalog
-        )
+        result = await export_client(uow, clock, staff=staff, request_id=request_id, texts=catalog)
     except DataRightsRefused as refused:
         await message.answer(t(f"privacy.refused.{refused.reason.value}"))
         return
@@ -68,10 +64,9 @@ async def export(
 
 @router.message(Command("erase"), OWNERS)
 async def erase_prompt(
-    message: Message, command: CommandObject, identity: Identity, uow: SqlUnitOfWork, t: Translator
+    message: Message, command: CommandObject, staff: Staff, uow: SqlUnitOfWork, t: Translator
 ) -> None:
     """Shows whom the ticket would erase and asks once more: it cannot be undone."""
-    assert identity.staff is not None
     request_id = _ticket_number(command)
     request = await uow.requests.get(request_id) if request_id is not None else None
     if request_id is None or request is None or request.service_code != ERASURE_SERVICE:
@@ -93,21 +88,20 @@ async def erase_prompt(
 async def erase(
     query: CallbackQuery,
     callback_data: DataRightsCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     catalog: Catalog,
     conversation_memory: ConversationMemory | None = None,
 ) -> None:
-    assert identity.staff is not None
     await query.answer()
     try:
         result = await erase_client(
             uow,
             clock,
             conversation_memory,
-            staff=identity.staff,
+            staff=staff,
             request_id=callback_data.request_id,
             texts=catalog,
         )

@@ -37,7 +37,7 @@ from concierge.events.tracking import (
 )
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from crm_adapter.dto import Event, Role
+from crm_adapter.dto import Event, Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
 from handlers.event_common import COORDINATION, event_id_arg, refusal
@@ -128,25 +128,24 @@ async def _send_manager_view(
 async def audience_choice(
     query: CallbackQuery,
     callback_data: AudienceCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.staff_id is not None
     event_id, include = callback_data.event_id, callback_data.include
     if not await set_audience_choice(
         uow,
         clock=clock,
         event_id=event_id,
-        staff_id=identity.staff_id,
+        staff_id=staff.id,
         client_id=callback_data.client_id,
         include=include,
     ):
         await query.answer(t("events.audience.not_yours"), show_alert=True)
         return
     await query.answer(t("events.audience.added" if include else "events.audience.removed"))
-    view = await manager_audience(uow, event_id=event_id, staff_id=identity.staff_id)
+    view = await manager_audience(uow, event_id=event_id, staff_id=staff.id)
     text, keyboard = views.manager_view(t, view)
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=keyboard)

@@ -6,6 +6,7 @@ and `concierge.events.changes`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -59,20 +60,6 @@ def _optional(text: str | None) -> str | None:
     return None if cleaned in {"", "-", "—"} else cleaned
 
 
-async def _next_step(
-    message: Message,
-    state: FSMContext,
-    t: Translator,
-    answer: dict[str, Any],
-    step: State,
-    prompt: str,
-) -> None:
-    """Keeps the coordinator's answer and asks the next question."""
-    await state.update_data(answer)
-    await state.set_state(step)
-    await message.answer(t(prompt))
-
-
 # --- the wizard ---------------------------------------------------------------------------
 
 
@@ -89,67 +76,79 @@ async def abort_wizard(message: Message, state: FSMContext, t: Translator) -> No
     await message.answer(t("events.wizard.aborted"))
 
 
-# Free-text steps: state -> (field stored, next state, prompt of the next state).
-_TEXT_STEPS = {
-    NewEvent.title.state: ("title", NewEvent.description, "events.wizard.description"),
-    NewEvent.description.state: ("description", NewEvent.timezone, "events.wizard.timezone"),
-    NewEvent.venue.state: ("venue", NewEvent.city, "events.wizard.city"),
-    NewEvent.city.state: ("city", NewEvent.capacity, "events.wizard.capacity"),
+# How a typed answer is read: from the text and the answers kept so far, what to keep;
+# EventError says what is wrong with it.
+Reader = Callable[[str | None, dict[str, Any]], dict[str, Any]]
+
+
+def _kept_as(name: str) -> Reader:
+    """An optional free text ("-" for none)."""
+    return lambda text, _: {name: _optional(text)}
+
+
+def _title(text: str | None, _: dict[str, Any]) -> dict[str, Any]:
+    title = _optional(text)
+    if title is None:
+        raise EventError("events.err.no_title")
+    return {"title": title}
+
+
+def _timezone(text: str | None, _: dict[str, Any]) -> dict[str, Any]:
+    name = _optional(text) or "Europe/Moscow"
+    zone(name)
+    return {"timezone": name}
+
+
+def _start(text: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    return {"starts_at": parse_local_time(text or "", data["timezone"]).isoformat()}
+
+
+def _end(text: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    starts = datetime.fromisoformat(data["starts_at"])
+    typed = (text or "").strip()
+    if len(typed) <= 5:
+        # Just a time: the same day as the start, which is how events are usually described.
+        typed = f"{starts.strftime('%Y-%m-%d')} {typed}"
+    ends = parse_local_time(typed, data["timezone"])
+    if ends <= starts:
+        raise EventError("events.err.end_before_start")
+    return {"ends_at": ends.isoformat()}
+
+
+def _deadline(text: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    raw = _optional(text)
+    return {"rsvp_deadline": parse_local_time(raw, data["timezone"]).isoformat() if raw else None}
+
+
+# Typed steps: state -> (how its answer is read, the next state, that state's question).
+_TYPED_STEPS: dict[str | None, tuple[Reader, State, str]] = {
+    NewEvent.title.state: (_title, NewEvent.description, "events.wizard.description"),
+    NewEvent.description.state: (
+        _kept_as("description"),
+        NewEvent.timezone,
+        "events.wizard.timezone",
+    ),
+    NewEvent.timezone.state: (_timezone, NewEvent.start, "events.wizard.start"),
+    NewEvent.start.state: (_start, NewEvent.end, "events.wizard.end"),
+    NewEvent.end.state: (_end, NewEvent.venue, "events.wizard.venue"),
+    NewEvent.venue.state: (_kept_as("venue"), NewEvent.city, "events.wizard.city"),
+    NewEvent.city.state: (_kept_as("city"), NewEvent.capacity, "events.wizard.capacity"),
+    NewEvent.deadline.state: (_deadline, NewEvent.audience, "events.wizard.audience"),
 }
 
 
-@router.message(StateFilter(*_TEXT_STEPS), *ANSWER)
-async def wizard_text(message: Message, state: FSMContext, t: Translator) -> None:
-    name, next_state, prompt = _TEXT_STEPS[await state.get_state() or ""]
-    value = _optional(message.text)
-    if name == "title" and value is None:
-        await message.answer(t("events.err.no_title"))
-        return
-    await _next_step(message, state, t, {name: value}, next_state, prompt)
-
-
-@router.message(NewEvent.timezone, *ANSWER)
-async def wizard_timezone(message: Message, state: FSMContext, t: Translator) -> None:
-    name = _optional(message.text) or "Europe/Moscow"
+@router.message(StateFilter(*_TYPED_STEPS), *ANSWER)
+async def wizard_answer(message: Message, state: FSMContext, t: Translator) -> None:
+    """Keeps the coordinator's answer and asks the next question, or says what is wrong."""
+    read, next_state, prompt = _TYPED_STEPS[await state.get_state()]
     try:
-        zone(name)
+        answer = read(message.text, await state.get_data())
     except EventError as exc:
         await message.answer(refusal(t, exc))
         return
-    await _next_step(message, state, t, {"timezone": name}, NewEvent.start, "events.wizard.start")
-
-
-@router.message(NewEvent.start, *ANSWER)
-async def wizard_start(message: Message, state: FSMContext, t: Translator) -> None:
-    data = await state.get_data()
-    try:
-        starts = parse_local_time(message.text or "", data["timezone"])
-    except EventError as exc:
-        await message.answer(refusal(t, exc))
-        return
-    await _next_step(
-        message, state, t, {"starts_at": starts.isoformat()}, NewEvent.end, "events.wizard.end"
-    )
-
-
-@router.message(NewEvent.end, *ANSWER)
-async def wizard_end(message: Message, state: FSMContext, t: Translator) -> None:
-    data = await state.get_data()
-    starts = datetime.fromisoformat(data["starts_at"])
-    text = (message.text or "").strip()
-    if len(text) <= 5:
-        # Just a time: the same day as the start, which is how events are usually described.
-        text = f"{starts.strftime('%Y-%m-%d')} {text}"
-    try:
-        ends = parse_local_time(text, data["timezone"])
-        if ends <= starts:
-            raise EventError("events.err.end_before_start")
-    except EventError as exc:
-        await message.answer(refusal(t, exc))
-        return
-    await _next_step(
-        message, state, t, {"ends_at": ends.isoformat()}, NewEvent.venue, "events.wizard.venue"
-    )
+    await state.update_data(answer)
+    await state.set_state(next_state)
+    await message.answer(t(prompt))
 
 
 @router.message(NewEvent.capacity, *ANSWER)
@@ -178,20 +177,6 @@ async def wizard_plus_ones(
     await state.update_data(plus_ones=callback_data.choice == "plus_yes")
     await state.set_state(NewEvent.deadline)
     await reply(query, t("events.wizard.deadline"))
-
-
-@router.message(NewEvent.deadline, *ANSWER)
-async def wizard_deadline(message: Message, state: FSMContext, t: Translator) -> None:
-    data = await state.get_data()
-    raw = _optional(message.text)
-    try:
-        deadline = parse_local_time(raw, data["timezone"]).isoformat() if raw else None
-    except EventError as exc:
-        await message.answer(refusal(t, exc))
-        return
-    await _next_step(
-        message, state, t, {"rsvp_deadline": deadline}, NewEvent.audience, "events.wizard.audience"
-    )
 
 
 @router.message(NewEvent.audience, *ANSWER)

@@ -23,9 +23,10 @@ from concierge.events.messages import (
 )
 from concierge.events.model import EventStatus
 from concierge.events.rsvp import Rsvp, RsvpOutcome, answer_invitation
-from concierge.identity import Identity
 from concierge.notify import Notifier
+from crm_adapter.dto import Client
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 
 router = Router(name="event_rsvp")
 
@@ -45,19 +46,18 @@ _ALERTS = {
 
 @router.callback_query(MenuCb.filter(F.section == "events"), IsClient(consent=True))
 async def my_events(
-    query: CallbackQuery, identity: Identity, uow: SqlUnitOfWork, clock: Clock, t: Translator
+    query: CallbackQuery, client: Client, uow: SqlUnitOfWork, clock: Clock, t: Translator
 ) -> None:
-    assert identity.client is not None and query.bot is not None
     await query.answer()
-    found = await client_invitations(uow, clock=clock, client_id=identity.client.id)
+    found = await client_invitations(uow, clock=clock, client_id=client.id)
     if not found:
-        await query.bot.send_message(query.from_user.id, t("events.my.empty"))
+        await reply(query, t("events.my.empty"))
         return
-    await query.bot.send_message(query.from_user.id, t("events.my.title"))
+    await reply(query, t("events.my.title"))
     for invitation, event in found[:MAX_LISTED]:
         answerable = event.status == EventStatus.OPEN and clock.now() < event.answers_close_at
-        await query.bot.send_message(
-            query.from_user.id,
+        await reply(
+            query,
             t(
                 "events.my.item",
                 title=event.title,
@@ -77,19 +77,19 @@ async def my_events(
 async def rsvp(
     query: CallbackQuery,
     callback_data: RsvpCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     notifier: Notifier,
     catalog: Catalog,
     t: Translator,
 ) -> None:
-    assert identity.client is not None and query.bot is not None
+    assert query.bot is not None
     result = await answer_invitation(
         uow,
         notifier=notifier,
         clock=clock,
-        client_id=identity.client.id,
+        client_id=client.id,
         invitation_id=callback_data.invitation_id,
         answer=Rsvp(callback_data.answer),
         catalog=catalog,
@@ -98,40 +98,34 @@ async def rsvp(
         await query.answer(t(_ALERTS[result.outcome]), show_alert=True)
         return
     await query.answer()
-    event, name = result.event, identity.client.polite_name
+    event, name = result.event, client.polite_name
     assert event is not None and result.invitation is not None
-    chat = query.from_user.id
     if result.outcome is RsvpOutcome.ACCEPTED and result.code is None:
         status = status_label(t, result.invitation)
-        await query.bot.send_message(
-            chat, t("events.rsvp.accepted_update", name=name, status=status)
-        )
+        await reply(query, t("events.rsvp.accepted_update", name=name, status=status))
     elif result.outcome is RsvpOutcome.ACCEPTED:
-        text = guest_text(t, "events.rsvp.accepted", event, identity.client, code=result.code)
-        await query.bot.send_message(chat, text)
+        text = guest_text(t, "events.rsvp.accepted", event, client, code=result.code)
+        await reply(query, text)
         ics = BufferedInputFile(event_ics(event), filename=ics_filename(event))
-        await query.bot.send_document(chat, ics, caption=t("events.ics_caption"))
+        await query.bot.send_document(query.from_user.id, ics, caption=t("events.ics_caption"))
     else:
         key = f"events.rsvp.{result.outcome.value}"
-        await query.bot.send_message(
-            chat, t(key, name=name, title=event.title, deadline=deadline(t, event))
-        )
+        await reply(query, t(key, name=name, title=event.title, deadline=deadline(t, event)))
 
 
 @router.callback_query(EventRateCb.filter(), IsClient(consent=True))
 async def rate(
     query: CallbackQuery,
     callback_data: EventRateCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     outcome = await rate_event(
         uow,
         clock=clock,
-        client_id=identity.client.id,
+        client_id=client.id,
         invitation_id=callback_data.invitation_id,
         score=callback_data.score,
     )

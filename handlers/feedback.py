@@ -13,8 +13,8 @@ from bot.keyboards import Keyboard
 from common.clock import Clock
 from common.i18n import Translator
 from concierge.feedback import comment_feedback, rate_request, record_nps
-from concierge.identity import Identity
 from concierge.notify import Notifier
+from crm_adapter.dto import Client
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import ask_for_text, reply, take_kept
 
@@ -29,18 +29,17 @@ class FeedbackComment(StatesGroup):
 async def rate(
     query: CallbackQuery,
     callback_data: RateCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     notifier: Notifier,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     feedback = await rate_request(
         uow,
         notifier,
         clock,
-        client=identity.client,
+        client=client,
         request_id=callback_data.request_id,
         score=callback_data.score,
     )
@@ -69,20 +68,19 @@ async def comment_prompt(
 @router.message(FeedbackComment.text, IsClient(consent=True), F.text, ~F.text.startswith("/"))
 async def comment_received(
     message: Message,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     state: FSMContext,
     notifier: Notifier,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     feedback_id = await take_kept(state, "feedback_id")
     await comment_feedback(
         uow,
         notifier,
         clock,
-        client=identity.client,
+        client=client,
         feedback_id=feedback_id,
         comment=(message.text or "")[:2000],
     )
@@ -93,18 +91,17 @@ async def comment_received(
 async def nps(
     query: CallbackQuery,
     callback_data: NpsCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     notifier: Notifier,
     clock: Clock,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
     await record_nps(
         uow,
         notifier,
         clock,
-        client=identity.client,
+        client=client,
         period=callback_data.period,
         score=callback_data.score,
     )

@@ -20,7 +20,7 @@ from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Translator
 from concierge.conversation import ClientHistory, conversation_history
-from concierge.identity import Identity
+from crm_adapter.dto import Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.manager import WORKSPACE, client_named
 from handlers.manager_render import ClientCb
@@ -59,41 +59,40 @@ async def _send_history(
     *,
     uow: SqlUnitOfWork,
     clock: Clock,
-    identity: Identity,
+    staff: Staff,
     client_id: int,
     t: Translator,
 ) -> None:
-    assert identity.staff is not None  # guaranteed by the WORKSPACE filter
-    history = await conversation_history(
-        uow, clock=clock, staff=identity.staff, client_id=client_id
-    )
+    history = await conversation_history(uow, clock=clock, staff=staff, client_id=client_id)
     if history is None:
         await bot.send_message(chat_id, t("manager.denied"))
         return
-    await send_long(bot, chat_id, history_text(history, t, identity.staff.timezone))
+    await send_long(bot, chat_id, history_text(history, t, staff.timezone))
 
 
 @router.message(Command("history"), WORKSPACE)
 async def history_command(
     message: Message,
     command: CommandObject,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     bot: Bot,
 ) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await message.answer(t("manager.usage_history"))
-        return
-    assert identity.staff is not None
     client_id = await client_named(
-        message, query, uow=uow, clock=clock, staff=identity.staff, t=t, action="find_history"
+        message,
+        (command.args or "").strip(),
+        usage="manager.usage_history",
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        t=t,
+        action="find_history",
     )
     if client_id is not None:
         await _send_history(
-            bot, message.chat.id, uow=uow, clock=clock, identity=identity, client_id=client_id, t=t
+            bot, message.chat.id, uow=uow, clock=clock, staff=staff, client_id=client_id, t=t
         )
 
 
@@ -101,7 +100,7 @@ async def history_command(
 async def history_pressed(
     query: CallbackQuery,
     callback_data: ClientCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -113,7 +112,7 @@ async def history_pressed(
         query.from_user.id,
         uow=uow,
         clock=clock,
-        identity=identity,
+        staff=staff,
         client_id=callback_data.client_id,
         t=t,
     )

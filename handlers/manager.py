@@ -31,6 +31,7 @@ from concierge.workspace import (
 )
 from crm_adapter.dto import Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 from handlers.manager_render import (
     ClientCb,
     card_keyboard,
@@ -49,23 +50,17 @@ class NoteStates(StatesGroup):
     text = State()
 
 
-def _staff(identity: Identity) -> Staff:
-    assert identity.staff is not None  # guaranteed by the IsStaff filter
-    return identity.staff
-
-
 @router.message(Command("clients"), WORKSPACE)
 async def clients_command(
     message: Message,
     command: CommandObject,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     insight_rules: InsightRules | None = None,
 ) -> None:
     query = (command.args or "").strip()
-    staff = _staff(identity)
     if not query:
         entries = await portfolio(uow, clock=clock, staff=staff, rules=insight_rules)
         if not entries:
@@ -90,45 +85,44 @@ async def clients_command(
 async def card_pressed(
     query: CallbackQuery,
     callback_data: ClientCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     catalog: Catalog,
-    bot: Bot,
     insight_rules: InsightRules | None = None,
 ) -> None:
     await query.answer()
     view = await view_client(
         uow,
         clock=clock,
-        staff=_staff(identity),
+        staff=staff,
         client_id=callback_data.client_id,
         rules=insight_rules,
     )
     if view is None:
-        await bot.send_message(query.from_user.id, t("manager.denied"))
+        await reply(query, t("manager.denied"))
         return
-    await send_long(
-        bot,
-        query.from_user.id,
-        card_text(view, t, catalog),
-        reply_markup=card_keyboard(view.client.id, t),
-    )
+    await reply(query, card_text(view, t, catalog), reply_markup=card_keyboard(view.client.id, t))
 
 
 async def client_named(
     message: Message,
     query: str,
     *,
+    usage: str,
     uow: SqlUnitOfWork,
     clock: Clock,
     staff: Staff,
     t: Translator,
     action: str,
 ) -> int | None:
-    """The one client `query` names among those `staff` may see; otherwise the person is
-    told why (several, none, or not theirs) and None comes back."""
+    """The one client `query` (a command's argument) names among those `staff` may see;
+    otherwise the person is told why (no name: the command's `usage`; several, none, or not
+    theirs) and None comes back."""
+    if not query:
+        await message.answer(t(usage))
+        return None
     resolution = await resolve_client(uow, clock=clock, staff=staff, query=query, action=action)
     if await unresolved(message, resolution, query, t):
         return None
@@ -189,7 +183,7 @@ async def _send_briefing(
 async def brief_command(
     message: Message,
     command: CommandObject,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -198,13 +192,15 @@ async def brief_command(
     product_facts: ProductFacts | None = None,
     insight_rules: InsightRules | None = None,
 ) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await message.answer(t("manager.usage_brief"))
-        return
-    staff = _staff(identity)
     client_id = await client_named(
-        message, query, uow=uow, clock=clock, staff=staff, t=t, action="view_briefing"
+        message,
+        (command.args or "").strip(),
+        usage="manager.usage_brief",
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        t=t,
+        action="view_briefing",
     )
     if client_id is None:
         return
@@ -226,7 +222,7 @@ async def brief_command(
 async def brief_pressed(
     query: CallbackQuery,
     callback_data: ClientCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -241,7 +237,7 @@ async def brief_pressed(
         query.from_user.id,
         uow=uow,
         clock=clock,
-        staff=_staff(identity),
+        staff=staff,
         client_id=callback_data.client_id,
         t=t,
         catalog=catalog,
@@ -254,7 +250,7 @@ async def brief_pressed(
 async def note_command(
     message: Message,
     command: CommandObject,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -264,9 +260,15 @@ async def note_command(
         await message.answer(t("manager.usage_note"))
         return
     query, text = parts
-    staff = _staff(identity)
     client_id = await client_named(
-        message, query, uow=uow, clock=clock, staff=staff, t=t, action="add_note"
+        message,
+        query,
+        usage="manager.usage_note",
+        uow=uow,
+        clock=clock,
+        staff=staff,
+        t=t,
+        action="add_note",
     )
     if client_id is not None:
         await _save_note(message, uow, clock, staff, client_id, text, t)
@@ -296,40 +298,39 @@ async def _save_note(
 async def note_pressed(
     query: CallbackQuery,
     callback_data: ClientCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     state: FSMContext,
-    bot: Bot,
 ) -> None:
     await query.answer()
     client = await open_client(
         uow,
         clock=clock,
-        staff=_staff(identity),
+        staff=staff,
         client_id=callback_data.client_id,
         action="note_prompt",
     )
     if client is None:
-        await bot.send_message(query.from_user.id, t("manager.denied"))
+        await reply(query, t("manager.denied"))
         return
     await state.set_state(NoteStates.text)
     await state.update_data(client_id=client.id)
-    await bot.send_message(query.from_user.id, t("manager.note_prompt", name=client.full_name))
+    await reply(query, t("manager.note_prompt", name=client.full_name))
 
 
 @router.message(Command("portfolio"), WORKSPACE)
 async def portfolio_command(
     message: Message,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     bot: Bot,
     insight_rules: InsightRules | None = None,
 ) -> None:
-    entries = await portfolio(uow, clock=clock, staff=_staff(identity), rules=insight_rules)
+    entries = await portfolio(uow, clock=clock, staff=staff, rules=insight_rules)
     if not entries:
         await message.answer(t("manager.portfolio_empty"))
         return
@@ -360,7 +361,7 @@ async def note_cancelled(message: Message, state: FSMContext, t: Translator) -> 
 @router.message(NoteStates.text, F.text, ~F.text.startswith("/"), WORKSPACE)
 async def note_text(
     message: Message,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -372,7 +373,7 @@ async def note_text(
     if not isinstance(client_id, int):
         await message.answer(t("manager.usage_note"))
         return
-    await _save_note(message, uow, clock, _staff(identity), client_id, message.text or "", t)
+    await _save_note(message, uow, clock, staff, client_id, message.text or "", t)
 
 
 # Coordinators and the duty desk reach clients through events and requests only.

@@ -12,7 +12,9 @@ from bot.filters import IsClient, IsStaff
 from bot.keyboards import client_menu, language_keyboard
 from common.i18n import LANGUAGES, Catalog, Translator
 from concierge.identity import Identity, PersonKind
+from crm_adapter.dto import Staff
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 from handlers.start import role_names
 
 router = Router(name="menu")
@@ -26,9 +28,8 @@ async def client_menu_command(message: Message, state: FSMContext, t: Translator
 
 
 @router.message(Command("menu"), IsStaff())
-async def staff_menu_command(message: Message, identity: Identity, t: Translator) -> None:
-    assert identity.staff is not None
-    await message.answer(t("menu.staff_title", roles=role_names(t, identity.staff.roles)))
+async def staff_menu_command(message: Message, staff: Staff, t: Translator) -> None:
+    await message.answer(t("menu.staff_title", roles=role_names(t, staff.roles)))
     await message.answer(t("menu.help_staff"))
 
 
@@ -65,16 +66,12 @@ async def language_chosen(
         await uow.links.set_language(identity.link.id, callback_data.code)
     t = catalog.translator(callback_data.code)
     await query.answer(t("menu.language_set"))
-    assert query.bot is not None
-    await query.bot.send_message(query.from_user.id, t("menu.language_set"))
+    await reply(query, t("menu.language_set"))
     if identity.client is not None and identity.consent:
-        await query.bot.send_message(
-            query.from_user.id, t("menu.title"), reply_markup=client_menu(t)
-        )
+        await reply(query, t("menu.title"), reply_markup=client_menu(t))
 
 
 @router.callback_query(MenuCb.filter(F.section == "ask"), IsClient(consent=True))
 async def ask_prompt(query: CallbackQuery, t: Translator) -> None:
-    assert query.bot is not None
     await query.answer()
-    await query.bot.send_message(query.from_user.id, t("menu.ask_prompt"))
+    await reply(query, t("menu.ask_prompt"))

@@ -13,15 +13,15 @@ from bot.keyboards import Keyboard, client_request_actions
 from common.clock import Clock
 from common.i18n import Translator
 from concierge.catalogue import ServiceCatalogue
-from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.request_access import Desk, for_client
 from concierge.request_messages import local_time
 from concierge.request_queue import client_requests
-from concierge.requests import cancel_request, comment_request
+from concierge.requests import cancel_request
 from crm_adapter.dto import Client, ServiceRequest
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import ask_for_text, reply, take_kept
+from handlers.common import ask_for_text, reply
+from handlers.request_common import comment_from_message
 
 router = Router(name="my_requests")
 
@@ -44,14 +44,13 @@ def _line(t: Translator, r: ServiceRequest, client: Client, catalogue: ServiceCa
 @router.callback_query(MenuCb.filter(F.section == "requests"), IsClient(consent=True))
 async def my_requests(
     query: CallbackQuery,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     t: Translator,
     service_catalogue: ServiceCatalogue,
 ) -> None:
-    assert identity.client is not None
     await query.answer()
-    open_, past = await client_requests(uow, client_id=identity.client.id)
+    open_, past = await client_requests(uow, client_id=client.id)
     if not open_ and not past:
         await reply(query, t("requests.list_empty"))
         return
@@ -59,7 +58,7 @@ async def my_requests(
     for title, group in (("requests.list_open", open_), ("requests.list_past", past)):
         if group:
             lines += ["", t(title)]
-            lines += [_line(t, r, identity.client, service_catalogue) for r in group]
+            lines += [_line(t, r, client, service_catalogue) for r in group]
     kb = Keyboard()
     for r in open_:
         kb.button(text=f"#{r.id}", callback_data=ClientRequestCb(action="open", request_id=r.id))
@@ -71,19 +70,18 @@ async def my_requests(
 async def open_request(
     query: CallbackQuery,
     callback_data: ClientRequestCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
     service_catalogue: ServiceCatalogue,
 ) -> None:
-    assert identity.client is not None
     desk = Desk.of(notifier, clock, service_catalogue)
     request = await for_client(
         uow,
         desk,
-        client=identity.client,
+        client=client,
         request_id=callback_data.request_id,
         action="view",
         open_only=False,
@@ -95,7 +93,7 @@ async def open_request(
         service=desk.title(request.service_code, t.language),
         status=t(f"requests.status.{request.status.value}"),
         summary=request.summary,
-        due=local_time(request.deadline, identity.client.timezone),
+        due=local_time(request.deadline, client.timezone),
     )
     keyboard = None if request.closed else client_request_actions(t, request.id)
     await reply(query, text, reply_markup=keyboard)
@@ -105,15 +103,14 @@ async def open_request(
 async def cancel(
     query: CallbackQuery,
     callback_data: ClientRequestCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.client is not None
     request = await cancel_request(
-        uow, notifier, clock, client=identity.client, request_id=callback_data.request_id
+        uow, notifier, clock, client=client, request_id=callback_data.request_id
     )
     await query.answer()
     await reply(query, t("requests.cancelled_client", id=request.id))
@@ -123,18 +120,17 @@ async def cancel(
 async def comment_prompt(
     query: CallbackQuery,
     callback_data: ClientRequestCb,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     state: FSMContext,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.client is not None
     await for_client(
         uow,
         Desk.of(notifier, clock),
-        client=identity.client,
+        client=client,
         request_id=callback_data.request_id,
         action="comment",
         open_only=True,
@@ -151,22 +147,12 @@ async def comment_prompt(
 @router.message(ClientComment.text, IsClient(consent=True), F.text | F.document)
 async def comment_received(
     message: Message,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     state: FSMContext,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.client is not None
-    request_id = await take_kept(state, "request_id")
-    await comment_request(
-        uow,
-        notifier,
-        clock,
-        client=identity.client,
-        request_id=request_id,
-        text=message.text or message.caption,
-        file_id=message.document.file_id if message.document else None,
-    )
+    await comment_from_message(message, state, uow, notifier, clock, client=client)
     await message.answer(t("requests.comment_sent"))

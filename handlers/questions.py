@@ -18,7 +18,9 @@ from common.settings import Settings
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.questions import answer_client_question
+from crm_adapter.dto import Client
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 from handlers.fallback import plain_text
 from knowledge.answers import KnowledgeBase, document_ref, section_key_of
 
@@ -29,6 +31,7 @@ router = Router(name="questions")
 async def client_question(
     message: Message,
     identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     t: Translator,
     catalog: Catalog,
@@ -38,8 +41,6 @@ async def client_question(
     knowledge: KnowledgeBase | None = None,
 ) -> None:
     text = message.text or ""
-    client = identity.client
-    assert client is not None
     if knowledge is None or len(text) > settings.behaviour.max_text_length:
         # Too long or no index: the catch-all's clear answers apply.
         await plain_text(message, identity, t, settings)
@@ -105,6 +106,5 @@ async def show_section(
         await query.answer(t("errors.stale_button"), show_alert=True)
         return
     await query.answer()
-    assert query.bot is not None
     body = f"<b>{html.escape(found.title)} — {html.escape(found.section)}</b>\n\n"
-    await send_long(query.bot, query.from_user.id, body + html.escape(found.section_text))
+    await reply(query, body + html.escape(found.section_text))

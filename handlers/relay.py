@@ -20,6 +20,7 @@ from common.i18n import Catalog, Translator
 from common.settings import Settings
 from concierge.identity import Identity
 from concierge.relay import relay_to_client, relay_to_manager
+from crm_adapter.dto import Client, Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
 
@@ -35,13 +36,12 @@ class Relay(StatesGroup):
 @router.callback_query(MenuCb.filter(F.section == "manager"), IsClient(consent=True))
 async def my_manager(
     query: CallbackQuery,
-    identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     state: FSMContext,
     t: Translator,
 ) -> None:
-    assert identity.client is not None
-    manager_id = identity.client.manager_id
+    manager_id = client.manager_id
     manager = await uow.staff.get(manager_id) if manager_id else None
     await query.answer()
     await state.set_state(Relay.active)
@@ -62,18 +62,18 @@ async def stop(query: CallbackQuery, state: FSMContext, t: Translator) -> None:
 async def client_message(
     message: Message,
     identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     catalog: Catalog,
     messengers: Messengers,
 ) -> None:
-    assert identity.client is not None
     outcome = await relay_to_manager(
         uow,
         BotCourier(messengers, message),
         clock,
-        client=identity.client,
+        client=client,
         chat_id=message.chat.id,
         message_id=message.message_id,
         text=message.text or message.caption,
@@ -104,6 +104,7 @@ async def client_unsupported(message: Message, t: Translator) -> None:
 async def staff_reply(
     message: Message,
     identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
@@ -111,13 +112,12 @@ async def staff_reply(
     messengers: Messengers,
     settings: Settings,
 ) -> None:
-    assert identity.staff is not None
     assert message.reply_to_message is not None
     outcome = await relay_to_client(
         uow,
         BotCourier(messengers, message),
         clock,
-        staff=identity.staff,
+        staff=staff,
         staff_chat_id=message.chat.id,
         reply_to_message_id=message.reply_to_message.message_id,
         message_id=message.message_id,

@@ -33,6 +33,7 @@ from concierge.notify import Notifier
 from concierge.request_messages import local_time
 from concierge.requests import create_request, summarise
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 
 router = Router(name="services")
 
@@ -94,15 +95,12 @@ async def _start(query: CallbackQuery, state: FSMContext, t: Translator, service
 async def services_menu(
     query: CallbackQuery, t: Translator, service_catalogue: ServiceCatalogue
 ) -> None:
-    assert query.bot is not None
     kb = Keyboard()
     for service in service_catalogue.menu():
         kb.button(text=service.title(t.language), callback_data=ServiceCb(code=service.code))
     kb.adjust(1)
     await query.answer()
-    await query.bot.send_message(
-        query.from_user.id, t("services.choose"), reply_markup=kb.as_markup()
-    )
+    await reply(query, t("services.choose"), reply_markup=kb.as_markup())
 
 
 @router.callback_query(ServiceCb.filter(), IsClient(consent=True))

@@ -20,15 +20,15 @@ from common.clock import Clock
 from common.i18n import Translator
 from concierge.access import client_chat
 from concierge.catalogue import ServiceCatalogue
-from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.request_access import Desk, for_staff
 from concierge.request_messages import local_time, staff_card
 from concierge.request_queue import manager_queue
-from concierge.requests import accept_request, comment_request, reassign_request, resolve_request
+from concierge.requests import accept_request, reassign_request, resolve_request
 from crm_adapter.dto import Role, Staff
 from crm_adapter.sql import SqlUnitOfWork
-from handlers.common import ask_for_text, reply, take_kept
+from handlers.common import ask_for_text, reply
+from handlers.request_common import comment_from_message
 
 router = staff_only(Router(name="staff_requests"))
 
@@ -53,14 +53,14 @@ async def _may_act(
 @router.message(Command("requests"), IsStaff())
 async def queue(
     message: Message,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     t: Translator,
     clock: Clock,
     service_catalogue: ServiceCatalogue,
 ) -> None:
-    assert identity.staff is not None and message.bot is not None
-    items = await manager_queue(uow, clock, staff=identity.staff)
+    assert message.bot is not None
+    items = await manager_queue(uow, clock, staff=staff)
     if not items:
         await message.answer(t("requests.queue_empty"))
         return
@@ -75,7 +75,7 @@ async def queue(
                 client=item.client.full_name,
                 service=service.title(t.language) if service else r.service_code,
                 status=t(f"requests.status.{r.status.value}"),
-                due=local_time(r.deadline, identity.staff.timezone),
+                due=local_time(r.deadline, staff.timezone),
             )
         )
         kb.button(text=f"#{r.id}", callback_data=StaffRequestCb(action="open", request_id=r.id))
@@ -87,24 +87,23 @@ async def queue(
 async def open_card(
     query: CallbackQuery,
     callback_data: StaffRequestCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.staff is not None
     desk = Desk.of(notifier, clock)
     request = await for_staff(
         uow,
         desk,
-        staff=identity.staff,
+        staff=staff,
         request_id=callback_data.request_id,
         action="view",
         open_only=False,
     )
     await query.answer()
-    card = await staff_card(uow, desk, request, identity.staff)
+    card = await staff_card(uow, desk, request, staff)
     await reply(query, card.text, reply_markup=render(card.actions))
 
 
@@ -112,16 +111,15 @@ async def open_card(
 async def accept_or_resolve(
     query: CallbackQuery,
     callback_data: StaffRequestCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.staff is not None
     use_case = accept_request if callback_data.action == "accept" else resolve_request
     request = await use_case(
-        uow, notifier, clock, staff=identity.staff, request_id=callback_data.request_id
+        uow, notifier, clock, staff=staff, request_id=callback_data.request_id
     )
     await query.answer()
     key = (
@@ -136,15 +134,14 @@ async def accept_or_resolve(
 async def reply_prompt(
     query: CallbackQuery,
     callback_data: StaffRequestCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     state: FSMContext,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.staff is not None
-    await _may_act(uow, notifier, clock, identity.staff, callback_data.request_id, "reply")
+    await _may_act(uow, notifier, clock, staff, callback_data.request_id, "reply")
     await ask_for_text(
         query,
         state,
@@ -157,7 +154,7 @@ async def reply_prompt(
 @router.message(StaffReply.text, IsStaff(), F.text | F.document)
 async def reply_received(
     message: Message,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     state: FSMContext,
     t: Translator,
@@ -165,17 +162,7 @@ async def reply_received(
     clock: Clock,
     messengers: Messengers,
 ) -> None:
-    assert identity.staff is not None
-    request_id = await take_kept(state, "request_id")
-    request = await comment_request(
-        uow,
-        notifier,
-        clock,
-        staff=identity.staff,
-        request_id=request_id,
-        text=message.text or message.caption,
-        file_id=message.document.file_id if message.document else None,
-    )
+    request = await comment_from_message(message, state, uow, notifier, clock, staff=staff)
     link = await client_chat(uow, request.client_id) if message.document else None
     if link is not None:
         # The notifier carries text; the document itself is copied as it was sent (or sent
@@ -190,17 +177,16 @@ async def reply_received(
 async def reassign_choose(
     query: CallbackQuery,
     callback_data: StaffRequestCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.staff is not None
-    await _may_act(uow, notifier, clock, identity.staff, callback_data.request_id, "reassign")
+    await _may_act(uow, notifier, clock, staff, callback_data.request_id, "reassign")
     kb = Keyboard()
     for person in await uow.staff.with_role(Role.MANAGER):
-        if person.id != identity.staff.id:
+        if person.id != staff.id:
             kb.button(
                 text=person.full_name,
                 callback_data=ReassignCb(request_id=callback_data.request_id, staff_id=person.id),
@@ -218,18 +204,17 @@ async def reassign_choose(
 async def reassign(
     query: CallbackQuery,
     callback_data: ReassignCb,
-    identity: Identity,
+    staff: Staff,
     uow: SqlUnitOfWork,
     t: Translator,
     notifier: Notifier,
     clock: Clock,
 ) -> None:
-    assert identity.staff is not None
     await reassign_request(
         uow,
         notifier,
         clock,
-        staff=identity.staff,
+        staff=staff,
         request_id=callback_data.request_id,
         to_staff_id=callback_data.staff_id,
     )

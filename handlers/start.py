@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import ConsentCb
 from bot.filters import IsClient
@@ -15,8 +15,9 @@ from common.settings import Settings
 from concierge.consent import record_consent
 from concierge.identity import Identity, PersonKind
 from concierge.linking import LinkOutcome, record_reachability, redeem_link_code
-from crm_adapter.dto import Role
+from crm_adapter.dto import Client, Role
 from crm_adapter.sql import SqlUnitOfWork
+from handlers.common import reply
 
 router = Router(name="start")
 
@@ -120,35 +121,27 @@ async def consent_answer(
     query: CallbackQuery,
     callback_data: ConsentCb,
     identity: Identity,
+    client: Client,
     uow: SqlUnitOfWork,
     clock: Clock,
     t: Translator,
     settings: Settings,
 ) -> None:
-    assert identity.client is not None
     await query.answer()
     if identity.consent and callback_data.granted:
-        await _reply(query, t("start.consent_already"))
+        await reply(query, t("start.consent_already"))
         return
     await record_consent(
         uow,
         clock=clock,
-        client_id=identity.client.id,
+        client_id=client.id,
         granted=callback_data.granted,
         document_version=settings.behaviour.consent_document_version,
     )
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
     if callback_data.granted:
-        await _reply(query, t("start.consent_given"))
-        await _reply(query, t("menu.title"), reply_markup=client_menu(t))
+        await reply(query, t("start.consent_given"))
+        await reply(query, t("menu.title"), reply_markup=client_menu(t))
     else:
-        await _reply(query, t("start.consent_declined"))
-
-
-async def _reply(
-    query: CallbackQuery, text: str, reply_markup: InlineKeyboardMarkup | None = None
-) -> None:
-    # A callback's message may be too old to answer to; the private chat id is the user id.
-    assert query.bot is not None
-    await query.bot.send_message(query.from_user.id, text, reply_markup=reply_markup)
+        await reply(query, t("start.consent_declined"))

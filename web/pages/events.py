@@ -11,11 +11,12 @@ from aiohttp import web
 from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.events.changes import change_capacity
 from concierge.events.chart import render_rsvp_chart
-from concierge.events.checkin import check_in
+from concierge.events.checkin import CheckInResult, check_in
 from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
 from concierge.events.invitations import preview_audience, send_invitations
 from concierge.events.model import SUMMARY_ORDER, EventError
 from concierge.events.tracking import (
+    EventSummary,
     event_summary,
     events_overview,
     export_guests_csv,
@@ -41,6 +42,14 @@ def _event_id(request: web.Request) -> int:
 
 def _refused(exc: EventError) -> Refused:
     return Refused(409, exc.key, **exc.details)
+
+
+async def _summary(request: web.Request, event_id: int) -> EventSummary:
+    """The event's card figures; an event that does not exist is a 404, not a refusal."""
+    try:
+        return await event_summary(ctx.uow(request), event_id=event_id)
+    except EventError as exc:
+        raise Refused(404, exc.key, **exc.details) from exc
 
 
 async def _audit(request: web.Request, staff: Staff, event_id: int, action: str) -> None:
@@ -121,19 +130,29 @@ async def create(request: web.Request) -> web.StreamResponse:
 @routes.get(r"/events/{id:\d+}", name="event")
 async def event_card(request: web.Request) -> web.StreamResponse:
     await require(request, *COORDINATION, page_name="event")
-    try:
-        summary = await event_summary(ctx.uow(request), event_id=_event_id(request))
-    except EventError as exc:
-        raise Refused(404, exc.key, **exc.details) from exc
+    summary = await _summary(request, _event_id(request))
+    return _card(request, summary, done=request.query.get("done", ""))
+
+
+def _card(
+    request: web.Request,
+    summary: EventSummary,
+    *,
+    done: str = "",
+    checkin: CheckInResult | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The event's card: after a redirect (`done` says what was done) or a check-in."""
     return page(
         request,
         "event.html",
+        status=status,
         summary=summary,
         event=summary.event,
         order=SUMMARY_ORDER,
         filters=FILTERS,
-        done=request.query.get("done", ""),
-        checkin=None,
+        done=done,
+        checkin=checkin,
     )
 
 
@@ -141,10 +160,7 @@ async def event_card(request: web.Request) -> web.StreamResponse:
 async def event_chart(request: web.Request) -> web.StreamResponse:
     await require(request, *COORDINATION, page_name="event")
     t = ctx.translator(request)
-    try:
-        summary = await event_summary(ctx.uow(request), event_id=_event_id(request))
-    except EventError as exc:
-        raise Refused(404, exc.key, **exc.details) from exc
+    summary = await _summary(request, _event_id(request))
     counts = [(t(f"events.status.{k}"), summary.counts[k]) for k in SUMMARY_ORDER]
     png = await asyncio.to_thread(render_rsvp_chart, summary.event.title, counts)
     return web.Response(body=png, content_type="image/png")
@@ -154,11 +170,9 @@ async def event_chart(request: web.Request) -> web.StreamResponse:
 async def audience(request: web.Request) -> web.StreamResponse:
     staff = await require(request, *COORDINATION, page_name="event_audience")
     uow, event_id = ctx.uow(request), _event_id(request)
-    try:
-        summary = await event_summary(uow, event_id=event_id)
-        found = await preview_audience(uow, event_id=event_id)
-    except EventError as exc:
-        raise Refused(404, exc.key, **exc.details) from exc
+    summary = await _summary(request, event_id)
+    # Events are never deleted: one the summary found is there for the preview too.
+    found = await preview_audience(uow, event_id=event_id)
     await _audit(request, staff, event_id, "event_audience_previewed")
     names = await staff_names(uow, {m.client.manager_id or 0 for m in found.included})
     return page(
@@ -193,10 +207,7 @@ async def guest_table(request: web.Request) -> web.StreamResponse:
     uow, event_id = ctx.uow(request), _event_id(request)
     status = request.query.get("status", "")
     status = status if status in FILTERS else ""
-    try:
-        summary = await event_summary(uow, event_id=event_id)
-    except EventError as exc:
-        raise Refused(404, exc.key, **exc.details) from exc
+    summary = await _summary(request, event_id)
     found = await guests(uow, event_id=event_id, status=status or None)
     await _audit(request, staff, event_id, "event_guests_viewed")
     return page(
@@ -235,21 +246,10 @@ async def checkin(request: web.Request) -> web.StreamResponse:
     if not code:
         raise Refused(400, "events.usage.checkin")
     result = await check_in(uow, clock=ctx.desk(request).clock, staff_id=staff.id, code=code)
-    try:
-        summary = await event_summary(uow, event_id=event_id)
-    except EventError as exc:
-        raise Refused(404, exc.key, **exc.details) from exc
+    summary = await _summary(request, event_id)
     # The page answers at once (no redirect): the next guest is already at the door.
-    return page(
-        request,
-        "event.html",
-        status=200 if result.outcome.value == "ok" else 409,
-        summary=summary,
-        event=summary.event,
-        order=SUMMARY_ORDER,
-        filters=FILTERS,
-        done="",
-        checkin=result,
+    return _card(
+        request, summary, checkin=result, status=200 if result.outcome.value == "ok" else 409
     )
 
 

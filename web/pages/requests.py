@@ -25,19 +25,23 @@ QUEUE_ROLES = (Role.MANAGER, Role.DUTY, Role.ADMIN)
 MAX_REPLY = 4000
 
 
+def _request_desk(request: web.Request) -> RequestDesk:
+    """The request use cases' desk, with this desk's service catalogue for the titles."""
+    desk = ctx.desk(request)
+    return RequestDesk.of(desk.notifier, desk.clock, desk.service_catalogue)
+
+
 async def _queue(request: web.Request, template: str) -> web.StreamResponse:
     staff = await require(request, *QUEUE_ROLES, page_name="requests")
-    desk = ctx.desk(request)
-    items = await manager_queue(ctx.uow(request), desk.clock, staff=staff)
-    language = ctx.translator(request).language
+    clock = ctx.desk(request).clock
+    items = await manager_queue(ctx.uow(request), clock, staff=staff)
+    titles, language = _request_desk(request), ctx.translator(request).language
     return page(
         request,
         template,
         items=items,
-        now=desk.clock.now(),
-        title_of=lambda code: RequestDesk.of(
-            desk.notifier, desk.clock, desk.service_catalogue
-        ).title(code, language),
+        now=clock.now(),
+        title_of=lambda code: titles.title(code, language),
     )
 
 
@@ -59,11 +63,11 @@ def _request_id(request: web.Request) -> int:
 @routes.get(r"/requests/{id:\d+}", name="request")
 async def card(request: web.Request) -> web.StreamResponse:
     staff = await require(request, *QUEUE_ROLES, page_name="request")
-    desk = ctx.desk(request)
+    desk, request_desk = ctx.desk(request), _request_desk(request)
     uow = ctx.uow(request)
     found = await for_staff(
         uow,
-        RequestDesk.of(desk.notifier, desk.clock, desk.service_catalogue),
+        request_desk,
         staff=staff,
         request_id=_request_id(request),
         action="view",
@@ -84,9 +88,7 @@ async def card(request: web.Request) -> web.StreamResponse:
         item=found,
         client=await uow.clients.get(found.client_id),
         comments=await uow.requests.comments(found.id),
-        service=RequestDesk.of(desk.notifier, desk.clock, desk.service_catalogue).title(
-            found.service_code, t.language
-        ),
+        service=request_desk.title(found.service_code, t.language),
         steps=[str(a.arguments["action"]) for a in actions],
         labels={str(a.arguments["action"]): a.label for a in actions},
         managers=managers,
