@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -28,6 +29,23 @@ log = logging.getLogger(__name__)
 # an update are therefore collected here and written by the update middleware right after
 # the handler's transaction ends (successful or not).
 _captured: ContextVar[list[dict[str, Any]] | None] = ContextVar("captured_outbound", default=None)
+
+
+# The outbox's delivery worker records each message it delivers itself, with its outbox id,
+# in the transaction that marks it sent; logged here as well, it would be in the interaction
+# log (and the bank's CRM timeline) twice.
+_logged_by_caller: ContextVar[bool] = ContextVar("logged_by_caller", default=False)
+
+
+@contextmanager
+def logged_by_caller() -> Iterator[None]:
+    """Calls made inside are not logged when they succeed (a failure still is): the caller
+    records what it delivered."""
+    token = _logged_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _logged_by_caller.reset(token)
 
 
 def begin_capture() -> Token[list[dict[str, Any]] | None]:
@@ -128,7 +146,8 @@ class InteractionLogRequestMiddleware(BaseRequestMiddleware):
         except TelegramAPIError as exc:
             await self._record(method, messenger, error=type(exc).__name__)
             raise
-        await self._record(method, messenger, error=None)
+        if not _logged_by_caller.get():
+            await self._record(method, messenger, error=None)
         return response
 
     async def _record(

@@ -20,6 +20,7 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, Message
 
 from bot.actions import render_stored
+from bot.outbound import logged_by_caller
 from scheduler.channel import (
     Delivery,
     RecipientBlocked,
@@ -37,7 +38,9 @@ class BotSender:
 
     async def send(self, delivery: Delivery) -> int:
         try:
-            sent = await self._request(delivery)
+            # The worker logs the delivered message itself, with its outbox id.
+            with logged_by_caller():
+                sent = await self._request(delivery)
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:

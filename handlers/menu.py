@@ -72,6 +72,10 @@ async def language_chosen(
 
 
 @router.callback_query(MenuCb.filter(F.section == "ask"), IsClient(consent=True))
-async def ask_prompt(query: CallbackQuery, t: Translator) -> None:
+async def ask_prompt(query: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    # The prompt promises an answer from the documents: the next text must not go to a
+    # half-finished wizard or to the manager of an open conversation, as it would in their
+    # states.
+    await state.clear()
     await query.answer()
     await reply(query, t("menu.ask_prompt"))

@@ -173,7 +173,15 @@ class SchedulerService:
             log.warning("unknown job %s (left in the job store by an older version?)", name)
             return
         log.info("job %s started", name)
-        await job()
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if self._scheduler is not None:
+                raise
+            # Stepping down (or shutting down) cancels a job still running, e.g. a CRM sync
+            # paced by the portal. Every job is idempotent and runs again at its next time:
+            # no error, which APScheduler would log with a traceback.
+            log.info("job %s interrupted: this scheduler stopped leading", name)
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()] if self._scheduler else []

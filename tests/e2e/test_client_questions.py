@@ -61,3 +61,29 @@ async def test_staff_only_documents_never_reach_a_client(asking: BotHarness) -> 
     await asking.link(client, client_id=bank.client_id)
     await asking.send(client, "матрица эскалации и чек-лист брифинга для сотрудников")
     assert "Матрица эскалации" not in asking.last_text(7103)
+
+
+async def test_ask_a_question_leaves_a_half_finished_wizard_or_conversation(
+    asking: BotHarness,
+) -> None:
+    """Found by hand in the console: "Ask a question" pressed at a wizard's confirmation
+    promised an answer from the documents, then met the question with "choose a button";
+    pressed while talking to the manager, the question would have gone to the manager."""
+    bank = await make_bank(asking.app.crm)
+    manager, client = asking.user(8105), asking.user(7105)
+    await asking.link(manager, staff_id=bank.manager_id)
+    await asking.link(client, client_id=bank.client_id)
+    await asking.press_button(client, "Услуги")
+    await asking.press_button(client, "Блокировка")
+    await asking.press_button(client, "Заблокировать")
+    await asking.send(client, "1234")
+    assert "Всё верно?" in asking.last_text(7105)
+    await asking.press_button(client, "Задать вопрос")
+    await asking.send(client, "как заказать справку о доходах?")
+    assert "Источники:" in asking.last_text(7105)
+
+    await asking.press_button(client, "Мой менеджер")
+    await asking.press_button(client, "Задать вопрос")
+    await asking.send(client, "какие документы нужны для вклада?")
+    assert "Источники:" in asking.last_text(7105)
+    assert not any("документы нужны" in text for text in asking.texts(8105))

@@ -83,3 +83,30 @@ async def test_hand_over_is_queued_with_the_request_then_delivered(
             select(m.OutboxMessageRow.status).where(m.OutboxMessageRow.id == pending[0][0])
         )
     assert status == "sent"
+
+
+async def test_a_delivered_outbox_message_is_logged_once(
+    outbox_app: tuple[BotHarness, Proactive],
+) -> None:
+    """Found by hand with CRM_BACKEND=bitrix24: each message the worker delivered was in the
+    interaction log twice (the session's log of the call and the worker's record with its
+    outbox id), so the bank's CRM timeline showed it twice."""
+    harness, proactive = outbox_app
+    bank = await make_bank(harness.app.crm)
+    manager, client = harness.user(8302), harness.user(7302)
+    await harness.link(manager, staff_id=bank.manager_id)
+    await harness.link(client, client_id=bank.client_id)
+    await harness.send(client, "хочу поговорить с менеджером")
+    assert proactive.delivery is not None
+    await proactive.delivery.drain()
+
+    async with harness.app.crm.unit_of_work() as uow:
+        sent = list(await uow.session.scalars(select(m.OutboxMessageRow.text)))
+        logged = list(
+            await uow.session.scalars(
+                select(m.InteractionRow.text).where(m.InteractionRow.direction == "out")
+            )
+        )
+    assert sent  # the alert to the manager, the hand-over note to the client
+    for text in sent:
+        assert logged.count(text) == 1, text
