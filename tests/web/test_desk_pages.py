@@ -126,6 +126,21 @@ async def test_client_search_card_brief_chart_and_note(
         f"/clients/{bank.client_id}/notes", {"text": "Интересуется <искусством>"}
     )
     assert "Заметка сохранена" in page and "Интересуется &lt;искусством&gt;" in page
+    # Kinds of notes and contacts by their names, not the log's codes ("note", "callback").
+    assert "· заметка</span>" in page and "· note</span>" not in page
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.interactions.record(
+            occurred_at=harness.clock.now(),
+            channel="messenger",
+            messenger="telegram",
+            direction="in",
+            kind="callback",
+            actor="client",
+            client_id=bank.client_id,
+        )
+        await uow.commit()
+    history = await browser.text(f"/clients/{bank.client_id}")
+    assert "<td>нажатие кнопки</td>" in history and "<td>callback</td>" not in history
     empty = await browser.post(f"/clients/{bank.client_id}/notes", {"text": "  "})
     assert empty.status == 400
 
