@@ -151,6 +151,7 @@ async def test_portfolio_overview_with_chart(
     await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
     page = await browser.text("/portfolio")
     assert "Обзор портфеля" in page and 'src="/portfolio/chart.png"' in page
+    assert "<dt>Риск ухода: высокий</dt>" in page  # not a bare "высокий"
     chart = await browser.get("/portfolio/chart.png")
     assert chart.status == 200 and chart.content_type == "image/png"
 
@@ -177,6 +178,8 @@ async def test_an_event_from_creation_to_check_in(
     page = await browser.submit("/events", form)
     assert "Черновик создан" in page
     event_id = int(page.split('action="/events/')[1].split("/")[0])
+    # The page shows the reply-by date as a fact, not as the form's optional field.
+    assert "<dt>Ответить до</dt>" in page and "(необязательно)" not in page
 
     audience = await browser.text(f"/events/{event_id}/audience")
     assert "Волков Иван Петрович" in audience
