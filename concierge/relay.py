@@ -17,6 +17,7 @@ from common.clock import Clock
 from common.i18n import Catalog
 from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
+from concierge.insights.reasons import segment_label
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
 from concierge.request_messages import local_time
@@ -82,11 +83,12 @@ async def relay_to_manager(
     link = await uow.links.for_staff(staff.id) if staff else None
     if staff is None or link is None or link.blocked_at is not None:
         return RelayOutcome(None, stand_in, manager)
-    t = (texts or default_texts()).translator(staff.language)
+    catalog = texts or default_texts()
+    t = catalog.translator(staff.language)
     header = t(
         "relay.to_staff",
         client=client.full_name,
-        segment=client.financial_segment or "—",
+        segment=segment_label(catalog, staff.language, client.financial_segment),
         open=await uow.requests.count_open(client.id),
     )
     if stand_in and manager is not None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from common.i18n import Translator
 from concierge.actions import Action, Actions, arrange
+from concierge.insights.reasons import segment_label
 from concierge.notify import Outgoing
 from concierge.request_access import Desk
 from crm_adapter.dto import ServiceRequest, Staff
@@ -58,7 +59,9 @@ async def staff_card(
         id=request.id,
         service=desk.title(request.service_code, staff.language),
         client=client.full_name if client else "—",
-        segment=(client.financial_segment if client else None) or "—",
+        segment=segment_label(
+            desk.texts, staff.language, client.financial_segment if client else None
+        ),
         open=open_count,
         status=t(f"requests.status.{request.status.value}"),
         summary=request.summary,

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.sensitive import mask_text
 from crm_adapter import models as m
 from crm_adapter.dto import ContactDecisionRecord, OutboxMessage
 
@@ -170,7 +171,12 @@ class SqlOutboxRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def mark_sent(self, message_id: int, *, telegram_message_id: int, now: datetime) -> None:
+    async def mark_sent(
+        self, message_id: int, *, telegram_message_id: int, now: datetime, text: str
+    ) -> None:
+        """Done: `text`, what went out, is kept masked like every stored copy (a staff
+        member's reply may give the client a phone number, which the outbox must carry in
+        clear until it is sent, and no longer)."""
         # A sent document's bytes are not kept: the messenger has them, and a copy at rest
         # would be one more copy of personal data (a briefing, a data export).
         await self._s.execute(
@@ -181,6 +187,7 @@ class SqlOutboxRepository:
                 telegram_message_id=telegram_message_id,
                 sent_at=now,
                 last_error=None,
+                text=mask_text(text) or "",
                 document_content=None,
             )
         )

@@ -383,7 +383,9 @@ class DeliveryWorker:
     async def _confirm(self, message: OutboxMessage, sent: int) -> None:
         now = self._clock.now()
         async with self._crm.unit_of_work() as uow:
-            await uow.outbox.mark_sent(message.id, telegram_message_id=sent, now=now)
+            await uow.outbox.mark_sent(
+                message.id, telegram_message_id=sent, now=now, text=message.text
+            )
             await uow.interactions.record(
                 occurred_at=now,
                 channel="messenger",

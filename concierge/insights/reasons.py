@@ -37,6 +37,11 @@ def label(texts: Templates, language: str, group: str, code: str) -> str:
     return texts.template(language, key) if key in texts.keys(language) else code
 
 
+def segment_label(texts: Templates, language: str, code: str | None) -> str:
+    """A client's financial segment as staff read it in a message header ("—" when none)."""
+    return label(texts, language, "segment", code) if code else "—"
+
+
 def explain(reason: Reason, texts: Templates, language: str, *, escape: bool = True) -> str:
     """The reason in plain language; escaped for HTML unless rendering Markdown or a terminal."""
     params: dict[str, str | int | float] = {}

@@ -62,6 +62,8 @@ async def test_manager_prepares_a_meeting_and_works_a_request(
     # the deadline has passed and the timer counts the overdue time).
     timer = row.locator(".timer")
     await timer.filter(has_text=re.compile(r"\d")).wait_for()
+    # In the page's language: "просрочено 3 д 4 ч", not "3d 4h".
+    assert re.fullmatch(r"просрочено \d+ (д|ч|мин) \d+ (ч|мин|с)", await timer.inner_text())
     await shot(page, "01-manager-queue")
 
     # Meeting preparation: the client's card, the brief, a note.

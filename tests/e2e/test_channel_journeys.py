@@ -141,7 +141,7 @@ async def test_relay_with_the_manager_both_ways(channels: Channels, messenger: s
     await harness.send(client, "Нужна справка для визы <срочно>")
     relayed = harness.last_text(MANAGER)
     assert "Волков Иван Петрович" in relayed and "&lt;срочно&gt;" in relayed
-    assert harness.last_text(CLIENT) == "Передал Соколов Андрей."
+    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
 
     await harness.send(
         manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)

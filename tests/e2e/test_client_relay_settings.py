@@ -38,9 +38,10 @@ async def test_relay_both_ways_with_photo(harness: BotHarness) -> None:
     assert "Соколов Андрей" in harness.last_text(CLIENT)
     await harness.send(client, "Нужна справка для визы <срочно>")
     relayed = harness.last_text(MANAGER)
-    assert "Волков Иван Петрович" in relayed and "stable_keeper" in relayed
+    # The segment by its name, not the CRM's code.
+    assert "Волков Иван Петрович</b> · стабильный хранитель" in relayed
     assert "открытых заявок: 0" in relayed and "&lt;срочно&gt;" in relayed
-    assert harness.last_text(CLIENT) == "Передал Соколов Андрей."
+    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
 
     await harness.send(
         manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)

@@ -68,7 +68,9 @@ async def test_forty_clients_ask_and_write_to_their_manager_at_the_same_moment(
     relayed = re.findall(r"Вопрос номер (\d+\.\d+)", "\n".join(harness.texts(MANAGER_USER)))
     assert sorted(relayed) == sorted(f"{i}.{r}" for i in range(CLIENTS) for r in range(ROUNDS))
     for i in range(CLIENTS):
-        told = [t for t in harness.texts(FIRST_USER + i) if t == "Передал Соколов Андрей."]
+        told = [
+            t for t in harness.texts(FIRST_USER + i) if t == "Сообщение передано: Соколов Андрей."
+        ]
         assert len(told) == ROUNDS
     # Waiting inside SQLite's busy handler or for a drained pool took tens of seconds.
     assert elapsed < 20, elapsed

@@ -55,7 +55,7 @@ async def test_relay_from_a_max_client_to_a_telegram_manager_and_back(
     await mx.send(client, "Нужна справка для визы")
     assert "Волков Иван Петрович" in tg.last_text(MANAGER)
     assert "Нужна справка для визы" in tg.last_text(MANAGER)
-    assert mx.last_text(CLIENT_MAX) == "Передал Соколов Андрей."
+    assert mx.last_text(CLIENT_MAX) == "Сообщение передано: Соколов Андрей."
 
     await tg.send(manager, "Подготовлю к завтра", reply_to_message=tg.last_message(MANAGER))
     assert mx.last_text(CLIENT_MAX) == "👤 <b>Соколов Андрей</b>:\nПодготовлю к завтра"

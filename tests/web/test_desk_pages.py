@@ -126,6 +126,21 @@ async def test_client_search_card_brief_chart_and_note(
         f"/clients/{bank.client_id}/notes", {"text": "Интересуется <искусством>"}
     )
     assert "Заметка сохранена" in page and "Интересуется &lt;искусством&gt;" in page
+    # Kinds of notes and contacts by their names, not the log's codes ("note", "callback").
+    assert "· заметка</span>" in page and "· note</span>" not in page
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.interactions.record(
+            occurred_at=harness.clock.now(),
+            channel="messenger",
+            messenger="telegram",
+            direction="in",
+            kind="callback",
+            actor="client",
+            client_id=bank.client_id,
+        )
+        await uow.commit()
+    history = await browser.text(f"/clients/{bank.client_id}")
+    assert "<td>нажатие кнопки</td>" in history and "<td>callback</td>" not in history
     empty = await browser.post(f"/clients/{bank.client_id}/notes", {"text": "  "})
     assert empty.status == 400
 
@@ -136,6 +151,7 @@ async def test_portfolio_overview_with_chart(
     await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
     page = await browser.text("/portfolio")
     assert "Обзор портфеля" in page and 'src="/portfolio/chart.png"' in page
+    assert "<dt>Риск ухода: высокий</dt>" in page  # not a bare "высокий"
     chart = await browser.get("/portfolio/chart.png")
     assert chart.status == 200 and chart.content_type == "image/png"
 
@@ -162,6 +178,8 @@ async def test_an_event_from_creation_to_check_in(
     page = await browser.submit("/events", form)
     assert "Черновик создан" in page
     event_id = int(page.split('action="/events/')[1].split("/")[0])
+    # The page shows the reply-by date as a fact, not as the form's optional field.
+    assert "<dt>Ответить до</dt>" in page and "(необязательно)" not in page
 
     audience = await browser.text(f"/events/{event_id}/audience")
     assert "Волков Иван Петрович" in audience

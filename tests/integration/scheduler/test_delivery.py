@@ -60,6 +60,25 @@ async def test_queued_message_is_sent_once_and_logged(
     assert [d.reason for d in decisions] == ["duplicate_occasion", "allowed"]
 
 
+async def test_a_phone_reaches_the_client_and_the_sent_copy_keeps_it_masked(
+    crm: SqlCrm, bot: Bot, clock: ManualClock, standin: TelegramStandIn
+) -> None:
+    # A manager's reply to a request ("the courier will call from ...") goes through the
+    # outbox; found by a scan of the whole store after a console session (issue 21).
+    await add_client(crm, client_id=1, chat_id=1001)
+    reply = Outgoing(
+        text="Курьер позвонит с +7 916 555-12-34 ref=courier",
+        message_class=MessageClass.SERVICE,
+        occasion_key="courier",
+    )
+    assert await notifier(crm, clock).to_client(1, reply)
+    await make_worker(crm, bot, clock).drain()
+    assert standin.stats.texts == [(1001, reply.text)]
+    async with crm.unit_of_work() as uow:
+        (sent,) = await uow.outbox.by_status("sent")
+    assert sent.text == "Курьер позвонит с [phone] ref=courier"
+
+
 async def test_flood_control_429_waits_retry_after_and_does_not_burn_attempts(
     crm: SqlCrm, bot: Bot, clock: ManualClock, standin: TelegramStandIn
 ) -> None:
