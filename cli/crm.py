@@ -74,16 +74,10 @@ async def run_sync(settings: Settings, *, full: bool, progress: bool) -> SyncRep
 
 
 async def queue_status(settings: Settings, *, retry_dead: bool) -> tuple[QueueStatus, int]:
-    crm = await SqlCrm.open(settings.database.url)
-    try:
-        async with crm.unit_of_work() as uow:
-            requeued = (
-                await uow.crm_writes.requeue_dead(now=SystemClock().now()) if retry_dead else 0
-            )
-            status = await uow.crm_writes.status()
-            await uow.commit()
-    finally:
-        await crm.close()
+    async with SqlCrm.opened(settings.database.url) as crm, crm.unit_of_work() as uow:
+        requeued = await uow.crm_writes.requeue_dead(now=SystemClock().now()) if retry_dead else 0
+        status = await uow.crm_writes.status()
+        await uow.commit()
     return status, requeued
 
 

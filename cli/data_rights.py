@@ -6,7 +6,6 @@ staff member given with --staff, and the outcome is audited under their name.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -14,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from bot.callbacks import MAX_ROW_ID
+from cli.commands import run_or_refuse
 from common.clock import SystemClock
 from common.settings import Settings
 from concierge.data_rights import (
@@ -117,19 +117,12 @@ def register(app: typer.Typer) -> None:
         from crm_adapter.sql import SqlCrm
 
         async def run() -> ExportResult:
-            crm = await SqlCrm.open(get_settings().database.url)
-            try:
+            async with SqlCrm.opened(get_settings().database.url) as crm:
                 return await _run_export(
                     crm, client=client, ticket=ticket, staff_ref=staff, deliver=deliver
                 )
-            finally:
-                await crm.close()
 
-        try:
-            result = asyncio.run(run())
-        except DataRightsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=1) from exc
+        result = run_or_refuse(run(), DataRightsError)
         out.write_bytes(result.archive)
         typer.echo(
             f"{out}: {result.records} records in {result.sections} sections; "
@@ -153,20 +146,17 @@ def register(app: typer.Typer) -> None:
 
         async def run() -> ErasureResult:
             memory = _memory(settings)
-            crm = await SqlCrm.open(settings.database.url)
             try:
-                return await _run_erase(crm, memory, client=client, ticket=ticket, staff_ref=staff)
+                async with SqlCrm.opened(settings.database.url) as crm:
+                    return await _run_erase(
+                        crm, memory, client=client, ticket=ticket, staff_ref=staff
+                    )
             finally:
-                await crm.close()
                 redis = getattr(memory, "redis", None)
                 if redis is not None:
                     await redis.aclose()
 
-        try:
-            result = asyncio.run(run())
-        except DataRightsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=1) from exc
+        result = run_or_refuse(run(), DataRightsError)
         typer.echo(
             f"{result.external_id}: erased ({result.report.total()} rows changed, "
             f"{result.forgotten} conversation entries forgotten); "

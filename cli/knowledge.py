@@ -78,13 +78,10 @@ def ingest(
     knowledge = _knowledge_base()
 
     async def _go() -> str:
-        crm = await SqlCrm.open(_database_url())
-        try:
+        async with SqlCrm.opened(_database_url()) as crm:
             summary = await ingest_exclusively(
                 knowledge, ingest_lock_for(crm), path=path, progress=not quiet, wait=wait
             )
-        finally:
-            await crm.close()
         return summary.describe()
 
     try:

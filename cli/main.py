@@ -58,23 +58,19 @@ def link(
     settings = _settings()
 
     async def _go() -> str:
-        crm = await SqlCrm.open(settings.database.url)
-        try:
-            async with crm.unit_of_work() as uow:
-                client = await uow.clients.by_external_id(person)
-                staff = None if client else await uow.staff.by_external_id(person)
-                if client is None and staff is None:
-                    raise typer.BadParameter(f"no client or staff member {person}")
-                issued = await issue_link_code(
-                    uow,
-                    clock=SystemClock(),
-                    client_id=client.id if client else None,
-                    staff_id=staff.id if staff else None,
-                    ttl=timedelta(hours=settings.behaviour.link_code_ttl_hours),
-                )
-                await uow.commit()
-        finally:
-            await crm.close()
+        async with SqlCrm.opened(settings.database.url) as crm, crm.unit_of_work() as uow:
+            client = await uow.clients.by_external_id(person)
+            staff = None if client else await uow.staff.by_external_id(person)
+            if client is None and staff is None:
+                raise typer.BadParameter(f"no client or staff member {person}")
+            issued = await issue_link_code(
+                uow,
+                clock=SystemClock(),
+                client_id=client.id if client else None,
+                staff_id=staff.id if staff else None,
+                ttl=timedelta(hours=settings.behaviour.link_code_ttl_hours),
+            )
+            await uow.commit()
         # One code, either messenger: it links the first account that opens it.
         lines = [issued.deep_link(settings.telegram.bot_username)]
         if settings.max.bot_username:
@@ -203,18 +199,14 @@ def purge_interactions_command(
     settings = _settings()
 
     async def _go() -> dict[str, int]:
-        crm = await SqlCrm.open(settings.database.url)
-        try:
-            async with crm.unit_of_work() as uow:
-                purged = await purge_personal_data(
-                    uow,
-                    SystemClock(),
-                    timedelta(days=days),
-                    relay_window=timedelta(days=settings.behaviour.relay_reply_days),
-                )
-                await uow.commit()
-        finally:
-            await crm.close()
+        async with SqlCrm.opened(settings.database.url) as crm, crm.unit_of_work() as uow:
+            purged = await purge_personal_data(
+                uow,
+                SystemClock(),
+                timedelta(days=days),
+                relay_window=timedelta(days=settings.behaviour.relay_reply_days),
+            )
+            await uow.commit()
         return purged
 
     purged = asyncio.run(_go())
@@ -233,11 +225,8 @@ def demo_data() -> None:
     from crm_adapter.sql import SqlCrm
 
     async def _go() -> str:
-        crm = await SqlCrm.open(_settings().database.url)
-        try:
+        async with SqlCrm.opened(_settings().database.url) as crm:
             summary = await load_demo_data(crm, clock=SystemClock())
-        finally:
-            await crm.close()
         return (
             f"demo bank: {summary.clients} clients, {summary.staff} staff, "
             f"{summary.created} rows added"

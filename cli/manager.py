@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
+from cli.commands import run_or_refuse
 from common.clock import Clock, SystemClock
 from concierge.briefing import ProductFacts, prepare_briefing
 from concierge.briefing_render import render, to_dict
@@ -96,8 +96,7 @@ def register(
         from crm_adapter.sql import SqlCrm
 
         async def run() -> str:
-            crm = await SqlCrm.open(Settings().database.url)
-            try:
+            async with SqlCrm.opened(Settings().database.url) as crm:
                 return await brief_text(
                     crm,
                     client=client,
@@ -108,12 +107,5 @@ def register(
                     clock=SystemClock(),
                     facts=facts_factory() if facts_factory else None,
                 )
-            finally:
-                await crm.close()
 
-        try:
-            output = asyncio.run(run())
-        except BriefError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=1) from exc
-        typer.echo(output)
+        typer.echo(run_or_refuse(run(), BriefError))

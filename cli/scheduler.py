@@ -101,8 +101,7 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
     zone = ZoneInfo(settings.scheduler.timezone)
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     clock = ManualClock(start)
-    crm = await SqlCrm.open(settings.database.url, write_back=settings.crm.writes_back)
-    try:
+    async with SqlCrm.opened(settings.database.url, write_back=settings.crm.writes_back) as crm:
         proactive = build_proactive(settings, crm=crm, clock=clock, senders=None)
         lines = []
         for hour in range(24):
@@ -122,8 +121,6 @@ async def proactive_day(settings: Settings, day: date) -> list[str]:
                     )
                     lines.append(f"outbox {status:8} {when} {who}: {message.text[:80]}")
         return lines
-    finally:
-        await crm.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -76,17 +76,13 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
 
         async def _go() -> str:
-            crm = await SqlCrm.open(settings.database.url)
-            clock = SystemClock()
-            notifier = OutboxNotifier(
-                crm, clock, ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)
-            )
-            try:
+            async with SqlCrm.opened(settings.database.url) as crm:
+                clock = SystemClock()
+                policy = ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)
+                notifier = OutboxNotifier(crm, clock, policy)
                 return await queue_login_link(
                     crm, notifier, settings=settings, clock=clock, person=person
                 )
-            finally:
-                await crm.close()
 
         try:
             typer.echo(asyncio.run(_go()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from crm_adapter.dto import Client, LinkedAccount, Messenger, MessengerLink, Role, Staff
@@ -75,23 +75,20 @@ def identity_of(
     if link.client_id is not None:
         if client is None or client.out_of_service:
             return nobody
-        return Identity(
-            user_id=user_id,
-            chat_id=chat_id,
+        # The same account, now known: everything else of `nobody` stands.
+        return replace(
+            nobody,
             language=link.language or client.language or default_language,
             link=link,
             client=client,
             consent=found.consent_active,
-            messenger=messenger,
         )
     if staff is None or not staff.active:
         return nobody
-    return Identity(
-        user_id=user_id,
-        chat_id=chat_id,
+    return replace(
+        nobody,
         language=link.language or staff.language or default_language,
         link=link,
         staff=staff,
         consent=True,
-        messenger=messenger,
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from common.clock import Clock
 from common.i18n import Catalog
@@ -93,23 +93,20 @@ async def relay_to_manager(
     )
     if stand_in and manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
-    masked = mask(text, only=SECRET_KINDS) if text else None
-    if masked is not None and masked.found:
-        text = masked.text
+    text, masked = _without_secrets(text)
+    if masked:
         header += "\n" + t("sensitive.relay_hint")
-    if text and not has_media:
-        ids = await courier.send_text(link, f"{header}\n\n{html.escape(text)}")
-    else:
-        ids = await courier.send_text(link, header)
-        ids.append(
-            await courier.copy(
-                to=link,
-                from_chat_id=chat_id,
-                message_id=message_id,
-                # The caption as the client wrote it is not copied when it held numbers.
-                caption=text if masked is not None and masked.found else None,
-            )
-        )
+    ids = await _pass_on(
+        courier,
+        link,
+        header=header,
+        separator="\n\n",
+        text=text,
+        masked=masked,
+        has_media=has_media,
+        from_chat_id=chat_id,
+        message_id=message_id,
+    )
     for relayed_id in ids:
         await uow.relay.add(
             staff_id=staff.id,
@@ -119,12 +116,10 @@ async def relay_to_manager(
             now=now,
             messenger=link.messenger,
         )
-    await uow.interactions.record(
-        occurred_at=now,
-        channel="messenger",
+    await _log_relay(
+        uow,
+        now=now,
         messenger=messenger,
-        direction="internal",
-        kind="relay",
         actor="client",
         client_id=client.id,
         staff_id=staff.id,
@@ -222,25 +217,22 @@ async def relay_to_client(
     header = t("relay.from_manager", staff=staff.full_name)
     # Staff may give a phone number; a card, document or account number typed back to the
     # client (a slip) leaves the bank masked, as every stored text is.
-    secret = mask(text, only=SECRET_KINDS) if text else None
-    if secret is not None and secret.found:
-        text = secret.text
-    if text and not has_media:
-        await courier.send_text(link, f"{header}\n{html.escape(text)}")
-    else:
-        await courier.send_text(link, header)
-        await courier.copy(
-            to=link,
-            from_chat_id=staff_chat_id,
-            message_id=message_id,
-            caption=text if secret is not None and secret.found else None,
-        )
-    await uow.interactions.record(
-        occurred_at=now,
-        channel="messenger",
+    text, masked = _without_secrets(text)
+    await _pass_on(
+        courier,
+        link,
+        header=header,
+        separator="\n",
+        text=text,
+        masked=masked,
+        has_media=has_media,
+        from_chat_id=staff_chat_id,
+        message_id=message_id,
+    )
+    await _log_relay(
+        uow,
+        now=now,
         messenger=messenger,
-        direction="internal",
-        kind="relay",
         actor="staff",
         client_id=client.id,
         staff_id=staff.id,
@@ -252,6 +244,71 @@ async def relay_to_client(
         },
     )
     return ReplyOutcome(client)
+
+
+def _without_secrets(text: str | None) -> tuple[str | None, bool]:
+    """The text with card, document and account numbers and codes masked (phones pass), and
+    whether anything was masked."""
+    masked = mask(text, only=SECRET_KINDS) if text else None
+    if masked is not None and masked.found:
+        return masked.text, True
+    return text, False
+
+
+async def _pass_on(
+    courier: Courier,
+    link: MessengerLink,
+    *,
+    header: str,
+    separator: str,
+    text: str | None,
+    masked: bool,
+    has_media: bool,
+    from_chat_id: int,
+    message_id: int,
+) -> list[int]:
+    """The one-line card and the message, either way of the relay: one text when the message
+    is a text, else the card then a copy of the message. A copied caption is replaced by its
+    masked `text` when it held numbers (as written, it is not copied)."""
+    if text and not has_media:
+        return await courier.send_text(link, f"{header}{separator}{html.escape(text)}")
+    ids = await courier.send_text(link, header)
+    ids.append(
+        await courier.copy(
+            to=link,
+            from_chat_id=from_chat_id,
+            message_id=message_id,
+            caption=text if masked else None,
+        )
+    )
+    return ids
+
+
+async def _log_relay(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    messenger: str,
+    actor: str,
+    client_id: int,
+    staff_id: int,
+    text: str | None,
+    payload: dict[str, Any],
+) -> None:
+    """Either way, a relayed message is one internal interaction of the client's history,
+    in the messenger it was written in (the stored text masks on write)."""
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="messenger",
+        messenger=messenger,
+        direction="internal",
+        kind="relay",
+        actor=actor,
+        client_id=client_id,
+        staff_id=staff_id,
+        text=text,
+        payload=payload,
+    )
 
 
 async def client_reply_link(uow: UnitOfWork, client_id: int) -> MessengerLink | None:

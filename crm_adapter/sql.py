@@ -274,6 +274,18 @@ class SqlCrm:
             raise
         return crm
 
+    @classmethod
+    @asynccontextmanager
+    async def opened(
+        cls, url: str, *, echo: bool = False, write_back: bool = False
+    ) -> AsyncIterator[SqlCrm]:
+        """`open` for the length of a block (a command's run): closed however it ends."""
+        crm = await cls.open(url, echo=echo, write_back=write_back)
+        try:
+            yield crm
+        finally:
+            await crm.close()
+
     @asynccontextmanager
     async def unit_of_work(self, *, interactive: bool = False) -> AsyncIterator[SqlUnitOfWork]:
         """A transaction that is rolled back unless the caller commits it.

@@ -299,33 +299,27 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         one would be a hop to the worker thread for nothing (a read-only unit of work)."""
         return self._gate is not None and self._held is None and not self.touched
 
-    def commit(self) -> None:
-        if self._nothing_to_end():
-            return
+    def _end_transaction(self, end: Callable[[], None]) -> None:
+        """However the transaction ends (commit, rollback, close, terminate), and whether or
+        not ending it fails, the file's write turn is given back."""
         try:
-            super().commit()
+            end()
         finally:
             self._leave_write()
+
+    def commit(self) -> None:
+        if not self._nothing_to_end():
+            self._end_transaction(super().commit)
 
     def rollback(self) -> None:
-        if self._nothing_to_end():
-            return
-        try:
-            super().rollback()
-        finally:
-            self._leave_write()
+        if not self._nothing_to_end():
+            self._end_transaction(super().rollback)
 
     def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._leave_write()
+        self._end_transaction(super().close)
 
     def terminate(self) -> None:
-        try:
-            super().terminate()
-        finally:
-            self._leave_write()
+        self._end_transaction(super().terminate)
 
 
 class LoopConnection:

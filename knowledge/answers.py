@@ -16,7 +16,15 @@ from knowledge.embeddings import NANO_E5, USE_MULTILINGUAL, Embedder, make_embed
 from knowledge.ingest import ingest_path
 from knowledge.intents import asks_for_manager, interest_family
 from knowledge.llm import LlmAnswerer, make_chat_model
-from knowledge.models import Answer, AnswerMode, Audience, Citation, IngestSummary, SearchHit
+from knowledge.models import (
+    Answer,
+    AnswerMode,
+    Audience,
+    Chunk,
+    Citation,
+    IngestSummary,
+    SearchHit,
+)
 from knowledge.retriever import HybridRetriever, SearchMode
 from knowledge.store import ChunkStore
 from knowledge.text import detect_language, split_sentences, terms
@@ -128,14 +136,7 @@ class KnowledgeBase:
                 and section_key_of(chunk.section) == section_key
                 and (audience == "staff" or chunk.audience == "client")
             ):
-                return Citation(
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    section=chunk.section,
-                    section_text=chunk.section_text,
-                    language=chunk.language,
-                    score=1.0,
-                )
+                return _citation(chunk, 1.0)  # asked for by reference, not ranked
         return None
 
     def is_empty(self) -> bool:
@@ -241,7 +242,7 @@ class KnowledgeBase:
         return Answer(
             text=text,
             # Citations back a text only when it was taken from the documents.
-            citations=[_citation(hit) for hit in cited] if mode != "none" else [],
+            citations=[_citation(hit.chunk, hit.score) for hit in cited] if mode != "none" else [],
             confidence=confidence,
             needs_manager=needs_manager,
             manager_requested=manager_requested,
@@ -321,14 +322,14 @@ def _supporting(hits: list[SearchHit], primary: SearchHit, language: str) -> lis
     return chosen
 
 
-def _citation(hit: SearchHit) -> Citation:
+def _citation(chunk: Chunk, score: float) -> Citation:
     return Citation(
-        doc_id=hit.chunk.doc_id,
-        title=hit.chunk.title,
-        section=hit.chunk.section,
-        section_text=hit.chunk.section_text,
-        language=hit.chunk.language,
-        score=hit.score,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        section=chunk.section,
+        section_text=chunk.section_text,
+        language=chunk.language,
+        score=score,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from common.clock import Clock
 from common.settings import Settings
+from concierge.contact_policy import ContactDecision, Outcome
 from concierge.data_rights import OWED_TO_SUBJECT
 from concierge.notify import MessageClass
 from crm_adapter.dto import Actor, Direction, OutboxMessage
@@ -38,6 +39,7 @@ from scheduler.channel import (
     RetryLater,
     TransientFailure,
 )
+from scheduler.outbox import record_decision
 
 log = logging.getLogger(__name__)
 
@@ -337,27 +339,16 @@ class DeliveryWorker:
                 await uow.outbox.mark_failed(
                     message.id, error=f"suppressed at send time: {refusal}"
                 )
-                await uow.contact_decisions.record(
+                await record_decision(
+                    uow,
+                    ContactDecision(Outcome.SUPPRESS, refusal, None),
                     now=now,
-                    client_id=message.client_id,
-                    staff_id=message.staff_id,
                     kind=message.kind,
                     message_class=message.message_class,
                     occasion_key=message.occasion_key,
-                    outcome="suppress",
-                    reason=refusal,
-                    not_before=None,
-                    outbox_id=message.id,
-                )
-                await uow.interactions.record(
-                    occurred_at=now,
-                    channel="messenger",
-                    direction=Direction.INTERNAL.value,
-                    kind="contact_decision",
-                    actor=Actor.SYSTEM.value,
                     client_id=message.client_id,
-                    text=f"suppressed because {refusal}",
-                    payload={"outcome": "suppress", "reason": refusal, "outbox_id": message.id},
+                    staff_id=message.staff_id,
+                    outbox_id=message.id,
                 )
                 await uow.commit()
                 return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from concierge.contact_policy import (
     Outcome,
 )
 from concierge.notify import MessageClass, Outgoing, current_unit_of_work
-from crm_adapter.dto import Actor, Direction
+from crm_adapter.dto import Actor, Direction, MessengerLink
 from crm_adapter.sql import SqlCrm, SqlUnitOfWork
 
 
@@ -30,6 +31,10 @@ class Enqueued:
     @property
     def queued(self) -> bool:
         return self.outbox_id is not None
+
+
+# `enqueue_for_client` or `enqueue_for_staff`: (unit of work, person's id, message).
+_Enqueue = Callable[[SqlUnitOfWork, int, Outgoing], Awaitable[Enqueued]]
 
 
 class OutboxNotifier:
@@ -46,20 +51,19 @@ class OutboxNotifier:
         self._policy = policy
 
     async def to_client(self, client_id: int, message: Outgoing) -> bool:
-        handling = current_unit_of_work()
-        if handling is not None:
-            return (await self.enqueue_for_client(handling, client_id, message)).queued
-        async with self._crm.unit_of_work() as uow:
-            result = await self.enqueue_for_client(uow, client_id, message)
-            await uow.commit()
-        return result.queued
+        return await self._queue(self.enqueue_for_client, client_id, message)
 
     async def to_staff(self, staff_id: int, message: Outgoing) -> bool:
+        return await self._queue(self.enqueue_for_staff, staff_id, message)
+
+    async def _queue(self, enqueue: _Enqueue, person_id: int, message: Outgoing) -> bool:
+        """Queues in the update's unit of work while one is handled (its commit carries the
+        message with the rest of the update), else in a unit of work of its own."""
         handling = current_unit_of_work()
         if handling is not None:
-            return (await self.enqueue_for_staff(handling, staff_id, message)).queued
+            return (await enqueue(handling, person_id, message)).queued
         async with self._crm.unit_of_work() as uow:
-            result = await self.enqueue_for_staff(uow, staff_id, message)
+            result = await enqueue(uow, person_id, message)
             await uow.commit()
         return result.queued
 
@@ -86,9 +90,7 @@ class OutboxNotifier:
                 if client.out_of_service
                 else "channel_blocked"
             )
-            decision = ContactDecision(Outcome.SUPPRESS, reason, None)
-            await self._record(uow, message, decision, None, client_id=client_id)
-            return Enqueued(decision, None)
+            return await self._suppress(uow, message, reason, client_id=client_id)
         consent = await uow.consents.current(client_id)
         facts = ContactFacts(
             audience=Audience.CLIENT,
@@ -106,14 +108,14 @@ class OutboxNotifier:
                 else ()
             ),
         )
-        decision = self._policy.decide(facts, now=now, requested_at=not_before)
-        return await self._enqueue(
+        return await self._decide_and_enqueue(
             uow,
             message,
-            decision,
+            facts,
+            now=now,
+            not_before=not_before,
             key=key,
-            chat_id=link.chat_id,
-            messenger=link.messenger,
+            link=link,
             client_id=client_id,
             priority=priority,
         )
@@ -133,45 +135,60 @@ class OutboxNotifier:
         link = await uow.links.for_staff(staff_id)
         if link is None or link.blocked_at is not None:
             reason = "no_channel" if link is None else "channel_blocked"
-            decision = ContactDecision(Outcome.SUPPRESS, reason, None)
-            await self._record(uow, message, decision, None, staff_id=staff_id)
-            return Enqueued(decision, None)
+            return await self._suppress(uow, message, reason, staff_id=staff_id)
         facts = ContactFacts(
             audience=Audience.STAFF,
             marketing=message.message_class is MessageClass.MARKETING,
             already_queued=await uow.outbox.exists(key),
         )
-        decision = self._policy.decide(facts, now=now, requested_at=not_before)
-        return await self._enqueue(
+        return await self._decide_and_enqueue(
             uow,
             message,
-            decision,
+            facts,
+            now=now,
+            not_before=not_before,
             key=key,
-            chat_id=link.chat_id,
-            messenger=link.messenger,
+            link=link,
             staff_id=staff_id,
             priority=priority,
         )
 
-    async def _enqueue(
+    async def _suppress(
         self,
         uow: SqlUnitOfWork,
         message: Outgoing,
-        decision: ContactDecision,
+        reason: str,
         *,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+    ) -> Enqueued:
+        """Nobody to send to (no account, blocked, out of service): recorded, not queued."""
+        decision = ContactDecision(Outcome.SUPPRESS, reason, None)
+        await self._record(uow, message, decision, None, client_id=client_id, staff_id=staff_id)
+        return Enqueued(decision, None)
+
+    async def _decide_and_enqueue(
+        self,
+        uow: SqlUnitOfWork,
+        message: Outgoing,
+        facts: ContactFacts,
+        *,
+        now: datetime,
+        not_before: datetime | None,
         key: str,
-        chat_id: int,
-        messenger: str,
+        link: MessengerLink,
         priority: int,
         client_id: int | None = None,
         staff_id: int | None = None,
     ) -> Enqueued:
+        """Asks the contact policy, queues what it allows and records the decision."""
+        decision = self._policy.decide(facts, now=now, requested_at=not_before)
         outbox_id: int | None = None
         if decision.allowed and decision.not_before is not None:
             row = await uow.outbox.add(
                 idempotency_key=key,
-                chat_id=chat_id,
-                messenger=messenger,
+                chat_id=link.chat_id,
+                messenger=link.messenger,
                 client_id=client_id,
                 staff_id=staff_id,
                 text=message.text,
@@ -203,39 +220,65 @@ class OutboxNotifier:
         client_id: int | None = None,
         staff_id: int | None = None,
     ) -> None:
-        """Every decision goes to the decision log and to the person's interaction history."""
-        now = self._clock.now()
-        await uow.contact_decisions.record(
-            now=now,
-            client_id=client_id,
-            staff_id=staff_id,
+        await record_decision(
+            uow,
+            decision,
+            now=self._clock.now(),
             kind=message.kind,
             message_class=message.message_class.value,
             occasion_key=message.occasion_key,
-            outcome=decision.outcome.value,
-            reason=decision.reason,
-            not_before=decision.not_before,
-            outbox_id=outbox_id,
-        )
-        await uow.interactions.record(
-            occurred_at=now,
-            channel="messenger",
-            direction=Direction.INTERNAL.value,
-            kind="contact_decision",
-            actor=Actor.SYSTEM.value,
             client_id=client_id,
             staff_id=staff_id,
-            text=describe(decision),
-            payload={
-                "outcome": decision.outcome.value,
-                "reason": decision.reason,
-                "not_before": decision.not_before.isoformat() if decision.not_before else None,
-                "occasion_key": message.occasion_key,
-                "message_kind": message.kind,
-                "message_class": message.message_class.value,
-                "outbox_id": outbox_id,
-            },
+            outbox_id=outbox_id,
         )
+
+
+async def record_decision(
+    uow: SqlUnitOfWork,
+    decision: ContactDecision,
+    *,
+    now: datetime,
+    kind: str,
+    message_class: str,
+    occasion_key: str | None,
+    client_id: int | None,
+    staff_id: int | None,
+    outbox_id: int | None,
+) -> None:
+    """Every decision goes to the decision log and to the person's interaction history, the
+    same way whether it was taken on enqueue (the notifier) or at send time (the delivery
+    worker re-checks consent)."""
+    await uow.contact_decisions.record(
+        now=now,
+        client_id=client_id,
+        staff_id=staff_id,
+        kind=kind,
+        message_class=message_class,
+        occasion_key=occasion_key,
+        outcome=decision.outcome.value,
+        reason=decision.reason,
+        not_before=decision.not_before,
+        outbox_id=outbox_id,
+    )
+    await uow.interactions.record(
+        occurred_at=now,
+        channel="messenger",
+        direction=Direction.INTERNAL.value,
+        kind="contact_decision",
+        actor=Actor.SYSTEM.value,
+        client_id=client_id,
+        staff_id=staff_id,
+        text=describe(decision),
+        payload={
+            "outcome": decision.outcome.value,
+            "reason": decision.reason,
+            "not_before": decision.not_before.isoformat() if decision.not_before else None,
+            "occasion_key": occasion_key,
+            "message_kind": kind,
+            "message_class": message_class,
+            "outbox_id": outbox_id,
+        },
+    )
 
 
 def describe(decision: ContactDecision) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
@@ -150,6 +150,18 @@ def by_shape(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
     return list(groups.values())
+
+
+async def update_by_id(s: AsyncSession, table: Table, changes: list[dict[str, Any]]) -> None:
+    """Writes `changes` (each the new values of the row whose id is its `_id`) in one
+    executemany per set of columns changed."""
+    for group in by_shape(changes):
+        await s.execute(
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({k: bindparam(k) for k in group[0] if k != "_id"}),
+            group,
+        )
 
 
 class SyncRun:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, delete, select
 
 from crm_adapter import models as m
 from crm_adapter.master.records import MasterHolding, MasterLifeEvent, Skipped, Stream
 from crm_adapter.master.sync_base import (
     REF,
     SyncRun,
-    by_shape,
     insert_ids,
     link_refs,
     refs_of,
     skip,
+    update_by_id,
 )
 
 
@@ -95,13 +95,7 @@ class ItemsSync(SyncRun):
                     else:
                         seen.add(local)
                         changes.append({"_id": local, **values})
-                for batch in by_shape(changes):
-                    await s.execute(
-                        update(table)
-                        .where(table.c.id == bindparam("_id"))
-                        .values({k: bindparam(k) for k in batch[0] if k != "_id"}),
-                        batch,
-                    )
+                await update_by_id(s, table, changes)
                 report.updated += len(changes)
                 if new:
                     ids = await insert_ids(s, table, [values for _remote, values in new])

@@ -16,13 +16,13 @@ from crm_adapter.master.sync_base import (
     MASTER_CLIENT_FIELDS,
     STAFF,
     SyncRun,
-    by_shape,
     insert_ids,
     link_refs,
     log,
     refs_of,
     skip,
     too_wide,
+    update_by_id,
 )
 
 REQUEST = cast(Table, m.ServiceRequestRow.__table__)
@@ -218,13 +218,7 @@ class PeopleSync(SyncRun):
             if client.remote_id not in refs:
                 linked.append((local, client.remote_id))
                 refs[client.remote_id] = local
-        for group in by_shape(changes):
-            await s.execute(
-                update(CLIENT)
-                .where(CLIENT.c.id == bindparam("_id"))
-                .values({k: bindparam(k) for k in group[0] if k != "_id"}),
-                group,
-            )
+        await update_by_id(s, CLIENT, changes)
         self.report[Stream.CLIENTS].updated += len(changes)
         await self._hand_over_open_requests(s, reassigned)
         return linked

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from crm_adapter.master.http import HttpClient
 from crm_adapter.master.records import (
     Chunk,
     CrmEvent,
@@ -80,7 +81,7 @@ async def _nothing() -> AsyncIterator[Any]:
     yield  # an async generator that yields nothing
 
 
-class WebhookCrm:
+class WebhookCrm(HttpClient):
     name = "webhook"
     reads_master_data = False
     max_batch = 50
@@ -88,21 +89,10 @@ class WebhookCrm:
     def __init__(
         self, url: str, secret: str, *, timeout_seconds: float = 15.0, concurrency: int = 8
     ) -> None:
+        super().__init__(timeout_seconds=timeout_seconds)
         self._url = url
         self._secret = secret.encode()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._slots = asyncio.Semaphore(concurrency)
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     def staff(self) -> AsyncIterator[Chunk[MasterStaff]]:
         return _nothing()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from crm_adapter.master.http import HttpClient
 from crm_adapter.master.records import CrmUnavailable
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class Pacer:
         self._next = max(self._next, time.monotonic() + seconds)
 
 
-class Bitrix24Rest:
+class Bitrix24Rest(HttpClient):
     """Calls one portal, through an incoming webhook or as an OAuth application."""
 
     def __init__(
@@ -133,6 +134,7 @@ class Bitrix24Rest:
         timeout_seconds: float = 30.0,
         limit_retries: int = 5,
     ) -> None:
+        super().__init__(timeout_seconds=timeout_seconds)
         if webhook_url:
             self._base = webhook_url.rstrip("/") + "/"
         elif portal_url and client_id and client_secret:
@@ -148,20 +150,8 @@ class Bitrix24Rest:
         self._access_token: str | None = None
         self._refreshing = asyncio.Lock()
         self.pacer = Pacer(requests_per_second)
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._limit_retries = limit_retries
-        self._session: aiohttp.ClientSession | None = None
         self.requests = 0
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     # -- calls ---------------------------------------------------------------------------
 
