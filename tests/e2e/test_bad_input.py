@@ -26,10 +26,8 @@ from tests.harness import BotHarness, RecordingSession
 
 @pytest.fixture
 async def client_user(harness: BotHarness) -> object:
-    bank = await make_bank(harness.app.crm)
-    user = harness.user(6001)
-    await harness.link(user, client_id=bank.client_id)
-    return user
+    await harness.linked_bank(client=6001)
+    return harness.user(6001)
 
 
 @pytest.mark.parametrize("content", ["sticker", "voice", "photo", "document"])
@@ -202,10 +200,8 @@ async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
     harness: BotHarness, data: str
 ) -> None:
     # A forged number larger than the database holds used to reach it and fail there.
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(client=6001, admin=7001)
     staff, client = harness.user(7001), harness.user(6001)
-    await harness.link(staff, staff_id=bank.admin_id)
-    await harness.link(client, client_id=bank.client_id)
     for person in (staff, client):
         calls = await harness.press(person, data)
         assert len(calls) == 1, calls
@@ -223,8 +219,7 @@ async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
 async def test_an_oversized_id_in_a_command_is_answered_with_its_usage(
     harness: BotHarness, command: str
 ) -> None:
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(coordinator=7001)
     coordinator = harness.user(7001)
-    await harness.link(coordinator, staff_id=bank.coordinator_id)
     calls = await harness.send(coordinator, command)
     assert len(calls) == 1 and "что-то пошло не так" not in calls[0].text  # type: ignore[attr-defined]

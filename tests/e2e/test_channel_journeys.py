@@ -33,17 +33,8 @@ def messenger(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def _bank(harness: Harness, *, staff: bool = True) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    if staff:
-        for user_id, staff_id in (
-            (MANAGER, bank.manager_id),
-            (BACKUP, bank.backup_id),
-            (DUTY, bank.duty_id),
-        ):
-            await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+async def _bank(harness: Harness) -> MiniBank:
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def _logged_messengers(harness: Harness, client_id: int) -> set[str | None]:

@@ -12,22 +12,14 @@ from common.clock import ManualClock
 from concierge.feedback import ask_nps, ask_nps_round
 from concierge.relay import hand_over_question
 from crm_adapter import models as m
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank
 from tests.harness import BotHarness
 
 CLIENT, MANAGER, BACKUP, DUTY = 7301, 8301, 8302, 8303
 
 
 async def _bank(harness: BotHarness) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, staff_id in (
-        (MANAGER, bank.manager_id),
-        (BACKUP, bank.backup_id),
-        (DUTY, bank.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def test_relay_both_ways_with_photo(harness: BotHarness) -> None:

@@ -65,12 +65,9 @@ def h(app_with_facts: App) -> BotHarness:
 
 
 async def staffed_bank(h: BotHarness) -> MiniBank:
-    bank = await make_bank(h.app.crm)
-    await h.link(h.user(MANAGER), staff_id=bank.manager_id)
-    await h.link(h.user(BACKUP), staff_id=bank.backup_id)
-    await h.link(h.user(ADMIN), staff_id=bank.admin_id)
-    await h.link(h.user(COORDINATOR), staff_id=bank.coordinator_id)
-    return bank
+    return await h.linked_bank(
+        manager=MANAGER, backup=BACKUP, admin=ADMIN, coordinator=COORDINATOR
+    )
 
 
 async def audit(h: BotHarness, action: str) -> list[AuditEntry]:
