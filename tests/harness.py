@@ -23,10 +23,13 @@ from aiogram.types import (
     User,
 )
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.local_session import LocalSession, sample_content
+from bot.notifier import direct_notifier
 from common.clock import Clock
+from common.settings import Settings
 from concierge.linking import issue_link_code
+from crm_adapter.sql import SqlCrm
 from tests.factories import MiniBank, make_bank
 
 
@@ -233,6 +236,24 @@ class BotHarness(MessengerHarness):
             for c in self.session.calls
             if isinstance(c.method, AnswerCallbackQuery)
         ]
+
+
+def recorded_harness(
+    settings: Settings, *, clock: Clock, crm: SqlCrm | None = None, **services: Any
+) -> BotHarness:
+    """The assistant built as a process builds it, Telegram recorded in-process and every
+    message sent at once (the direct notifier); `services` go to `build_app` as they are.
+    The caller closes `harness.session`."""
+    session = RecordingSession()
+    app = build_app(
+        settings,
+        session=session,
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+        **services,
+    )
+    return BotHarness(app, session)
 
 
 def now_utc() -> datetime:

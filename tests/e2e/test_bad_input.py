@@ -10,10 +10,8 @@ from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import Message
 from sqlalchemy import func, select
 
-from bot.app import build_app
 from bot.callbacks import StaffRequestCb
 from bot.event_callbacks import EventAdminCb
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import BehaviourSettings, Settings
 from concierge.linking import issue_link_code
@@ -21,7 +19,7 @@ from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 from handlers.manager_render import ClientCb
 from tests.factories import make_bank
-from tests.harness import BotHarness, RecordingSession
+from tests.harness import BotHarness, recorded_harness
 
 
 @pytest.fixture
@@ -112,9 +110,7 @@ async def test_flood_gets_one_polite_answer(
     settings: Settings, crm: SqlCrm, clock: ManualClock
 ) -> None:
     tight = settings.model_copy(update={"behaviour": BehaviourSettings(throttle_burst=3)})
-    session = RecordingSession()
-    app = build_app(tight, session=session, clock=clock, notifier_factory=direct_notifier, crm=crm)
-    harness = BotHarness(app, session)
+    harness = recorded_harness(tight, clock=clock, crm=crm)
     user = harness.user(6501)
     for _ in range(6):
         await harness.send(user, "/help")

@@ -12,8 +12,6 @@ from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage, Send
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
-from bot.app import App, build_app
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import Settings
 from concierge.briefing import Fact
@@ -24,7 +22,7 @@ from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from handlers.manager_render import ClientCb
 from tests.factories import MiniBank, make_bank
-from tests.harness import BotHarness, RecordingSession
+from tests.harness import BotHarness, recorded_harness
 
 MANAGER, BACKUP, ADMIN, COORDINATOR = 8001, 8002, 8003, 8004
 
@@ -42,26 +40,11 @@ class FakeFacts:
 
 
 @pytest.fixture
-async def app_with_facts(
-    settings: Settings, crm: SqlCrm, clock: ManualClock
-) -> AsyncIterator[App]:
-    application = build_app(
-        settings,
-        session=RecordingSession(),
-        clock=clock,
-        notifier_factory=direct_notifier,
-        crm=crm,
-        product_facts=FakeFacts(),
-    )
-    yield application
-    await application.bot.session.close()
-
-
-@pytest.fixture
-def h(app_with_facts: App) -> BotHarness:
-    session = app_with_facts.bot.session
-    assert isinstance(session, RecordingSession)
-    return BotHarness(app_with_facts, session)
+async def h(settings: Settings, crm: SqlCrm, clock: ManualClock) -> AsyncIterator[BotHarness]:
+    """The assistant whose briefs quote the product facts of `FakeFacts`."""
+    harness = recorded_harness(settings, clock=clock, crm=crm, product_facts=FakeFacts())
+    yield harness
+    await harness.session.close()
 
 
 async def staffed_bank(h: BotHarness) -> MiniBank:
