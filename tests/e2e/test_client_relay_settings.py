@@ -12,6 +12,7 @@ from common.clock import ManualClock
 from concierge.feedback import ask_nps, ask_nps_round
 from concierge.relay import hand_over_question
 from crm_adapter import models as m
+from tests.e2e.journeys import relay_round_trip
 from tests.factories import MiniBank
 from tests.harness import BotHarness
 
@@ -25,20 +26,8 @@ async def _bank(harness: BotHarness) -> MiniBank:
 async def test_relay_both_ways_with_photo(harness: BotHarness) -> None:
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "Мой менеджер")
-    assert "Соколов Андрей" in harness.last_text(CLIENT)
-    await harness.send(client, "Нужна справка для визы <срочно>")
-    relayed = harness.last_text(MANAGER)
-    assert "Волков Иван Петрович" in relayed and "stable_keeper" in relayed
-    assert "открытых заявок: 0" in relayed and "&lt;срочно&gt;" in relayed
-    assert harness.last_text(CLIENT) == "Передал Соколов Андрей."
-
-    await harness.send(
-        manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)
-    )
-    assert harness.last_text(CLIENT) == "👤 <b>Соколов Андрей</b>:\nПодготовлю к завтра"
-    assert "Ответ передан клиенту" in harness.last_text(MANAGER)
+    relayed = await relay_round_trip(harness, CLIENT, MANAGER)
+    assert "stable_keeper" in relayed and "открытых заявок: 0" in relayed
 
     calls = await harness.send_content(client, "photo")
     copies = [c for c in calls if isinstance(c, CopyMessage)]

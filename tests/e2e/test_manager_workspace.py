@@ -53,6 +53,20 @@ async def staffed_bank(h: BotHarness) -> MiniBank:
     )
 
 
+def _meeting(
+    h: BotHarness, bank: MiniBank, starts_in: timedelta, *, topic: str | None = None
+) -> m.MeetingRow:
+    """A meeting of the bank's client with their manager, `starts_in` from now."""
+    now = h.clock.now()
+    return m.MeetingRow(
+        client_id=bank.client_id,
+        manager_id=bank.manager_id,
+        starts_at=now + starts_in,
+        topic=topic,
+        created_at=now,
+    )
+
+
 async def audit(h: BotHarness, action: str) -> list[AuditEntry]:
     async with h.app.crm.unit_of_work() as uow:
         return [e for e in await uow.audit.recent(limit=200) if e.action == action]
@@ -221,19 +235,8 @@ async def test_due_briefings_are_sent_once_before_the_meeting(h: BotHarness) -> 
     async with h.app.crm.unit_of_work() as uow:
         uow.session.add_all(
             [
-                m.MeetingRow(
-                    client_id=bank.client_id,
-                    manager_id=bank.manager_id,
-                    starts_at=clock.now() + timedelta(hours=1),
-                    topic="Размещение средств",
-                    created_at=clock.now(),
-                ),
-                m.MeetingRow(
-                    client_id=bank.client_id,
-                    manager_id=bank.manager_id,
-                    starts_at=clock.now() + timedelta(hours=5),
-                    created_at=clock.now(),
-                ),
+                _meeting(h, bank, timedelta(hours=1), topic="Размещение средств"),
+                _meeting(h, bank, timedelta(hours=5)),
             ]
         )
         uow.session.add(
@@ -265,14 +268,7 @@ async def test_undelivered_briefing_is_retried(h: BotHarness) -> None:
     bank = await make_bank(h.app.crm)  # nobody linked: the manager cannot be reached yet
     clock = h.clock
     async with h.app.crm.unit_of_work() as uow:
-        uow.session.add(
-            m.MeetingRow(
-                client_id=bank.client_id,
-                manager_id=bank.manager_id,
-                starts_at=clock.now() + timedelta(minutes=30),
-                created_at=clock.now(),
-            )
-        )
+        uow.session.add(_meeting(h, bank, timedelta(minutes=30)))
         await uow.commit()
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 0
     await h.link(h.user(MANAGER), staff_id=bank.manager_id)
@@ -284,14 +280,7 @@ async def test_briefing_goes_to_the_backup_while_the_manager_is_away(h: BotHarne
     clock = h.clock
     async with h.app.crm.unit_of_work() as uow:
         await uow.staff.set_absent(bank.manager_id, absent=True)
-        uow.session.add(
-            m.MeetingRow(
-                client_id=bank.client_id,
-                manager_id=bank.manager_id,
-                starts_at=clock.now() + timedelta(minutes=90),
-                created_at=clock.now(),
-            )
-        )
+        uow.session.add(_meeting(h, bank, timedelta(minutes=90)))
         await uow.commit()
     before = len(h.session.calls)
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 1
