@@ -53,6 +53,19 @@ async def console_script(
     )
 
 
+# The client's journey in the console: link by the bank's link, consent, the manager's relay
+# opened and closed, the language switched, help. Played on each CRM backend unchanged.
+CONSOLE_CLIENT_JOURNEY = """\
+:as client C-0001
+:press Даю согласие
+:press Мой менеджер
+:press Завершить
+/language
+:press English
+/help
+"""
+
+
 async def console_transcript(
     settings: Settings, crm: SqlCrm, clock: ManualClock, script: str, *, with_max: bool = False
 ) -> str:

@@ -10,21 +10,14 @@ from common.clock import ManualClock
 from common.settings import Settings
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
-from tests.e2e.conftest import console_script, console_transcript
+from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_script, console_transcript
 from tests.factories import make_bank
 
-SCRIPT = """\
+SCRIPT = f"""\
 # a new visitor first, then the client linked by the bank's one-time link
 :as new
 Здравствуйте
-:as client C-0001
-:press Даю согласие
-:press Мой менеджер
-:press Завершить
-/language
-:press English
-/help
-:send sticker
+{CONSOLE_CLIENT_JOURNEY}:send sticker
 :as staff S-0001
 /help
 :quit

@@ -17,18 +17,11 @@ from crm_adapter import models as m
 from crm_adapter.master.sync import sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
-from tests.e2e.conftest import console_transcript
+from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_transcript
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
-SCRIPT = """\
-:as client C-0001
-:press Даю согласие
-:press Мой менеджер
-:press Завершить
-/language
-:press English
-/help
-:as client C-0004
+SCRIPT = f"""\
+{CONSOLE_CLIENT_JOURNEY}:as client C-0004
 :press I agree
 /menu
 :as staff S-0001
