@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,10 +27,11 @@ from aiogram.types import (
 from bot.app import App, build_app
 from bot.local_session import LocalSession, sample_content
 from bot.notifier import direct_notifier
+from bot.outbound import begin_capture, end_capture, write_records
 from common.clock import Clock
 from common.settings import Settings
 from concierge.linking import issue_link_code
-from crm_adapter.sql import SqlCrm
+from crm_adapter.sql import SqlCrm, SqlUnitOfWork
 from tests.factories import MiniBank, make_bank
 
 
@@ -69,6 +71,23 @@ class MessengerHarness(ABC):
     @abstractmethod
     async def press_button(self, user: User, label_part: str) -> Sequence[object]:
         """Presses the newest button sent to `user` whose label contains `label_part`."""
+
+    @asynccontextmanager
+    async def job_unit(self) -> AsyncIterator[SqlUnitOfWork]:
+        """A unit of work to call a use case in as a job or the desk does, outside an update
+        (the caller commits).
+
+        The tests' direct notifier sends at once, and a message sent while the use case holds
+        SQLite's write turn would have its log line wait for that turn until the lock times
+        out (30 s, then an error; in production the outbox queues in the same transaction).
+        So, as during an update, the lines are kept and written once the unit of work ends.
+        """
+        captured = begin_capture()
+        try:
+            async with self.app.crm.unit_of_work() as uow:
+                yield uow
+        finally:
+            await write_records(self.app.crm, end_capture(captured))
 
     async def link_code(self, *, client_id: int | None = None, staff_id: int | None = None) -> str:
         """A one-time link code issued by the bank, as the CRM hands it out."""

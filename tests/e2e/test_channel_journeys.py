@@ -160,7 +160,7 @@ async def test_rsvp_to_a_closed_event(channels: Channels, messenger: str) -> Non
             coordinator_id=bank.coordinator_id,
         )
         await uow.commit()
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         await send_invitations(uow, harness.app.notifier, harness.app.clock, event.id)
         await uow.commit()
     assert "Вечер с главным экономистом" in harness.last_text(CLIENT)

@@ -48,7 +48,7 @@ async def new_request(
     """A cash-delivery request of the bank's client, booked by the real use case."""
     from concierge.requests import create_request
 
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         client = await uow.clients.get(bank.client_id)
         assert client is not None
         receipt = await create_request(
@@ -70,7 +70,7 @@ async def client_accepts(harness: BotHarness, bank: MiniBank, event_id: int) -> 
     from common.i18n import Catalog
     from concierge.events.rsvp import Rsvp, answer_invitation
 
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         invitation = (await uow.events.invitations(event_id))[0]
         answer = await answer_invitation(
             uow,
