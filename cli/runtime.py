@@ -17,6 +17,7 @@ from bot.replica_state import Unthrottled, build_replica_state
 from bot.transports import run
 from cli.assembly import assemble, load_knowledge
 from cli.logging_setup import configure_logging
+from cli.signals import run_until_signalled
 from common.clock import Clock, ManualClock, SystemClock
 from common.settings import Settings
 from concierge.contact_policy import ContactPolicy
@@ -34,7 +35,7 @@ async def run_messenger(settings: Settings, channels: Sequence[str]) -> None:
     assistant = await assemble(settings, session=None, clock=SystemClock())
     desk = await start_desk_beside(assistant.app, settings)
     try:
-        await run(assistant.app, channels)
+        await run_until_signalled(run(assistant.app, channels))
     finally:
         if desk is not None:
             await desk.cleanup()
@@ -133,7 +134,7 @@ async def run_desk(settings: Settings) -> None:
     runner = await start_desk(desk, host=settings.web.host, port=settings.web.port)
     print(f"Staff web desk at {settings.web.public_url} (Ctrl+C to stop)", flush=True)  # noqa: T201
     try:
-        await asyncio.Event().wait()
+        await run_until_signalled(asyncio.Event().wait())
     finally:
         await runner.cleanup()
         await crm.close()

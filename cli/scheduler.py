@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -18,6 +16,7 @@ from bot.app import create_max_bot
 from bot.channels import Messengers
 from bot.sender import BotSender
 from cli.logging_setup import configure_logging
+from cli.signals import run_until_signalled
 from common.clock import Clock, ManualClock, SystemClock
 from common.settings import Settings, get_settings
 from crm_adapter.master.factory import build_master_crm
@@ -76,14 +75,9 @@ async def run_scheduler_forever(
     schedule_feature_jobs(
         proactive, settings, crm=crm, notifier=proactive.notifier, clock=clock, facts=facts
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not available on every platform
-            loop.add_signal_handler(sig, stop.set)
     await proactive.start()
     try:
-        await stop.wait()
+        await run_until_signalled(asyncio.Event().wait())
     finally:
         await proactive.stop()
         if owns_bots:

@@ -17,10 +17,10 @@ from bot.app import App
 from bot.channels import MAX
 from bot.local_session import sample_content
 from bot.max.session import MaxTransport
-from concierge.linking import issue_link_code
+from tests.harness import MessengerHarness
 
 
-class MaxHarness:
+class MaxHarness(MessengerHarness):
     """Feeds MAX events into `app.dispatcher` through its MAX bot; reads what MAX received."""
 
     messenger = MAX
@@ -94,27 +94,6 @@ class MaxHarness:
                 if label_part in button.get("text", "") and button.get("type") == "callback":
                     return await self.press(user, button["payload"], message=sent)
         raise AssertionError(f"no button with {label_part!r} was sent to MAX user {user.id}")
-
-    # --- set-up shortcuts ---------------------------------------------------------------
-    async def link(
-        self,
-        user: User,
-        *,
-        client_id: int | None = None,
-        staff_id: int | None = None,
-        consent: bool = True,
-    ) -> None:
-        """Links the account by the bank's one-time code in a MAX deep link, as people do."""
-        async with self.app.crm.unit_of_work() as uow:
-            issued = await issue_link_code(
-                uow, clock=self.clock, client_id=client_id, staff_id=staff_id
-            )
-            await uow.commit()
-        await self.start(user, issued.code)
-        if client_id is not None and consent:
-            await self.press_button(
-                user, "Даю согласие" if user.language_code != "en" else "consent"
-            )
 
     # --- reading what the bot did --------------------------------------------------------
     def _latest_sent_to(self, user_id: int) -> Sent:

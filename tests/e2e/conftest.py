@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -15,17 +16,19 @@ import pytest
 
 from bench.max_standin import MaxStandIn
 from bot.app import App, build_app
+from bot.console import ConsoleSession, Transcript, run_console
 from bot.max.session import MaxTransport
 from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import KnowledgeSettings, Settings
 from crm_adapter.sql import SqlCrm
 from knowledge.answers import KnowledgeBase
-from tests.harness import BotHarness, RecordingSession
+from tests.harness import BotHarness, recorded_harness
 from tests.max_harness import MaxHarness
 from tests.unit.knowledge.fakes import HashingEmbedder
 
 MAX_TEST_TOKEN = "max-test-token"
+
 
 async def console_script(
     database_url: str, var_dir: Path, script: str, *, timeout: float = 120, **env: str
@@ -48,6 +51,38 @@ async def console_script(
         timeout=timeout,
         check=False,
     )
+
+
+# The client's journey in the console: link by the bank's link, consent, the manager's relay
+# opened and closed, the language switched, help. Played on each CRM backend unchanged.
+CONSOLE_CLIENT_JOURNEY = """\
+:as client C-0001
+:press Даю согласие
+:press Мой менеджер
+:press Завершить
+/language
+:press English
+/help
+"""
+
+
+async def console_transcript(
+    settings: Settings, crm: SqlCrm, clock: ManualClock, script: str, *, with_max: bool = False
+) -> str:
+    """What the console shows for `script`, run in-process on `crm`: Telegram, and MAX beside
+    it with `with_max`."""
+    out = io.StringIO()
+    transcript = Transcript(out=out)
+    app = build_app(
+        settings,
+        session=ConsoleSession(transcript),
+        max_session=ConsoleSession(transcript, messenger="max") if with_max else None,
+        clock=clock,
+        notifier_factory=direct_notifier,
+        crm=crm,
+    )
+    await run_console(app, transcript, io.StringIO(script))
+    return out.getvalue()
 
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs"
@@ -73,18 +108,11 @@ async def asking(
     settings: Settings, crm: SqlCrm, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[BotHarness]:
     """The assistant with the sample documents indexed (a fast hashing embedder)."""
-    knowledge = sample_knowledge(tmp_path / "kb", "e2e")
-    session = RecordingSession()
-    app = build_app(
-        settings,
-        session=session,
-        clock=clock,
-        notifier_factory=direct_notifier,
-        crm=crm,
-        knowledge=knowledge,
+    harness = recorded_harness(
+        settings, clock=clock, crm=crm, knowledge=sample_knowledge(tmp_path / "kb", "e2e")
     )
-    yield BotHarness(app, session)
-    await session.close()
+    yield harness
+    await harness.session.close()
 
 
 @pytest.fixture
@@ -112,17 +140,14 @@ class Channels:
 async def _channels(
     settings: Settings, crm: SqlCrm, clock: ManualClock, api: MaxStandIn, **services: Any
 ) -> Channels:
-    session = RecordingSession()
-    app = build_app(
+    telegram = recorded_harness(
         settings,
-        session=session,
-        max_session=MaxTransport(MAX_TEST_TOKEN, api_url=api.base_url),
         clock=clock,
-        notifier_factory=direct_notifier,
         crm=crm,
+        max_session=MaxTransport(MAX_TEST_TOKEN, api_url=api.base_url),
         **services,
     )
-    return Channels(BotHarness(app, session), MaxHarness(app, api))
+    return Channels(telegram, MaxHarness(telegram.app, api))
 
 
 async def _close(channels: Channels) -> None:

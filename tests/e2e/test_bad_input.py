@@ -10,10 +10,8 @@ from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import Message
 from sqlalchemy import func, select
 
-from bot.app import build_app
 from bot.callbacks import StaffRequestCb
 from bot.event_callbacks import EventAdminCb
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import BehaviourSettings, Settings
 from concierge.linking import issue_link_code
@@ -21,15 +19,13 @@ from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 from handlers.manager_render import ClientCb
 from tests.factories import make_bank
-from tests.harness import BotHarness, RecordingSession
+from tests.harness import BotHarness, recorded_harness
 
 
 @pytest.fixture
 async def client_user(harness: BotHarness) -> object:
-    bank = await make_bank(harness.app.crm)
-    user = harness.user(6001)
-    await harness.link(user, client_id=bank.client_id)
-    return user
+    await harness.linked_bank(client=6001)
+    return harness.user(6001)
 
 
 @pytest.mark.parametrize("content", ["sticker", "voice", "photo", "document"])
@@ -114,9 +110,7 @@ async def test_flood_gets_one_polite_answer(
     settings: Settings, crm: SqlCrm, clock: ManualClock
 ) -> None:
     tight = settings.model_copy(update={"behaviour": BehaviourSettings(throttle_burst=3)})
-    session = RecordingSession()
-    app = build_app(tight, session=session, clock=clock, notifier_factory=direct_notifier, crm=crm)
-    harness = BotHarness(app, session)
+    harness = recorded_harness(tight, clock=clock, crm=crm)
     user = harness.user(6501)
     for _ in range(6):
         await harness.send(user, "/help")
@@ -202,10 +196,8 @@ async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
     harness: BotHarness, data: str
 ) -> None:
     # A forged number larger than the database holds used to reach it and fail there.
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(client=6001, admin=7001)
     staff, client = harness.user(7001), harness.user(6001)
-    await harness.link(staff, staff_id=bank.admin_id)
-    await harness.link(client, client_id=bank.client_id)
     for person in (staff, client):
         calls = await harness.press(person, data)
         assert len(calls) == 1, calls
@@ -223,8 +215,7 @@ async def test_an_oversized_id_in_a_button_is_a_stale_button_for_everyone(
 async def test_an_oversized_id_in_a_command_is_answered_with_its_usage(
     harness: BotHarness, command: str
 ) -> None:
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(coordinator=7001)
     coordinator = harness.user(7001)
-    await harness.link(coordinator, staff_id=bank.coordinator_id)
     calls = await harness.send(coordinator, command)
     assert len(calls) == 1 and "что-то пошло не так" not in calls[0].text  # type: ignore[attr-defined]

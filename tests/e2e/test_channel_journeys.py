@@ -18,6 +18,7 @@ from concierge.events.drafts import EventDraft, create_event
 from concierge.events.invitations import send_invitations
 from crm_adapter import models as m
 from tests.e2e.conftest import Channels
+from tests.e2e.journeys import order_cash_delivery, relay_round_trip, the_rated_request
 from tests.factories import MiniBank, make_bank
 from tests.harness import BotHarness
 from tests.max_harness import MaxHarness
@@ -33,17 +34,8 @@ def messenger(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def _bank(harness: Harness, *, staff: bool = True) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    if staff:
-        for user_id, staff_id in (
-            (MANAGER, bank.manager_id),
-            (BACKUP, bank.backup_id),
-            (DUTY, bank.duty_id),
-        ):
-            await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+async def _bank(harness: Harness) -> MiniBank:
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def _logged_messengers(harness: Harness, client_id: int) -> set[str | None]:
@@ -87,30 +79,13 @@ async def test_service_wizard_to_the_manager_and_back(channels: Channels, messen
     harness = channels.of(messenger)
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "Услуги")
-    await harness.press_button(client, "Доставка наличных")
-    assert "шаг 1 из 4" in harness.last_text(CLIENT)
-    await harness.send(client, "сто тысяч")
-    assert "Не понял сумму" in harness.last_text(CLIENT)
-    await harness.send(client, "1 500 000,50")
-    await harness.press_button(client, "EUR")
-    await harness.send(client, "25.11.2026")
-    await harness.send(client, "Москва")
-    await harness.press_button(client, "Отправить")
-    assert "Соколов Андрей" in harness.last_text(CLIENT)
-    assert "Волков Иван Петрович" in harness.last_text(MANAGER)
-
+    await order_cash_delivery(harness, CLIENT, MANAGER)
     await harness.press_button(manager, "Принять")
     assert "взял(а) в работу" in harness.last_text(CLIENT)
     await harness.press_button(manager, "Решено")
     assert "выполнена" in harness.last_text(CLIENT)
     await harness.press_button(client, "5 ⭐")
-    async with harness.app.crm.unit_of_work() as uow:
-        (request,) = await uow.requests.for_client(bank.client_id)
-        feedback = await uow.feedback.find(
-            client_id=bank.client_id, kind="request", subject_id=request.id
-        )
+    request, feedback = await the_rated_request(harness, bank.client_id)
     assert request.status == "resolved" and request.details is not None
     assert request.details["answers"]["amount"] == "1500000.50"
     assert feedback is not None and feedback.score == 5
@@ -135,19 +110,8 @@ async def test_question_gets_a_cited_answer(asking_channels: Channels, messenger
 async def test_relay_with_the_manager_both_ways(channels: Channels, messenger: str) -> None:
     harness = channels.of(messenger)
     bank = await _bank(harness)
-    client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "Мой менеджер")
-    await harness.send(client, "Нужна справка для визы <срочно>")
-    relayed = harness.last_text(MANAGER)
-    assert "Волков Иван Петрович" in relayed and "&lt;срочно&gt;" in relayed
-    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
-
-    await harness.send(
-        manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)
-    )
-    assert harness.last_text(CLIENT) == "👤 <b>Соколов Андрей</b>:\nПодготовлю к завтра"
-    assert "Ответ передан клиенту" in harness.last_text(MANAGER)
+    client = harness.user(CLIENT)
+    await relay_round_trip(harness, CLIENT, MANAGER)
 
     # A long message, over either messenger's limit with the card: every part answerable.
     await harness.send(client, "слово " * 675)
@@ -222,7 +186,7 @@ async def test_rsvp_to_a_closed_event(channels: Channels, messenger: str) -> Non
             coordinator_id=bank.coordinator_id,
         )
         await uow.commit()
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         await send_invitations(uow, harness.app.notifier, harness.app.clock, event.id)
         await uow.commit()
     assert "Вечер с главным экономистом" in harness.last_text(CLIENT)

@@ -7,15 +7,12 @@ from sqlalchemy import select
 from bot.callbacks import SectionCb
 from crm_adapter import models as m
 from knowledge.answers import document_ref, section_key_of
-from tests.factories import make_bank
 from tests.harness import BotHarness
 
 
 async def test_question_gets_a_cited_answer_and_an_interest_signal(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
-    manager, client = asking.user(8101), asking.user(7101)
-    await asking.link(manager, staff_id=bank.manager_id)
-    await asking.link(client, client_id=bank.client_id)
+    bank = await asking.linked_bank(client=7101, manager=8101)
+    client = asking.user(7101)
     await asking.send(client, "хочу вложиться в альтернативные инвестиции, что у вас есть?")
     answer = asking.last_text(7101)
     assert "Источники:" in answer
@@ -30,9 +27,8 @@ async def test_question_gets_a_cited_answer_and_an_interest_signal(asking: BotHa
 
 
 async def test_section_of_a_staff_document_is_refused(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
+    await asking.linked_bank(client=7104)
     client = asking.user(7104)
-    await asking.link(client, client_id=bank.client_id)
     knowledge = asking.app.extras["knowledge"]
     secret = next(c for c in knowledge.retriever.chunks() if c.audience == "staff")
     forged = SectionCb(doc=document_ref(secret.doc_id), key=section_key_of(secret.section))
@@ -44,10 +40,8 @@ async def test_section_of_a_staff_document_is_refused(asking: BotHarness) -> Non
 
 
 async def test_asking_for_a_person_hands_over_to_the_manager(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
-    manager, client = asking.user(8102), asking.user(7102)
-    await asking.link(manager, staff_id=bank.manager_id)
-    await asking.link(client, client_id=bank.client_id)
+    await asking.linked_bank(client=7102, manager=8102)
+    client = asking.user(7102)
     await asking.send(client, "хочу поговорить с менеджером")
     assert "хочу поговорить с менеджером" in asking.last_text(8102)
     async with asking.app.crm.unit_of_work() as uow:
@@ -56,9 +50,8 @@ async def test_asking_for_a_person_hands_over_to_the_manager(asking: BotHarness)
 
 
 async def test_staff_only_documents_never_reach_a_client(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
+    await asking.linked_bank(client=7103)
     client = asking.user(7103)
-    await asking.link(client, client_id=bank.client_id)
     await asking.send(client, "матрица эскалации и чек-лист брифинга для сотрудников")
     assert "Матрица эскалации" not in asking.last_text(7103)
 
@@ -69,10 +62,8 @@ async def test_ask_a_question_leaves_a_half_finished_wizard_or_conversation(
     """Found by hand in the console: "Ask a question" pressed at a wizard's confirmation
     promised an answer from the documents, then met the question with "choose a button";
     pressed while talking to the manager, the question would have gone to the manager."""
-    bank = await make_bank(asking.app.crm)
-    manager, client = asking.user(8105), asking.user(7105)
-    await asking.link(manager, staff_id=bank.manager_id)
-    await asking.link(client, client_id=bank.client_id)
+    await asking.linked_bank(client=7105, manager=8105)
+    client = asking.user(7105)
     await asking.press_button(client, "Услуги")
     await asking.press_button(client, "Блокировка")
     await asking.press_button(client, "Заблокировать")

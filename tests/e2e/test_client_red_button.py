@@ -9,22 +9,14 @@ from sqlalchemy import select
 from common.clock import ManualClock
 from concierge.request_queue import escalate_overdue
 from crm_adapter import models as m
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank
 from tests.harness import BotHarness
 
 CLIENT, MANAGER, BACKUP, DUTY = 7201, 8201, 8202, 8203
 
 
 async def _bank(harness: BotHarness) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, staff_id in (
-        (MANAGER, bank.manager_id),
-        (BACKUP, bank.backup_id),
-        (DUTY, bank.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def _escalate(harness: BotHarness) -> list[int]:

@@ -12,42 +12,24 @@ from common.clock import ManualClock
 from concierge.feedback import ask_nps, ask_nps_round
 from concierge.relay import hand_over_question
 from crm_adapter import models as m
-from tests.factories import MiniBank, make_bank
+from tests.e2e.journeys import relay_round_trip
+from tests.factories import MiniBank
 from tests.harness import BotHarness
 
 CLIENT, MANAGER, BACKUP, DUTY = 7301, 8301, 8302, 8303
 
 
 async def _bank(harness: BotHarness) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, staff_id in (
-        (MANAGER, bank.manager_id),
-        (BACKUP, bank.backup_id),
-        (DUTY, bank.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def test_relay_both_ways_with_photo(harness: BotHarness) -> None:
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "Мой менеджер")
-    assert "Соколов Андрей" in harness.last_text(CLIENT)
-    await harness.send(client, "Нужна справка для визы <срочно>")
-    relayed = harness.last_text(MANAGER)
+    relayed = await relay_round_trip(harness, CLIENT, MANAGER)
     # The segment by its name, not the CRM's code.
     assert "Волков Иван Петрович</b> · стабильный хранитель" in relayed
-    assert "открытых заявок: 0" in relayed and "&lt;срочно&gt;" in relayed
-    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
-
-    await harness.send(
-        manager, "Подготовлю к завтра", reply_to_message=harness.last_message(MANAGER)
-    )
-    assert harness.last_text(CLIENT) == "👤 <b>Соколов Андрей</b>:\nПодготовлю к завтра"
-    assert "Ответ передан клиенту" in harness.last_text(MANAGER)
+    assert "открытых заявок: 0" in relayed
 
     calls = await harness.send_content(client, "photo")
     copies = [c for c in calls if isinstance(c, CopyMessage)]

@@ -9,49 +9,37 @@ from sqlalchemy import select
 
 from common.clock import ManualClock
 from crm_adapter import models as m
-from tests.factories import MiniBank, make_bank
+from tests.e2e.journeys import order_cash_delivery, the_rated_request
+from tests.factories import MiniBank
 from tests.harness import BotHarness
 
 CLIENT, MANAGER, BACKUP, DUTY, OTHER = 7101, 8101, 8102, 8103, 7102
 
 
 async def _bank(harness: BotHarness) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, staff_id in (
-        (MANAGER, bank.manager_id),
-        (BACKUP, bank.backup_id),
-        (DUTY, bank.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return bank
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
+
+
+async def _comment_on_a_visa_letter(harness: BotHarness, purpose: str) -> None:
+    """The client asks for a visa letter, then starts a comment on it from "My requests"."""
+    client = harness.user(CLIENT)
+    await harness.press_button(client, "Услуги")
+    await harness.press_button(client, "Справка или документ")
+    await harness.press_button(client, "Справка для визы")
+    await harness.send(client, purpose)
+    await harness.press_button(client, "Отправить")
+    await harness.press_button(client, "Мои заявки")
+    await harness.press_button(client, "#")
+    await harness.press_button(client, "Комментарий")
 
 
 async def test_cash_delivery_from_menu_to_rating(harness: BotHarness) -> None:
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "Услуги")
-    await harness.press_button(client, "Доставка наличных")
-    assert "шаг 1 из 4" in harness.last_text(CLIENT)
-
-    await harness.send(client, "сто тысяч")
-    assert "Не понял сумму" in harness.last_text(CLIENT)
-    await harness.send(client, "1 500 000,50")
-    await harness.press_button(client, "EUR")
-    await harness.send(client, "01.01.2020")
-    assert "уже прошла" in harness.last_text(CLIENT)
-    await harness.send(client, "25.11.2026")
-    await harness.send(client, "Москва")
-    confirm = harness.last_text(CLIENT)
-    assert "1\u00a0500\u00a0000.50" in confirm and "EUR" in confirm and "25.11.2026" in confirm
-
-    await harness.press_button(client, "Отправить")
-    created = harness.last_text(CLIENT)
-    assert "Соколов Андрей" in created and "22.11.2026 19:00" in created  # ack 1 h, Moscow
-    card = harness.last_text(MANAGER)
+    await order_cash_delivery(harness, CLIENT, MANAGER)
+    assert "22.11.2026 19:00" in harness.last_text(CLIENT)  # ack 1 h, Moscow
     # The client's segment by its name, not the CRM's code.
-    assert "Волков Иван Петрович</b> · стабильный хранитель" in card
+    assert "Волков Иван Петрович</b> · стабильный хранитель" in harness.last_text(MANAGER)
     assert {"✋ Принять", "✅ Решено", "💬 Ответить"} <= set(harness.last_buttons(MANAGER))
 
     await harness.press_button(manager, "Принять")
@@ -68,11 +56,7 @@ async def test_cash_delivery_from_menu_to_rating(harness: BotHarness) -> None:
     await harness.send(client, "Курьер опоздал")
     assert "Курьер опоздал" in harness.last_text(MANAGER)
 
-    async with harness.app.crm.unit_of_work() as uow:
-        request = (await uow.requests.for_client(bank.client_id))[0]
-        feedback = await uow.feedback.find(
-            client_id=bank.client_id, kind="request", subject_id=request.id
-        )
+    request, feedback = await the_rated_request(harness, bank.client_id)
     assert request.status == "resolved" and request.details is not None
     assert request.details["answers"]["amount"] == "1500000.50"
     assert feedback is not None and feedback.score == 2 and feedback.comment == "Курьер опоздал"
@@ -189,15 +173,7 @@ async def test_comments_documents_and_reassignment(harness: BotHarness) -> None:
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
     admin = harness.user(8199)
     await harness.link(admin, staff_id=bank.admin_id)
-    await harness.press_button(client, "Услуги")
-    await harness.press_button(client, "Справка или документ")
-    await harness.press_button(client, "Справка для визы")
-    await harness.send(client, "Для посольства Италии, на английском")
-    await harness.press_button(client, "Отправить")
-
-    await harness.press_button(client, "Мои заявки")
-    await harness.press_button(client, "#")
-    await harness.press_button(client, "Комментарий")
+    await _comment_on_a_visa_letter(harness, "Для посольства Италии, на английском")
     await harness.send_content(client, "document")
     assert "Клиент Волков Иван Петрович по заявке" in harness.last_text(MANAGER)
 
@@ -227,14 +203,7 @@ async def test_a_comment_typed_after_the_request_closed_is_refused_and_audited(
     # Refusals are answered in one place (the update middleware) for buttons and messages.
     bank = await _bank(harness)
     client, manager = harness.user(CLIENT), harness.user(MANAGER)
-    await harness.press_button(client, "Услуги")
-    await harness.press_button(client, "Справка или документ")
-    await harness.press_button(client, "Справка для визы")
-    await harness.send(client, "Для посольства Италии")
-    await harness.press_button(client, "Отправить")
-    await harness.press_button(client, "Мои заявки")
-    await harness.press_button(client, "#")
-    await harness.press_button(client, "Комментарий")
+    await _comment_on_a_visa_letter(harness, "Для посольства Италии")
     await harness.press_button(manager, "Решено")  # closed while the client is typing
 
     calls = await harness.send(client, "И ещё копию для банка, пожалуйста")

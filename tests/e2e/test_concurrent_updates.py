@@ -105,10 +105,8 @@ async def test_one_clients_updates_of_one_batch_are_handled_one_after_another(
     """Polling hands a batch of updates to concurrent tasks. A client who taps "My manager"
     and types at once must reach the manager: the text may only be read once the tap has
     switched the conversation to the relay, as it would be had they arrived apart."""
-    bank = await make_bank(harness.app.crm)
-    client, manager = harness.user(FIRST_USER), harness.user(MANAGER_USER)
-    await harness.link(client, client_id=bank.client_id)
-    await harness.link(manager, staff_id=bank.manager_id)
+    await harness.linked_bank(client=FIRST_USER, manager=MANAGER_USER)
+    client = harness.user(FIRST_USER)
     for attempt in range(3):
         tap = harness.update(
             callback_query=CallbackQuery(

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import build_app
-from bot.console import ConsoleSession, Transcript, run_console
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import Settings
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
-from tests.e2e.conftest import console_script
+from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_script, console_transcript
 from tests.factories import make_bank
 
-SCRIPT = """\
+SCRIPT = f"""\
 # a new visitor first, then the client linked by the bank's one-time link
 :as new
 Здравствуйте
-:as client C-0001
-:press Даю согласие
-:press Мой менеджер
-:press Завершить
-/language
-:press English
-/help
-:send sticker
+{CONSOLE_CLIENT_JOURNEY}:send sticker
 :as staff S-0001
 /help
 :quit
@@ -38,18 +27,7 @@ SCRIPT = """\
 async def _console(settings: Settings, crm: SqlCrm, clock: ManualClock, script: str) -> str:
     """What the console shows for `script`, run in-process against the demo bank."""
     await make_bank(crm)
-    out = io.StringIO()
-    transcript = Transcript(out=out)
-    app = build_app(
-        settings,
-        session=ConsoleSession(transcript),
-        max_session=ConsoleSession(transcript, messenger="max"),
-        clock=clock,
-        notifier_factory=direct_notifier,
-        crm=crm,
-    )
-    await run_console(app, transcript, io.StringIO(script))
-    return out.getvalue()
+    return await console_transcript(settings, crm, clock, script, with_max=True)
 
 
 async def test_console_session_link_consent_menu(
@@ -154,17 +132,7 @@ async def test_second_console_session_is_not_taken_for_redelivery(
     """Regression: update ids restarted at 1 in every console, so a second session on the
     same database had all its updates ignored as duplicates."""
     await make_bank(crm)
-    outputs = []
-    for _ in range(2):
-        out = io.StringIO()
-        transcript = Transcript(out=out)
-        app = build_app(
-            settings,
-            session=ConsoleSession(transcript),
-            clock=clock,
-            notifier_factory=direct_notifier,
-            crm=crm,
-        )
-        await run_console(app, transcript, io.StringIO(":as new\n/help\n:quit\n"))
-        outputs.append(out.getvalue())
+    outputs = [
+        await console_transcript(settings, crm, clock, ":as new\n/help\n:quit\n") for _ in range(2)
+    ]
     assert all("подключите аккаунт" in text for text in outputs)

@@ -5,33 +5,23 @@ once in the client's timeline there when it is back; admins see the write queue 
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from bench.bitrix24_portal import MARKER_PREFIX
 from bench.bitrix24_standin import Bitrix24StandIn, demo_portal
-from bot.app import build_app
-from bot.console import ConsoleSession, Transcript, run_console
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import CrmSettings, Settings
 from crm_adapter import models as m
 from crm_adapter.master.sync import sync_from_master
 from crm_adapter.sql import SqlCrm
 from scheduler.crm_writer import CrmWriter
+from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_transcript
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
-SCRIPT = """\
-:as client C-0001
-:press Даю согласие
-:press Мой менеджер
-:press Завершить
-/language
-:press English
-/help
-:as client C-0004
+SCRIPT = f"""\
+{CONSOLE_CLIENT_JOURNEY}:as client C-0004
 :press I agree
 /menu
 :as staff S-0001
@@ -55,18 +45,8 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
         master = bitrix24(api.webhook_url)
         try:
             await sync_from_master(store, master, clock, full=True)  # into an empty store
-            out = io.StringIO()
-            transcript = Transcript(out=out)
-            app = build_app(
-                settings,
-                session=ConsoleSession(transcript),
-                clock=clock,
-                notifier_factory=direct_notifier,
-                crm=store,
-            )
             await api.outage()  # the bank's CRM goes down: the bot serves from the store
-            await run_console(app, transcript, io.StringIO(SCRIPT))
-            text = out.getvalue()
+            text = await console_transcript(settings, store, clock, SCRIPT)
             writer = CrmWriter(store, master, clock)
             await writer.drain()
             assert writer.tally.unavailable == 1 and writer.tally.delivered == 0

@@ -23,14 +23,7 @@ MANAGER, BACKUP, DUTY = 8701, 8702, 8703
 
 
 async def _staff_in_telegram(channels: Channels) -> MiniBank:
-    bank = await make_bank(channels.app.crm)
-    for user_id, staff_id in (
-        (MANAGER, bank.manager_id),
-        (BACKUP, bank.backup_id),
-        (DUTY, bank.duty_id),
-    ):
-        await channels.telegram.link(channels.telegram.user(user_id), staff_id=staff_id)
-    return bank
+    return await channels.telegram.linked_bank(manager=MANAGER, backup=BACKUP, duty=DUTY)
 
 
 async def _relay_messengers(channels: Channels) -> list[tuple[str, str | None]]:
@@ -206,14 +199,10 @@ async def test_a_messenger_the_client_has_not_linked_is_refused(channels: Channe
 
 async def test_the_same_code_links_only_one_account(channels: Channels) -> None:
     """A one-time code opened in Telegram cannot link a MAX account too (and vice versa)."""
-    from concierge.linking import issue_link_code
-
     bank = await make_bank(channels.app.crm)
-    async with channels.app.crm.unit_of_work() as uow:
-        issued = await issue_link_code(uow, clock=channels.app.clock, client_id=bank.client_id)
-        await uow.commit()
-    await channels.telegram.send(channels.telegram.user(CLIENT_TG), f"/start {issued.code}")
-    await channels.max.start(channels.max.user(CLIENT_MAX), issued.code)
+    code = await channels.telegram.link_code(client_id=bank.client_id)
+    await channels.telegram.start(channels.telegram.user(CLIENT_TG), code)
+    await channels.max.start(channels.max.user(CLIENT_MAX), code)
     assert "уже использован" in channels.max.last_text(CLIENT_MAX)
     async with channels.app.crm.unit_of_work() as uow:
         links = await uow.links.all_for_client(bank.client_id)

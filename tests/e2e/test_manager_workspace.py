@@ -12,8 +12,6 @@ from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage, Send
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
-from bot.app import App, build_app
-from bot.notifier import direct_notifier
 from common.clock import ManualClock
 from common.settings import Settings
 from concierge.briefing import Fact
@@ -24,7 +22,7 @@ from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from handlers.manager_render import ClientCb
 from tests.factories import MiniBank, make_bank
-from tests.harness import BotHarness, RecordingSession
+from tests.harness import BotHarness, recorded_harness
 
 MANAGER, BACKUP, ADMIN, COORDINATOR = 8001, 8002, 8003, 8004
 
@@ -42,35 +40,31 @@ class FakeFacts:
 
 
 @pytest.fixture
-async def app_with_facts(
-    settings: Settings, crm: SqlCrm, clock: ManualClock
-) -> AsyncIterator[App]:
-    application = build_app(
-        settings,
-        session=RecordingSession(),
-        clock=clock,
-        notifier_factory=direct_notifier,
-        crm=crm,
-        product_facts=FakeFacts(),
-    )
-    yield application
-    await application.bot.session.close()
-
-
-@pytest.fixture
-def h(app_with_facts: App) -> BotHarness:
-    session = app_with_facts.bot.session
-    assert isinstance(session, RecordingSession)
-    return BotHarness(app_with_facts, session)
+async def h(settings: Settings, crm: SqlCrm, clock: ManualClock) -> AsyncIterator[BotHarness]:
+    """The assistant whose briefs quote the product facts of `FakeFacts`."""
+    harness = recorded_harness(settings, clock=clock, crm=crm, product_facts=FakeFacts())
+    yield harness
+    await harness.session.close()
 
 
 async def staffed_bank(h: BotHarness) -> MiniBank:
-    bank = await make_bank(h.app.crm)
-    await h.link(h.user(MANAGER), staff_id=bank.manager_id)
-    await h.link(h.user(BACKUP), staff_id=bank.backup_id)
-    await h.link(h.user(ADMIN), staff_id=bank.admin_id)
-    await h.link(h.user(COORDINATOR), staff_id=bank.coordinator_id)
-    return bank
+    return await h.linked_bank(
+        manager=MANAGER, backup=BACKUP, admin=ADMIN, coordinator=COORDINATOR
+    )
+
+
+def _meeting(
+    h: BotHarness, bank: MiniBank, starts_in: timedelta, *, topic: str | None = None
+) -> m.MeetingRow:
+    """A meeting of the bank's client with their manager, `starts_in` from now."""
+    now = h.clock.now()
+    return m.MeetingRow(
+        client_id=bank.client_id,
+        manager_id=bank.manager_id,
+        starts_at=now + starts_in,
+        topic=topic,
+        created_at=now,
+    )
 
 
 async def audit(h: BotHarness, action: str) -> list[AuditEntry]:
@@ -241,19 +235,8 @@ async def test_due_briefings_are_sent_once_before_the_meeting(h: BotHarness) -> 
     async with h.app.crm.unit_of_work() as uow:
         uow.session.add_all(
             [
-                m.MeetingRow(
-                    client_id=bank.client_id,
-                    manager_id=bank.manager_id,
-                    starts_at=clock.now() + timedelta(hours=1),
-                    topic="Размещение средств",
-                    created_at=clock.now(),
-                ),
-                m.MeetingRow(
-                    client_id=bank.client_id,
-                    manager_id=bank.manager_id,
-                    starts_at=clock.now() + timedelta(hours=5),
-                    created_at=clock.now(),
-                ),
+                _meeting(h, bank, timedelta(hours=1), topic="Размещение средств"),
+                _meeting(h, bank, timedelta(hours=5)),
             ]
         )
         uow.session.add(
@@ -285,14 +268,7 @@ async def test_undelivered_briefing_is_retried(h: BotHarness) -> None:
     bank = await make_bank(h.app.crm)  # nobody linked: the manager cannot be reached yet
     clock = h.clock
     async with h.app.crm.unit_of_work() as uow:
-        uow.session.add(
-            m.MeetingRow(
-                client_id=bank.client_id,
-                manager_id=bank.manager_id,
-                starts_at=clock.now() + timedelta(minutes=30),
-                created_at=clock.now(),
-            )
-        )
+        uow.session.add(_meeting(h, bank, timedelta(minutes=30)))
         await uow.commit()
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 0
     await h.link(h.user(MANAGER), staff_id=bank.manager_id)
@@ -304,14 +280,7 @@ async def test_briefing_goes_to_the_backup_while_the_manager_is_away(h: BotHarne
     clock = h.clock
     async with h.app.crm.unit_of_work() as uow:
         await uow.staff.set_absent(bank.manager_id, absent=True)
-        uow.session.add(
-            m.MeetingRow(
-                client_id=bank.client_id,
-                manager_id=bank.manager_id,
-                starts_at=clock.now() + timedelta(minutes=90),
-                created_at=clock.now(),
-            )
-        )
+        uow.session.add(_meeting(h, bank, timedelta(minutes=90)))
         await uow.commit()
     before = len(h.session.calls)
     assert await send_due_briefings(h.app.crm, h.app.notifier, clock) == 1

@@ -28,19 +28,11 @@ from bot.max.session import MaxTransport
 from bot.max.updates import to_update, update_id_of
 from bot.transports import MAX_SECRET_HEADER, build_webhooks_app, run_polling
 from common.settings import MaxSettings
-from concierge.linking import issue_link_code
 from tests.e2e.conftest import Channels
 from tests.factories import make_bank
 
 PERSON = 5901
 SECRET = "max-webhook-secret_1"
-
-
-async def _code(channels: Channels, client_id: int) -> str:
-    async with channels.app.crm.unit_of_work() as uow:
-        issued = await issue_link_code(uow, clock=channels.app.clock, client_id=client_id)
-        await uow.commit()
-    return issued.code
 
 
 async def test_long_polling_receives_events_and_answers_through_max(
@@ -55,7 +47,8 @@ async def test_long_polling_receives_events_and_answers_through_max(
             while max_api.subscriptions:
                 await asyncio.sleep(0.02)
         person = max_api.person(PERSON)
-        await max_api.deliver(max_api.event_started(person, await _code(channels, bank.client_id)))
+        code = await channels.max.link_code(client_id=bank.client_id)
+        await max_api.deliver(max_api.event_started(person, code))
         async with asyncio.timeout(20):
             while not any("Согласие" in s.text for s in max_api.messages_to(PERSON)):
                 await asyncio.sleep(0.05)
@@ -78,7 +71,8 @@ async def test_the_webhook_takes_only_events_with_the_secret_and_once(
     app = channels.app
     app.settings.max = MaxSettings(webhook_secret=SecretStr(SECRET))
     bank = await make_bank(app.crm)
-    event = max_api.event_started(max_api.person(PERSON), await _code(channels, bank.client_id))
+    code = await channels.max.link_code(client_id=bank.client_id)
+    event = max_api.event_started(max_api.person(PERSON), code)
     client = TestClient(TestServer(build_webhooks_app(app, ["max"], handle_in_background=False)))
     await client.start_server()
     try:

@@ -55,9 +55,8 @@ async def test_a_failed_note_logs_no_digit_of_the_card_it_held(
     harness: BotHarness, production_logging: Path
 ) -> None:
     # The statement fails (the table is gone); its error used to carry the bound values.
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(manager=7001)
     manager = harness.user(7001)
-    await harness.link(manager, staff_id=bank.manager_id)
     async with harness.app.crm.engine.begin() as conn:
         await conn.execute(text("DROP TABLE note"))
 
@@ -88,10 +87,7 @@ def _clear(text: str | None) -> list[str]:
 
 
 async def _client_and_manager(harness: BotHarness) -> MiniBank:
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    await harness.link(harness.user(MANAGER), staff_id=bank.manager_id)
-    return bank
+    return await harness.linked_bank(client=CLIENT, manager=MANAGER)
 
 
 async def _texts_of(harness: BotHarness, row: type[Any], column: Any) -> list[str]:
@@ -248,9 +244,8 @@ async def test_strangers_and_clients_without_consent_leave_metadata_only(
 
 
 async def test_a_link_code_is_never_stored_in_clear(harness: BotHarness) -> None:
-    bank = await make_bank(harness.app.crm)
+    await harness.linked_bank(manager=MANAGER)
     manager = harness.user(MANAGER)
-    await harness.link(manager, staff_id=bank.manager_id)
     await harness.send(manager, "/start Xy7-secret_code")
     texts = await _texts_of(harness, m.InteractionRow, m.InteractionRow.text)
     assert "/start [code]" in texts
@@ -258,10 +253,8 @@ async def test_a_link_code_is_never_stored_in_clear(harness: BotHarness) -> None
 
 
 async def test_the_managers_interest_signal_quotes_the_question_masked(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
-    manager, client = asking.user(8101), asking.user(7101)
-    await asking.link(manager, staff_id=bank.manager_id)
-    await asking.link(client, client_id=bank.client_id)
+    bank = await asking.linked_bank(client=7101, manager=8101)
+    client = asking.user(7101)
     await asking.send(
         client, f"хочу вложиться в альтернативные инвестиции, перезвоните на {PHONE}"
     )

@@ -15,7 +15,7 @@ from concierge.desk_login import DeskPolicy, issue_login
 from crm_adapter import models as m
 from crm_adapter.sql import SqlCrm
 from scheduler.outbox import OutboxNotifier
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank
 from tests.harness import BotHarness
 
 CLIENT, MANAGER, BACKUP, COORDINATOR, ADMIN, DUTY = 7201, 8201, 8202, 8203, 8204, 8205
@@ -48,7 +48,7 @@ async def new_request(
     """A cash-delivery request of the bank's client, booked by the real use case."""
     from concierge.requests import create_request
 
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         client = await uow.clients.get(bank.client_id)
         assert client is not None
         receipt = await create_request(
@@ -70,7 +70,7 @@ async def client_accepts(harness: BotHarness, bank: MiniBank, event_id: int) -> 
     from common.i18n import Catalog
     from concierge.events.rsvp import Rsvp, answer_invitation
 
-    async with harness.app.crm.unit_of_work() as uow:
+    async with harness.job_unit() as uow:
         invitation = (await uow.events.invitations(event_id))[0]
         answer = await answer_invitation(
             uow,
@@ -88,17 +88,14 @@ async def client_accepts(harness: BotHarness, bank: MiniBank, event_id: int) -> 
 
 async def staffed_bank(harness: BotHarness) -> MiniBank:
     """The mini bank with the client and every staff member linked through /start."""
-    found = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=found.client_id)
-    for user_id, staff_id in (
-        (MANAGER, found.manager_id),
-        (BACKUP, found.backup_id),
-        (COORDINATOR, found.coordinator_id),
-        (ADMIN, found.admin_id),
-        (DUTY, found.duty_id),
-    ):
-        await harness.link(harness.user(user_id), staff_id=staff_id)
-    return found
+    return await harness.linked_bank(
+        client=CLIENT,
+        manager=MANAGER,
+        backup=BACKUP,
+        coordinator=COORDINATOR,
+        admin=ADMIN,
+        duty=DUTY,
+    )
 
 
 async def login_code(crm: SqlCrm, clock: Clock, staff_id: int) -> str:
