@@ -143,7 +143,7 @@ async def test_relay_no_one_can_take_is_kept_for_the_duty_desk(
     """No one who answers for the client has a linked account: the message is kept in a
     request for the duty desk, and the client is told its number in their messenger."""
     harness = channels.of(messenger)
-    bank = await _bank(harness, staff=False)
+    bank = await harness.linked_bank(client=CLIENT)
     client = harness.user(CLIENT)
     await harness.press_button(client, "Мой менеджер")
     await harness.send(client, "Прошу перезвонить сегодня")

@@ -23,20 +23,11 @@ from concierge.events.drafts import EventDraft, create_event
 from concierge.request_messages import local_time
 from concierge.staffing import DUTY_LEVEL
 from crm_adapter import models as m
-from tests.factories import MiniBank, make_bank
+from tests.factories import make_bank
 from tests.harness import BotHarness
 
-CLIENT, MANAGER, BACKUP, DUTY, OTHER_CLIENT = 7501, 8501, 8502, 8503, 7502
+CLIENT, MANAGER, BACKUP, DUTY, COORDINATOR, OTHER_CLIENT = 7501, 8501, 8502, 8503, 8504, 7502
 CARD = "4276 1234 5678 9012"
-
-
-async def _bank(harness: BotHarness, *staff: tuple[int, str]) -> MiniBank:
-    """The mini bank with the client linked, and only the staff named linked."""
-    bank = await make_bank(harness.app.crm)
-    await harness.link(harness.user(CLIENT), client_id=bank.client_id)
-    for user_id, who in staff:
-        await harness.link(harness.user(user_id), staff_id=getattr(bank, f"{who}_id"))
-    return bank
 
 
 async def _write_to_manager(harness: BotHarness, text: str) -> None:
@@ -77,7 +68,7 @@ def _refuse_chat(harness: BotHarness, monkeypatch: pytest.MonkeyPatch, chat_id: 
 async def test_manager_without_a_linked_account_the_backup_takes_the_message(
     harness: BotHarness,
 ) -> None:
-    bank = await _bank(harness, (BACKUP, "backup"), (DUTY, "duty"))
+    bank = await harness.linked_bank(client=CLIENT, backup=BACKUP, duty=DUTY)
     await _write_to_manager(harness, "Когда будет готова справка?")
     assert "Когда будет готова справка?" in harness.last_text(BACKUP)
     assert "вместо менеджера Соколов Андрей" in harness.last_text(BACKUP)
@@ -99,7 +90,7 @@ async def test_manager_without_a_linked_account_the_backup_takes_the_message(
 async def test_manager_who_blocked_the_bot_the_backup_takes_it_and_the_link_is_marked(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bank = await _bank(harness, (MANAGER, "manager"), (BACKUP, "backup"))
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP)
     _refuse_chat(harness, monkeypatch, MANAGER)
     await _write_to_manager(harness, "Перезвоните, пожалуйста")
     assert "Перезвоните, пожалуйста" in harness.last_text(BACKUP)
@@ -122,7 +113,7 @@ async def test_manager_who_blocked_the_bot_the_backup_takes_it_and_the_link_is_m
 async def test_no_manager_and_backup_reachable_the_duty_desk_takes_it_live(
     harness: BotHarness,
 ) -> None:
-    bank = await _bank(harness, (DUTY, "duty"))
+    bank = await harness.linked_bank(client=CLIENT, duty=DUTY)
     async with harness.app.crm.unit_of_work() as uow:
         await uow.staff.set_absent(bank.backup_id, absent=True)
         await uow.commit()
@@ -139,7 +130,7 @@ async def test_no_one_reachable_the_message_is_kept_in_a_request_for_the_duty_de
     harness: BotHarness,
 ) -> None:
     """C-0004 on the demo bank: no one who answers for the client has a linked account."""
-    bank = await _bank(harness)
+    bank = await harness.linked_bank(client=CLIENT)
     sent_to_staff_before = [t for t in harness.texts() if "Волков" in t]
     await _write_to_manager(harness, f"Карта {CARD} не работает, перезвоните +7 916 123-45-67")
     [request] = await _requests(harness)
@@ -167,7 +158,7 @@ async def test_no_one_reachable_the_message_is_kept_in_a_request_for_the_duty_de
 
 async def test_the_kept_request_waits_in_the_duty_desks_queue(harness: BotHarness) -> None:
     """No duty officer could be told at once; the first to link finds it in their queue."""
-    bank = await _bank(harness)
+    bank = await harness.linked_bank(client=CLIENT)
     await _write_to_manager(harness, "Прошу связаться")
     [request] = await _requests(harness)
     await harness.link(harness.user(DUTY), staff_id=bank.duty_id)
@@ -179,7 +170,7 @@ async def test_the_kept_request_waits_in_the_duty_desks_queue(harness: BotHarnes
 async def test_a_photo_no_one_can_take_is_kept_and_the_client_told_the_file_was_not(
     harness: BotHarness,
 ) -> None:
-    await _bank(harness)
+    await harness.linked_bank(client=CLIENT)
     await harness.press_button(harness.user(CLIENT), "Мой менеджер")
     await harness.send_content(harness.user(CLIENT), "photo")
     [request] = await _requests(harness)
@@ -210,7 +201,7 @@ async def test_english_client_is_told_in_english(harness: BotHarness) -> None:
 async def test_a_client_who_blocked_the_bot_the_reply_is_refused_not_an_error(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bank = await _bank(harness, (MANAGER, "manager"))
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER)
     await _write_to_manager(harness, "Жду звонка")
     relayed = harness.last_message(MANAGER)
     _refuse_chat(harness, monkeypatch, CLIENT)
@@ -224,9 +215,7 @@ async def test_a_client_who_blocked_the_bot_the_reply_is_refused_not_an_error(
 
 
 async def test_a_handed_over_question_reads_in_words(asking: BotHarness) -> None:
-    bank = await make_bank(asking.app.crm)
-    await asking.link(asking.user(MANAGER), staff_id=bank.manager_id)
-    await asking.link(asking.user(CLIENT), client_id=bank.client_id)
+    await asking.linked_bank(client=CLIENT, manager=MANAGER)
     await asking.send(asking.user(CLIENT), "хочу поговорить с менеджером")
     card = asking.last_text(MANAGER)
     assert "[client_asked]" not in card
@@ -239,10 +228,8 @@ async def test_a_handed_over_question_reads_in_words(asking: BotHarness) -> None
 async def test_a_note_about_a_client_who_answered_an_invitation_is_gender_neutral(
     harness: BotHarness,
 ) -> None:
-    bank = await make_bank(harness.app.crm)
+    bank = await harness.linked_bank(backup=BACKUP, coordinator=COORDINATOR)
     elena = harness.user(OTHER_CLIENT)  # Морозова Елена Сергеевна, the backup's client
-    await harness.link(harness.user(BACKUP), staff_id=bank.backup_id)
-    await harness.link(harness.user(DUTY), staff_id=bank.coordinator_id)
     await harness.link(elena, client_id=bank.other_client_id)
     now = harness.app.clock.now()
     async with harness.app.crm.unit_of_work() as uow:
@@ -263,9 +250,10 @@ async def test_a_note_about_a_client_who_answered_an_invitation_is_gender_neutra
             coordinator_id=bank.coordinator_id,
         )
         await uow.commit()
-    await harness.send(harness.user(DUTY), f"/event {event.id}")
-    await harness.press_button(harness.user(DUTY), "Аудитория")
-    await harness.press_button(harness.user(DUTY), "Разослать")
+    coordinator = harness.user(COORDINATOR)
+    await harness.send(coordinator, f"/event {event.id}")
+    await harness.press_button(coordinator, "Аудитория")
+    await harness.press_button(coordinator, "Разослать")
     await harness.press_button(elena, "Приду")
     notice = harness.last_text(BACKUP)
     assert "Клиент Морозова Елена Сергеевна ответил(а) на приглашение" in notice
