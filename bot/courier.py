@@ -8,14 +8,27 @@ again through the target's (neither messenger can copy from the other).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import BufferedInputFile, Message
 
 from bot.channels import messenger_of, text_limit
 from bot.rendering import split_text
+from concierge.relay import RecipientBlocked
 from crm_adapter.dto import MessengerLink
+
+
+@contextmanager
+def _refusal_is_blocked() -> Iterator[None]:
+    """The messenger's "the account refuses the bot" in the relay's words, so the use case
+    passes the message on to the next person (MAX raises the same exception: `bot.max`)."""
+    try:
+        yield
+    except TelegramForbiddenError as exc:
+        raise RecipientBlocked(type(exc).__name__) from exc
 
 
 class BotCourier:
@@ -35,10 +48,11 @@ class BotCourier:
     async def send_text(self, to: MessengerLink, text: str) -> list[int]:
         # Relayed texts plus their header may pass the messenger's length limit.
         bot = self._bot(to.messenger)
-        return [
-            (await bot.send_message(to.chat_id, part)).message_id
-            for part in split_text(text, text_limit(to.messenger))
-        ]
+        with _refusal_is_blocked():
+            return [
+                (await bot.send_message(to.chat_id, part)).message_id
+                for part in split_text(text, text_limit(to.messenger))
+            ]
 
     async def copy(
         self,
@@ -52,6 +66,18 @@ class BotCourier:
         source_bot = self.source.bot
         assert source_bot is not None
         target = self._bot(to.messenger)
+        with _refusal_is_blocked():
+            return await self._copy(source_bot, target, to, from_chat_id, message_id, caption)
+
+    async def _copy(
+        self,
+        source_bot: Bot,
+        target: Bot,
+        to: MessengerLink,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None,
+    ) -> int:
         if messenger_of(source_bot) == to.messenger:
             # copy_message keeps photos and documents without the "forwarded from" header.
             if caption is None:

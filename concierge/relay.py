@@ -21,8 +21,8 @@ from concierge.insights.reasons import segment_label
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
 from concierge.request_messages import local_time
-from concierge.requests import create_request
-from concierge.staffing import answering_for
+from concierge.requests import Receipt, create_request
+from concierge.staffing import DUTY_LEVEL, MANAGER_LEVEL, answering_in_turn
 from crm_adapter.dto import Client, Messenger, MessengerLink, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -48,16 +48,28 @@ class Courier(Protocol):
         ...
 
 
+class RecipientBlocked(Exception):  # noqa: N818 - the messenger's word for it
+    """A courier's send the recipient's messenger refused for good: the account blocked the
+    bot or is gone. The relay marks the link blocked and passes the message on."""
+
+
 @dataclass(frozen=True)
 class RelayOutcome:
+    """Who took the client's message live (`staff`, a `stand_in` for the `manager` when not
+    the manager), or, when no one's messenger could take it, the `request` it was kept in
+    for the duty desk; `media_kept` says whether an attachment went with it."""
+
     staff: Staff | None
     stand_in: bool
     manager: Staff | None
+    request: ServiceRequest | None = None
+    media_kept: bool = True
 
 
 async def relay_to_manager(
     uow: UnitOfWork,
     courier: Courier,
+    notifier: Notifier,
     clock: Clock,
     *,
     client: Client,
@@ -71,6 +83,11 @@ async def relay_to_manager(
     """Passes the client's message (written in `messenger`) to whoever answers for them now,
     in the messenger that person uses, with a one-line card.
 
+    Nothing is lost: when that person's messenger cannot take it (not linked, blocked, the
+    account refuses the bot), the next in turn gets it (the backup, then the duty desk); when
+    no one's can, it becomes a service request for the duty desk through the notifier, as a
+    question handed over does, and the client is told its number.
+
     Card, document and account numbers and codes reach staff masked, with a hint that such
     data belongs in the bank's secure channel. A phone number goes through: "call me back on
     ..." is what a client writes to their manager, and the staff member who serves them may
@@ -78,12 +95,108 @@ async def relay_to_manager(
     columns mask on write).
     """
     now = clock.now()
-    staff, stand_in = await answering_for(uow, client, now)
     manager = await uow.staff.get(client.manager_id) if client.manager_id else None
-    link = await uow.links.for_staff(staff.id) if staff else None
-    if staff is None or link is None or link.blocked_at is not None:
-        return RelayOutcome(None, stand_in, manager)
     catalog = texts or default_texts()
+    text, masked = _without_secrets(text)
+    # Who could not take the message, and why: kept with the relay in the client's history.
+    passed_over: list[dict[str, Any]] = []
+    for level, staff in await answering_in_turn(uow, client, now):
+        stand_in = level != MANAGER_LEVEL
+        relayed = await _deliver_live(
+            uow,
+            courier,
+            catalog,
+            now,
+            staff=staff,
+            client=client,
+            manager=manager if stand_in else None,
+            text=text,
+            masked=masked,
+            has_media=has_media,
+            from_chat_id=chat_id,
+            message_id=message_id,
+            passed_over=passed_over,
+        )
+        if relayed is None:
+            continue
+        link, ids = relayed
+        for relayed_id in ids:
+            await uow.relay.add(
+                staff_id=staff.id,
+                staff_chat_id=link.chat_id,
+                message_id=relayed_id,
+                client_id=client.id,
+                now=now,
+                messenger=link.messenger,
+            )
+        await _log_relay(
+            uow,
+            now=now,
+            messenger=messenger,
+            actor="client",
+            client_id=client.id,
+            staff_id=staff.id,
+            text=text,
+            payload={
+                "to_staff": staff.id,
+                "stand_in": stand_in,
+                "relayed_ids": ids,
+                "media": has_media,
+                "staff_messenger": link.messenger,
+            }
+            | ({"passed_over": passed_over} if passed_over else {}),
+        )
+        return RelayOutcome(staff, stand_in, manager)
+    receipt = await _open_question(
+        uow,
+        notifier,
+        clock,
+        client=client,
+        text=text,
+        reason="relay_undelivered",
+        texts=catalog,
+        # Everyone before the duty desk was just found out of reach in the messenger.
+        start_level=DUTY_LEVEL,
+        attachment_lost=has_media,
+        extra={"media": has_media, "passed_over": passed_over},
+    )
+    await _log_relay(
+        uow,
+        now=now,
+        messenger=messenger,
+        actor="client",
+        client_id=client.id,
+        staff_id=receipt.handler.id if receipt.handler else None,
+        text=text,
+        payload={
+            "to_staff": None,
+            "request_id": receipt.request.id,
+            "media": has_media,
+            "passed_over": passed_over,
+        },
+    )
+    return RelayOutcome(None, True, manager, request=receipt.request, media_kept=not has_media)
+
+
+async def _deliver_live(
+    uow: UnitOfWork,
+    courier: Courier,
+    catalog: Catalog,
+    now: datetime,
+    *,
+    staff: Staff,
+    client: Client,
+    manager: Staff | None,
+    text: str | None,
+    masked: bool,
+    has_media: bool,
+    from_chat_id: int,
+    message_id: int,
+    passed_over: list[dict[str, Any]],
+) -> tuple[MessengerLink, list[int]] | None:
+    """The card and the message in the staff member's messenger: (the link used, the new
+    message ids), or None when no link of theirs takes it (noted in `passed_over`). A link
+    whose account refuses the bot is marked blocked, and their other messenger is tried."""
     t = catalog.translator(staff.language)
     header = t(
         "relay.to_staff",
@@ -91,48 +204,40 @@ async def relay_to_manager(
         segment=segment_label(catalog, staff.language, client.financial_segment),
         open=await uow.requests.count_open(client.id),
     )
-    if stand_in and manager is not None:
+    if manager is not None:
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
-    text, masked = _without_secrets(text)
     if masked:
         header += "\n" + t("sensitive.relay_hint")
-    ids = await _pass_on(
-        courier,
-        link,
-        header=header,
-        separator="\n\n",
-        text=text,
-        masked=masked,
-        has_media=has_media,
-        from_chat_id=chat_id,
-        message_id=message_id,
-    )
-    for relayed_id in ids:
-        await uow.relay.add(
-            staff_id=staff.id,
-            staff_chat_id=link.chat_id,
-            message_id=relayed_id,
-            client_id=client.id,
-            now=now,
-            messenger=link.messenger,
-        )
-    await _log_relay(
-        uow,
-        now=now,
-        messenger=messenger,
-        actor="client",
-        client_id=client.id,
-        staff_id=staff.id,
-        text=text,
-        payload={
-            "to_staff": staff.id,
-            "stand_in": stand_in,
-            "relayed_ids": ids,
-            "media": has_media,
-            "staff_messenger": link.messenger,
-        },
-    )
-    return RelayOutcome(staff, stand_in, manager)
+    tried: set[int] = set()
+    while True:
+        link = await uow.links.for_staff(staff.id)
+        if link is None or link.blocked_at is not None or link.id in tried:
+            if not tried:
+                reason = "not_linked" if link is None else "blocked"
+                passed_over.append({"staff": staff.id, "reason": reason})
+            return None
+        tried.add(link.id)
+        try:
+            ids = await _pass_on(
+                courier,
+                link,
+                header=header,
+                separator="\n\n",
+                text=text,
+                masked=masked,
+                has_media=has_media,
+                from_chat_id=from_chat_id,
+                message_id=message_id,
+            )
+        except RecipientBlocked:
+            passed_over.append(
+                {"staff": staff.id, "reason": "refused", "messenger": link.messenger}
+            )
+            # As the outbox does when a delivery is refused: this messenger only; another
+            # one the person linked is tried next.
+            await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+            continue
+        return link, ids
 
 
 class ReplyRefusal(StrEnum):
@@ -201,6 +306,29 @@ async def relay_to_client(
         consent = await uow.consents.current(client.id)
         if link is None or link.blocked_at is not None or consent is None or not consent.active:
             refusal = ReplyRefusal.UNREACHABLE
+    # Staff may give a phone number; a card, document or account number typed back to the
+    # client (a slip) leaves the bank masked, as every stored text is.
+    text, masked = _without_secrets(text)
+    if refusal is None and client is not None and link is not None:
+        # The language the client chose in the bot wins over the CRM's record.
+        t = (texts or default_texts()).translator(link.language or client.language)
+        try:
+            await _pass_on(
+                courier,
+                link,
+                header=t("relay.from_manager", staff=staff.full_name),
+                separator="\n",
+                text=text,
+                masked=masked,
+                has_media=has_media,
+                from_chat_id=staff_chat_id,
+                message_id=message_id,
+            )
+        except RecipientBlocked:
+            # The client blocked the bot since they last wrote: the staff member is told so
+            # (not an error), and the link is marked as the outbox would.
+            await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+            refusal = ReplyRefusal.UNREACHABLE
     await uow.audit.record(
         now=now,
         action="relay_reply",
@@ -212,23 +340,6 @@ async def relay_to_client(
     )
     if refusal is not None or client is None or link is None:
         return ReplyOutcome(None, refusal or ReplyRefusal.UNREACHABLE)
-    # The language the client chose in the bot wins over the CRM's record.
-    t = (texts or default_texts()).translator(link.language or client.language)
-    header = t("relay.from_manager", staff=staff.full_name)
-    # Staff may give a phone number; a card, document or account number typed back to the
-    # client (a slip) leaves the bank masked, as every stored text is.
-    text, masked = _without_secrets(text)
-    await _pass_on(
-        courier,
-        link,
-        header=header,
-        separator="\n",
-        text=text,
-        masked=masked,
-        has_media=has_media,
-        from_chat_id=staff_chat_id,
-        message_id=message_id,
-    )
     await _log_relay(
         uow,
         now=now,
@@ -291,7 +402,7 @@ async def _log_relay(
     messenger: str,
     actor: str,
     client_id: int,
-    staff_id: int,
+    staff_id: int | None,
     text: str | None,
     payload: dict[str, Any],
 ) -> None:
@@ -333,18 +444,11 @@ async def hand_over_question(
 ) -> ServiceRequest:
     """Makes the client's question a task for a person and tells the client who will answer.
 
-    `reason` says why a person is needed (e.g. "low_confidence", "asked_for_person"); it is
-    kept on the task and shown to the manager.
+    `reason` says why a person is needed ("client_asked", "low_confidence"); it is kept on
+    the task and shown to the manager in words (`relay.hand_over_reason.<reason>`).
     """
-    text = question.strip()[:QUESTION_LIMIT]
-    receipt = await create_request(
-        uow,
-        notifier,
-        clock,
-        client=client,
-        service_code="question",
-        summary=f"[{reason}] {text}",
-        extra={"question": text, "reason": reason},
+    receipt = await _open_question(
+        uow, notifier, clock, client=client, text=question.strip(), reason=reason
     )
     t = default_texts().translator(client.language)
     await notifier.to_client(
@@ -360,3 +464,40 @@ async def hand_over_question(
         ),
     )
     return receipt.request
+
+
+async def _open_question(
+    uow: UnitOfWork,
+    notifier: Notifier,
+    clock: Clock,
+    *,
+    client: Client,
+    text: str | None,
+    reason: str,
+    texts: Catalog | None = None,
+    start_level: int = MANAGER_LEVEL,
+    attachment_lost: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Receipt:
+    """A "question" request holding what the client wrote, for whoever answers for them from
+    `start_level` on (alerted through the notifier). Its summary opens with why a person is
+    needed, in words, in the client's language as a wizard's summary is; `attachment_lost`
+    adds that a file came with it and was not kept (a messenger's file stays there)."""
+    kept = (text or "")[:QUESTION_LIMIT]
+    catalog = texts or default_texts()
+    t = catalog.translator(client.language)
+    # Not through `t(..., question=...)`: the summary is stored, and escaped where shown.
+    lines = [t(f"relay.hand_over_reason.{reason}"), kept]
+    if attachment_lost:
+        lines.append(t("relay.attachment_not_kept"))
+    return await create_request(
+        uow,
+        notifier,
+        clock,
+        client=client,
+        service_code="question",
+        summary="\n".join(line for line in lines if line),
+        extra={"question": kept, "reason": reason, **(extra or {})},
+        texts=catalog,
+        start_level=start_level,
+    )

@@ -61,3 +61,20 @@ async def answering_for(
     """(who takes the client's message now, whether it is a stand-in for the manager)."""
     level, people = await reachable(uow, client, now, respect_hours=True)
     return (people[0] if people else None), level != MANAGER_LEVEL
+
+
+async def answering_in_turn(
+    uow: PeopleUnit, client: Client, now: datetime
+) -> list[tuple[int, Staff]]:
+    """(level, person) of everyone who may take the client's message now, first to last:
+    whoever `answering_for` picks, then each later level with someone working, the duty desk
+    last (always on call). A live message that cannot reach one person's messenger goes to
+    the next, so the client's words are never left with someone who cannot read them."""
+    turn: list[tuple[int, Staff]] = []
+    level = MANAGER_LEVEL
+    while True:
+        level, people = await reachable(uow, client, now, start=level, respect_hours=True)
+        turn += [(level, person) for person in people]
+        if level == DUTY_LEVEL:
+            return turn
+        level += 1

@@ -44,7 +44,9 @@ async def plain_text(
     elif identity.kind is PersonKind.CLIENT:
         await message.answer(t("menu.help_client"))
     else:
-        await message.answer(t("menu.help_staff"))
+        # Staff write here to answer clients: say first that this text reached no one (it
+        # replies to no relayed message), then what they can do.
+        await message.answer(f"{t('relay.no_thread')}\n\n{t('menu.help_staff')}")
 
 
 @router.message()

@@ -19,7 +19,9 @@ from common.clock import Clock
 from common.i18n import Catalog, Translator
 from common.settings import Settings
 from concierge.identity import Identity
+from concierge.notify import Notifier
 from concierge.relay import relay_to_client, relay_to_manager
+from concierge.request_messages import local_time
 from crm_adapter.dto import Client, Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply
@@ -68,10 +70,12 @@ async def client_message(
     t: Translator,
     catalog: Catalog,
     messengers: Messengers,
+    notifier: Notifier,
 ) -> None:
     outcome = await relay_to_manager(
         uow,
         BotCourier(messengers, message),
+        notifier,
         clock,
         client=client,
         chat_id=message.chat.id,
@@ -81,9 +85,18 @@ async def client_message(
         texts=catalog,
         messenger=identity.messenger,
     )
-    if outcome.staff is None:
-        await message.answer(t("relay.undelivered"))
-    elif outcome.stand_in and outcome.manager is not None:
+    if outcome.request is not None:
+        text = t(
+            "relay.kept_as_request",
+            id=outcome.request.id,
+            due=local_time(outcome.request.ack_due_at, client.timezone),
+        )
+        if not outcome.media_kept:
+            text += "\n" + t("relay.attachment_not_sent")
+        await message.answer(text)
+        return
+    assert outcome.staff is not None  # a message no one took live is kept in a request
+    if outcome.stand_in and outcome.manager is not None:
         await message.answer(
             t(
                 "relay.delivered_stand_in",

@@ -137,6 +137,32 @@ async def test_relay_with_the_manager_both_ways(channels: Channels, messenger: s
     assert {(used, client_id) for _, used, client_id in relays} == {(messenger, bank.client_id)}
 
 
+async def test_relay_no_one_can_take_is_kept_for_the_duty_desk(
+    channels: Channels, messenger: str
+) -> None:
+    """No one who answers for the client has a linked account: the message is kept in a
+    request for the duty desk, and the client is told its number in their messenger."""
+    harness = channels.of(messenger)
+    bank = await harness.linked_bank(client=CLIENT)
+    client = harness.user(CLIENT)
+    await harness.press_button(client, "Мой менеджер")
+    await harness.send(client, "Прошу перезвонить сегодня")
+    async with harness.app.crm.unit_of_work() as uow:
+        [(request_id, summary, level, assignee)] = (
+            await uow.session.execute(
+                select(
+                    m.ServiceRequestRow.id,
+                    m.ServiceRequestRow.summary,
+                    m.ServiceRequestRow.escalation_level,
+                    m.ServiceRequestRow.assignee_id,
+                )
+            )
+        ).all()
+    assert summary.endswith("\nПрошу перезвонить сегодня")
+    assert (level, assignee) == (2, bank.duty_id)
+    assert f"сохранено в заявке #{request_id} для дежурной службы" in harness.last_text(CLIENT)
+
+
 async def test_rsvp_to_a_closed_event(channels: Channels, messenger: str) -> None:
     harness = channels.of(messenger)
     bank = await _bank(harness)
