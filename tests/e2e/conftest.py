@@ -27,6 +27,7 @@ from tests.unit.knowledge.fakes import HashingEmbedder
 
 MAX_TEST_TOKEN = "max-test-token"
 
+
 async def console_script(
     database_url: str, var_dir: Path, script: str, *, timeout: float = 120, **env: str
 ) -> subprocess.CompletedProcess[str]:
