@@ -254,6 +254,13 @@ async def test_the_event_page_and_its_door(
         invitation = await uow.events.invitation(invitation_id)
     assert invitation is not None and invitation.status == "accepted"
 
+    # Guessing is locked out on the desk too, with the same text as in the bot (the page
+    # failed to render it: the pause's minutes were not passed).
+    for guess in ("AAAAAA", "BBBBBB", "CCCCCC", "DDDDDD", "EEEEEE"):
+        assert (await browser.post(f"/events/{event_id}/checkin", {"code": guess})).status == 409
+    locked = await browser.post(f"/events/{event_id}/checkin", {"code": code})
+    assert locked.status == 409 and "приостановлена на 15 мин" in await locked.text()
+
     # At the door, an hour before the start, in English.
     harness.clock.set(datetime(2026, 12, 6, 15, 0, tzinfo=UTC))
     browser.forget()
