@@ -354,3 +354,18 @@ async def test_admins_see_the_crm_write_queue_when_an_external_crm_is_configured
         page = await browser.text("/admin/delivery")
         assert 'id="crm-queue"' in page and "webhook" in page
         assert [e.outcome for e in await audit(harness.app.crm, "crm_queue_view")] == ["ok"]
+
+
+async def test_the_favicon_is_served_before_sign_in(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    # Regression: /favicon.ico answered 401 (signed out) or 404, a red line in every console.
+    icon = await browser.get("/favicon.ico")
+    assert icon.status == 200 and icon.content_type == "image/svg+xml"
+    assert (await icon.read()).startswith(b"<svg") and "no-store" not in icon.headers.get(
+        "Cache-Control", ""
+    )
+    linked = await browser.get("/static/favicon.svg")
+    assert linked.status == 200
+    await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
+    assert '<link rel="icon" href="/static/favicon.svg"' in await browser.text("/requests")
