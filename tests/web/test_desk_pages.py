@@ -3,11 +3,12 @@ events with RSVP and check-in, the admin pages, and who may open what (with audi
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
-from tests.factories import MiniBank
+from tests.factories import MiniBank, add_dated_facts
 from tests.harness import BotHarness
 from tests.web.desk import DeskBrowser, client_accepts, new_request, queued_texts
 
@@ -145,6 +146,20 @@ async def test_client_search_card_brief_chart_and_note(
     assert "<td>нажатие кнопки</td>" in history and "<td>callback</td>" not in history
     empty = await browser.post(f"/clients/{bank.client_id}/notes", {"text": "  "})
     assert empty.status == 400
+
+
+async def test_the_card_writes_every_date_day_first(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    # Regression: "Клиент с" and maturity dates were ISO beside DD.MM.YYYY elsewhere.
+    await add_dated_facts(harness.app.crm, bank.client_id)
+    await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
+    card = await browser.text(f"/clients/{bank.client_id}")
+    assert "<dt>Клиент с</dt><dd>01.05.2012</dd>" in card
+    assert "<dd>14.03.1970</dd>" in card  # the birthday, as before
+    assert "<td>20.12.2026</td>" in card
+    assert "01.11.2026 Рождение внука" in card
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", card), re.findall(r".{30}\d{4}-\d\d-\d\d", card)
 
 
 async def test_portfolio_overview_with_chart(
