@@ -8,10 +8,9 @@ from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.keyboards import Keyboard
 from common.i18n import Raw, Translator
 from concierge.events.audience import Audience
-from concierge.events.checkin import LOCKOUT_WINDOW, CheckInResult
 from concierge.events.drafts import EventDraft, zone
 from concierge.events.invitations import ManagerAudience
-from concierge.events.messages import status_label, when, where
+from concierge.events.messages import when, where
 from concierge.events.model import SUMMARY_ORDER, EventStatus
 from concierge.events.tracking import EventSummary, Guest
 from crm_adapter.dto import Event
@@ -188,19 +187,3 @@ def guest_list(t: Translator, event: Event, status: str, found: list[Guest]) -> 
         for g in found
     ] or [t("events.guests.empty")]
     return "\n".join(lines)
-
-
-def checkin_reply(t: Translator, result: CheckInResult) -> str:
-    inv, event = result.invitation, result.event
-    checked_at = ""
-    if inv is not None and inv.checked_in_at is not None and event is not None:
-        checked_at = inv.checked_in_at.astimezone(zone(event.timezone)).strftime("%H:%M")
-    return t(
-        f"events.checkin.{result.outcome.value}",
-        name=result.client.full_name if result.client else "",
-        plus=" +1" if inv and inv.plus_one else "",
-        title=event.title if event else "",
-        time=checked_at,
-        status=status_label(t, inv) if inv else "",
-        minutes=int(LOCKOUT_WINDOW.total_seconds() // 60),
-    )

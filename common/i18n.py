@@ -7,6 +7,7 @@ import html
 import logging
 import string
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,25 @@ LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 
 log = logging.getLogger(__name__)
+
+# Dates as people read them in both languages the assistant speaks: day first, the way every
+# time on the desk and in the bot is written ("05.12.2026 19:00"). ISO dates stay in stored
+# data and in what integrations read (the brief's JSON), never in what a person reads.
+DATE_FORMAT = "%d.%m.%Y"
+
+
+def show_date(day: date | None, empty: str = "") -> str:
+    """A date as a person reads it (a datetime shows its own calendar day)."""
+    return day.strftime(DATE_FORMAT) if day is not None else empty
+
+
+def show_iso_date(value: str) -> str:
+    """An ISO date carried as text (a reason's parameter) as a person reads it; any other
+    text (a "05.12" birthday) is left as it is."""
+    try:
+        return show_date(date.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 @dataclass(frozen=True)

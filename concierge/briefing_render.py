@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from common.i18n import show_date
 from concierge.briefing import DEFAULT_LOOKBACK, Briefing
 from concierge.insights.reasons import Reason, Templates, explain, label, money
 
@@ -105,7 +106,7 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
 
     lines.append(fmt.heading(t("changes_since_meeting" if briefing.since_meeting else "changes")))
     lines.append(
-        t("since", date=briefing.since.date().isoformat())
+        t("since", date=show_date(briefing.since.date()))
         if briefing.since_meeting
         else t("since_lookback", days=DEFAULT_LOOKBACK.days)
     )
@@ -161,7 +162,7 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
         bullet(
             t(
                 "life_event",
-                date=e.happened_on.isoformat() if e.happened_on else "",
+                date=show_date(e.happened_on),
                 text=e.description,
             )
         )

@@ -27,6 +27,7 @@ from concierge.events.invitations import (
     send_invitations,
     set_audience_choice,
 )
+from concierge.events.messages import checkin_text
 from concierge.events.model import EventError, require_event
 from concierge.events.tracking import (
     event_summary,
@@ -198,7 +199,7 @@ async def _send_csv(
     query: CallbackQuery, uow: SqlUnitOfWork, t: Translator, event: Event, status: str
 ) -> None:
     assert query.bot is not None
-    content = await export_guests_csv(uow, event_id=event.id)
+    content = await export_guests_csv(uow, event_id=event.id, t=t)
     document = BufferedInputFile(content, filename=f"event-{event.id}-guests.csv")
     await query.bot.send_document(
         query.from_user.id, document, caption=t("events.csv_caption", title=event.title)
@@ -267,4 +268,4 @@ async def checkin(
     result = await check_in(uow, clock=clock, staff_id=identity.staff_id, code=code)
     if result.outcome is not CheckInOutcome.CHECKED_IN:
         log.info("check-in refused (%s) for staff %s", result.outcome.value, identity.staff_id)
-    await message.answer(views.checkin_reply(t, result))
+    await message.answer(checkin_text(t, result))

@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.callbacks import RowId
 from bot.keyboards import Keyboard
-from common.i18n import Catalog, Raw, Translator
+from common.i18n import Catalog, Raw, Translator, show_date, show_iso_date
 from concierge.insights.analysis import Flag
 from concierge.insights.reasons import Reason, explain, label
 from concierge.profile import ClientProfile
@@ -93,8 +93,8 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
             "manager.card.identity",
             polite=c.polite_name,
             city=c.city or none,
-            since=c.client_since.isoformat() if c.client_since else none,
-            birthday=c.birthday.strftime("%d.%m.%Y") if c.birthday else none,
+            since=show_date(c.client_since, none),
+            birthday=show_date(c.birthday, none),
         ),
         t(
             "manager.card.contact",
@@ -135,7 +135,7 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
                 name=h.name,
                 balance=money(h.balance),
                 currency=h.currency,
-                matures=Raw(t("manager.card.matures", date=h.matures_on.isoformat()))
+                matures=Raw(t("manager.card.matures", date=show_date(h.matures_on)))
                 if h.matures_on
                 else "",
             )
@@ -167,7 +167,7 @@ def card_text(view: ClientView, t: Translator, catalog: Catalog) -> str:
         lines += [
             t(
                 "manager.card.life_event",
-                date=e.happened_on.isoformat() if e.happened_on else "",
+                date=show_date(e.happened_on),
                 text=e.description,
             )
             for e in p.life_events[:RECENT_ITEMS]
@@ -210,7 +210,7 @@ def _activity_lines(
             latest[contact.medium] = contact.occurred_at.date().isoformat()
     if latest:
         items = ", ".join(
-            t("manager.card.contact_item", channel=name_of("channel", ch), date=day)
+            t("manager.card.contact_item", channel=name_of("channel", ch), date=show_iso_date(day))
             for ch, day in sorted(latest.items(), key=lambda kv: kv[1], reverse=True)
         )
         lines.append(t("manager.card.contacts", items=Raw(items)))
@@ -229,7 +229,7 @@ def _activity_lines(
     if interests:
         lines.append(t("manager.card.interests"))
         lines += [
-            t("manager.card.interest", date=n.created_at.date().isoformat(), text=n.text)
+            t("manager.card.interest", date=show_date(n.created_at.date()), text=n.text)
             for n in interests[:RECENT_ITEMS]
         ]
     ratings = [str(f.score) for f in p.feedback if f.kind != "nps"][-RECENT_ITEMS:]
@@ -248,7 +248,7 @@ def _activity_lines(
         lines += [
             t(
                 "manager.card.event",
-                date=inv.event_starts_at.date().isoformat(),
+                date=show_date(inv.event_starts_at.date()),
                 title=inv.event_title,
                 status=name_of("rsvp", inv.status),
             )

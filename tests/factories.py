@@ -4,7 +4,7 @@ messages in its interaction log."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +81,36 @@ async def make_bank(crm: SqlCrm) -> MiniBank:
             client_id=client.id,
             other_client_id=other.id,
         )
+
+
+async def add_dated_facts(crm: SqlCrm, client_id: int) -> None:
+    """Dates on the client's card: a client since 01.05.2012, a deposit maturing on
+    20.12.2026 and a life event of 01.11.2026 (DEFAULT_NOW is 22.11.2026)."""
+    async with crm.unit_of_work() as uow:
+        s = uow.session
+        client = await s.get(m.ClientRow, client_id)
+        assert client is not None
+        client.client_since = date(2012, 5, 1)
+        s.add(
+            m.ProductHoldingRow(
+                client_id=client_id,
+                product_type="deposit",
+                name="Вклад «Сезонный»",
+                balance=Decimal("3000000"),
+                currency="RUB",
+                matures_on=date(2026, 12, 20),
+            )
+        )
+        s.add(
+            m.LifeEventRow(
+                client_id=client_id,
+                kind="family",
+                happened_on=date(2026, 11, 1),
+                description="Рождение внука",
+                recorded_at=datetime(2026, 11, 2, tzinfo=UTC),
+            )
+        )
+        await uow.commit()
 
 
 async def log_message(

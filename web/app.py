@@ -23,7 +23,7 @@ from crm_adapter.sql import SqlCrm
 from web.context import DESK, Desk
 from web.pages import routes
 from web.render import environment
-from web.security import desk_request, security_headers
+from web.security import FAVICON_PATH, desk_request, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Browser libraries come from the npm registry (web/package-lock.json, installed by `make`),
 # not copied into the repository; pages work without them, only the live parts need htmx.
 HTMX = Path(__file__).resolve().parent / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
+FAVICON = STATIC / "favicon.svg"
 # Forms carry a reply or a note, never files: a larger body is refused before it is read.
 MAX_BODY = 256 * 1024
 
@@ -65,6 +66,7 @@ def build_desk(
     for table in routes():
         app.add_routes(table)
     app.router.add_get("/static/vendor/htmx.min.js", _htmx)
+    app.router.add_get(FAVICON_PATH, _favicon)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     app.on_response_prepare.append(security_headers)
     return app
@@ -75,6 +77,12 @@ async def _htmx(_: web.Request) -> web.StreamResponse:
         log.warning("htmx is not installed (run make install): live timers are off")
         raise web.HTTPNotFound()
     return web.FileResponse(HTMX)
+
+
+async def _favicon(_: web.Request) -> web.StreamResponse:
+    # Browsers ask for /favicon.ico whatever the page links; answering it (with our own
+    # small icon, before sign-in too) keeps their consoles free of 401s.
+    return web.FileResponse(FAVICON)
 
 
 async def start_desk(app: web.Application, *, host: str, port: int) -> web.AppRunner:

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from common.i18n import DATE_FORMAT, show_date
 from web import context as ctx
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -20,7 +21,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 def local_time(moment: datetime | None, timezone: str = "Europe/Moscow") -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
+    return moment.astimezone(ZoneInfo(timezone)).strftime(f"{DATE_FORMAT} %H:%M")
 
 
 def money(amount: Decimal | float | int | None) -> str:
@@ -38,6 +39,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["local"] = local_time
+    env.filters["day"] = show_date
     env.filters["money"] = money
     env.filters["iso"] = lambda moment: moment.isoformat() if moment else ""
     return env

@@ -31,6 +31,7 @@ LANGUAGE_COOKIE = "desk_lang"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Routes whose name starts with this are served without a session (sign-in pages, health).
 PUBLIC = "public:"
+FAVICON_PATH = "/favicon.ico"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -103,9 +104,14 @@ async def _sent_csrf(request: web.Request) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _static(request: web.Request) -> bool:
+    """Files of the desk itself: no session, no database, cacheable."""
+    return request.path.startswith("/static/") or request.path == FAVICON_PATH
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """`on_response_prepare`: every response, pages, files and errors alike."""
-    _harden(response, static=request.path.startswith("/static/"))
+    _harden(response, static=_static(request))
 
 
 def _harden(response: web.StreamResponse, *, static: bool) -> None:
@@ -126,7 +132,7 @@ def _harden(response: web.StreamResponse, *, static: bool) -> None:
 
 @web.middleware
 async def desk_request(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith("/static/"):
+    if _static(request):
         return await handler(request)
     desk = ctx.desk(request)
     async with desk.crm.unit_of_work(interactive=True) as uow:

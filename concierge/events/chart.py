@@ -10,12 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402 - the backend must be chosen first
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#dd8452", "#8c8c8c", "#8172b3", "#2f8f8f")
 
 
-def render_rsvp_chart(title: str, counts: list[tuple[str, int]]) -> bytes:
-    """A horizontal bar per status; blocking (CPU-bound), so call it via asyncio.to_thread."""
+def rsvp_figure(title: str, counts: list[tuple[str, int]]) -> Figure:
+    """A horizontal bar per status, on whole-number ticks."""
     # A Figure without pyplot keeps no global state, so concurrent renders do not interfere.
     figure = Figure(figsize=(6, 3.2), dpi=100)
     axes = figure.subplots()
@@ -25,8 +26,16 @@ def render_rsvp_chart(title: str, counts: list[tuple[str, int]]) -> bytes:
     axes.bar_label(bars, padding=3)
     axes.set_title(title[:60])
     axes.set_xlim(0, max([*values, 1]) * 1.2)
+    # Guests come whole: no 0.2 ticks on an empty or small chart.
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
+    return figure
+
+
+def render_rsvp_chart(title: str, counts: list[tuple[str, int]]) -> bytes:
+    """The chart as a PNG; blocking (CPU-bound), so call it via asyncio.to_thread."""
+    figure = rsvp_figure(title, counts)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

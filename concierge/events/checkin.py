@@ -14,10 +14,11 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from common.clock import Clock
 from common.settings import Settings, get_settings
@@ -38,6 +39,25 @@ def normalise_code(code: str) -> str:
 MAX_WRONG_CODES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 WRONG_CODE_ACTION = "event_checkin_wrong_code"
+
+
+# When the door takes codes. Guests come early to a reception and staff set up the door well
+# before the start, so it opens a few hours ahead; it stays open to the end of the day the
+# event ends on (local time), so a late guest or a code entered after a long evening still
+# counts. Outside that window a right code is refused: admitting a guest two weeks early
+# would report them as attended in the brief and the attendance figures.
+DOOR_OPENS_BEFORE = timedelta(hours=3)
+
+
+def door_opens_at(event: Event) -> datetime:
+    return event.starts_at - DOOR_OPENS_BEFORE
+
+
+def door_closes_at(event: Event) -> datetime:
+    """Midnight after the event's last day, in the event's own time zone."""
+    tz = ZoneInfo(event.timezone)
+    last_day = event.ends_at.astimezone(tz).date()
+    return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=tz)
 
 
 class CheckinKeyMissing(RuntimeError):
@@ -105,6 +125,9 @@ class CheckInOutcome(StrEnum):
     TWICE = "twice"
     NOT_ATTENDING = "not_attending"
     CANCELLED = "cancelled"
+    # A right code outside the door's window (DOOR_OPENS_BEFORE .. door_closes_at).
+    TOO_EARLY = "too_early"
+    TOO_LATE = "too_late"
     # Too many wrong codes from this staff member lately: not even looked up.
     LOCKED = "locked"
 
@@ -121,6 +144,10 @@ async def check_in(
     uow: UnitOfWork, *, clock: Clock, staff_id: int, code: str, key: CheckinKey | None = None
 ) -> CheckInResult:
     """Admits a guest by the code from their confirmation; every attempt is audited.
+
+    A right code is taken only while the door is open (from DOOR_OPENS_BEFORE the start to
+    the end of the event's last day); before or after, it is refused and the guest stays
+    as they were.
 
     After MAX_WRONG_CODES wrong codes within LOCKOUT_WINDOW the staff member's attempts are
     refused unchecked until the oldest of them leaves the window (the caller commits a
@@ -146,6 +173,10 @@ async def check_in(
         outcome = CheckInOutcome.WRONG
     elif event.status == EventStatus.CANCELLED:
         outcome = CheckInOutcome.CANCELLED
+    elif now < door_opens_at(event):
+        outcome = CheckInOutcome.TOO_EARLY
+    elif now >= door_closes_at(event):
+        outcome = CheckInOutcome.TOO_LATE
     elif invitation.status == InvitationStatus.CHECKED_IN:
         outcome = CheckInOutcome.TWICE
     elif invitation.status != InvitationStatus.ACCEPTED:

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from common.i18n import Catalog, Translator
 from concierge.actions import Action, Actions, arrange
+from concierge.events.checkin import LOCKOUT_WINDOW, CheckInResult, door_opens_at
 from crm_adapter.dto import Client, Event, Invitation, Staff
 from crm_adapter.port import PeopleUnit
 
@@ -111,4 +112,26 @@ def status_label(t: Translator, invitation: Invitation) -> str:
         f"{label} +1"
         if invitation.plus_one and invitation.status in {"accepted", "waitlisted", "checked_in"}
         else label
+    )
+
+
+def checkin_text(t: Translator, result: CheckInResult) -> str:
+    """What the door answers to a code, the same in the bot and on the desk (times at the
+    venue: the coordinator stands there)."""
+    inv, event = result.invitation, result.event
+    checked_at = opens = ""
+    if event is not None:
+        zone = ZoneInfo(event.timezone)
+        opens = door_opens_at(event).astimezone(zone).strftime("%d.%m.%Y %H:%M")
+        if inv is not None and inv.checked_in_at is not None:
+            checked_at = inv.checked_in_at.astimezone(zone).strftime("%H:%M")
+    return t(
+        f"events.checkin.{result.outcome.value}",
+        name=result.client.full_name if result.client else "",
+        plus=" +1" if inv and inv.plus_one else "",
+        title=event.title if event else "",
+        time=checked_at,
+        status=status_label(t, inv) if inv else "",
+        minutes=int(LOCKOUT_WINDOW.total_seconds() // 60),
+        opens=opens,
     )

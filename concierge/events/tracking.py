@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from common.i18n import Translator
 from concierge.events.model import SUMMARY_ORDER, require_event, seats_taken
 from crm_adapter.dto import Client, Event, Invitation
 from crm_adapter.port import UnitOfWork
@@ -67,30 +68,49 @@ async def guests(uow: UnitOfWork, *, event_id: int, status: str | None = None) -
     return sorted(found, key=lambda g: g.client.full_name)
 
 
-CSV_HEADER = ("name", "status", "plus_one", "answered_at", "checked_in_at", "manager")
+CSV_COLUMNS = ("name", "status", "plus_one", "answered_at", "checked_in_at", "manager")
 
 
-async def export_guests_csv(uow: UnitOfWork, *, event_id: int) -> bytes:
-    """The guest list as CSV (UTF-8 with BOM, so spreadsheet programs show Cyrillic)."""
+@dataclass(frozen=True)
+class CsvDialect:
+    separator: str
+    time_format: str
+
+
+# Excel opens a CSV by the list separator of the reader's regional settings: ';' where the
+# decimal separator is a comma (Russian), ',' in English; and it reads a time as a date only
+# in the locale's own order. Both files start with a UTF-8 BOM, without which Excel takes
+# them for the ANSI code page and garbles Cyrillic names.
+CSV_DIALECTS = {
+    "ru": CsvDialect(separator=";", time_format="%d.%m.%Y %H:%M"),
+    "en": CsvDialect(separator=",", time_format="%Y-%m-%d %H:%M"),
+}
+
+
+async def export_guests_csv(uow: UnitOfWork, *, event_id: int, t: Translator) -> bytes:
+    """The guest list as CSV in the reader's language: headers, statuses, separator and
+    times as a spreadsheet in that language expects them."""
     event = await require_event(uow, event_id)
     tz = ZoneInfo(event.timezone)
+    dialect = CSV_DIALECTS.get(t.language, CSV_DIALECTS["en"])
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
+    writer = csv.writer(buffer, delimiter=dialect.separator)
+    writer.writerow([t(f"events.csv.{column}") for column in CSV_COLUMNS])
+    yes, no = t("events.csv.yes"), t("events.csv.no")
     for guest in await guests(uow, event_id=event_id):
         inv = guest.invitation
         writer.writerow(
             (
                 guest.client.full_name,
-                inv.status,
-                "yes" if inv.plus_one else "no",
-                _local(inv.answered_at, tz),
-                _local(inv.checked_in_at, tz),
+                t(f"events.status.{inv.status}"),
+                yes if inv.plus_one else no,
+                _local(inv.answered_at, tz, dialect),
+                _local(inv.checked_in_at, tz, dialect),
                 guest.manager_name,
             )
         )
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _local(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+def _local(moment: datetime | None, tz: ZoneInfo, dialect: CsvDialect) -> str:
+    return moment.astimezone(tz).strftime(dialect.time_format) if moment else ""

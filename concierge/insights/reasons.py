@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from common.i18n import show_iso_date
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -29,6 +31,9 @@ class Templates(Protocol):
 
 # Reason parameters holding CRM codes are shown by their localised label (param -> group).
 CODED_PARAMS = {"channel": "channel", "status": "rsvp", "kind": "feedback_kind"}
+# Reason parameters holding an ISO date: kept so for integrations (the brief's JSON), shown
+# day first.
+DATE_PARAMS = frozenset({"date", "since"})
 
 
 def label(texts: Templates, language: str, group: str, code: str) -> str:
@@ -48,6 +53,8 @@ def explain(reason: Reason, texts: Templates, language: str, *, escape: bool = T
     for k, v in reason.params.items():
         group = CODED_PARAMS.get(k)
         value = label(texts, language, group, v) if group and isinstance(v, str) else v
+        if k in DATE_PARAMS and isinstance(value, str):
+            value = show_iso_date(value)
         params[k] = html.escape(value, quote=False) if escape and isinstance(value, str) else value
     return texts.template(language, f"manager.reason.{reason.code}").format(**params)
 

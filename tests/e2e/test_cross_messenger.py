@@ -136,7 +136,7 @@ async def test_a_client_linked_in_both_messengers(channels: Channels) -> None:
     # The client card's latest contacts name each messenger, not just "messenger".
     await tg.press(manager, ClientCb(action="card", client_id=bank.client_id).pack())
     card = tg.last_text(MANAGER)
-    assert "Telegram 2026-11-22" in card and "MAX 2026-11-22" in card
+    assert "Telegram 22.11.2026" in card and "MAX 22.11.2026" in card
     async with channels.app.crm.unit_of_work() as uow:
         inbound = set(
             await uow.session.scalars(

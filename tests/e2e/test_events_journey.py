@@ -330,15 +330,21 @@ async def test_full_event_cycle(harness: BotHarness) -> None:
     assert "придут: 1" in card and "отказ: 1" in card and "нет ответа: 1" in card
     assert "пришли: 1" in card
     await harness.press_button(coordinator, "CSV")
-    rows = list(
-        csv.DictReader(io.StringIO(_documents(harness, COORDINATOR)[-1].decode("utf-8-sig")))
+    # In the coordinator's language, as a Russian Excel opens it: a BOM, ';' between the
+    # columns, headers and statuses in Russian, times day first.
+    content = _documents(harness, COORDINATOR)[-1]
+    assert content.startswith(b"\xef\xbb\xbf")
+    text = content.decode("utf-8-sig")
+    assert text.splitlines()[0] == (
+        "Гость;Статус;С сопровождающим;Время ответа;Время прихода;Менеджер"
     )
-    by_name = {r["name"]: r for r in rows}
-    assert by_name["Зайцев Павел Ильич"]["status"] == "checked_in"
-    assert by_name["Зайцев Павел Ильич"]["checked_in_at"] == "2026-12-05 19:10"
-    assert by_name["Волков Иван Петрович"]["status"] == "declined"
-    assert by_name["Морозова Елена Сергеевна"]["manager"] == "Орлова Марина"
-    assert by_name["Жуков Семён Аркадьевич"]["answered_at"] == ""
+    by_name = {r["Гость"]: r for r in csv.DictReader(io.StringIO(text), delimiter=";")}
+    assert by_name["Зайцев Павел Ильич"]["Статус"] == "пришёл"
+    assert by_name["Зайцев Павел Ильич"]["Время прихода"] == "05.12.2026 19:10"
+    assert by_name["Зайцев Павел Ильич"]["С сопровождающим"] == "нет"
+    assert by_name["Волков Иван Петрович"]["Статус"] == "отказ"
+    assert by_name["Морозова Елена Сергеевна"]["Менеджер"] == "Орлова Марина"
+    assert by_name["Жуков Семён Аркадьевич"]["Время ответа"] == ""
     await harness.press_button(coordinator, "ожидания")
     assert "Никого" in harness.last_text(COORDINATOR)
     await harness.send(coordinator, "/events")

@@ -3,6 +3,7 @@ access control with its audit trail, and automatic briefings before meetings."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from crm_adapter import models as m
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
 from handlers.manager_render import ClientCb
-from tests.factories import MiniBank, make_bank
+from tests.factories import MiniBank, add_dated_facts, make_bank
 from tests.harness import BotHarness, recorded_harness
 
 MANAGER, BACKUP, ADMIN, COORDINATOR = 8001, 8002, 8003, 8004
@@ -179,6 +180,23 @@ async def test_brief_command_sends_the_brief_and_a_markdown_document(h: BotHarne
     content = doc.document.data.decode()  # type: ignore[union-attr]
     assert content.startswith("# Брифинг: Волков Иван Петрович")
     assert len(await audit(h, "view_briefing")) == 1
+
+
+async def test_the_card_and_the_brief_write_dates_day_first(h: BotHarness) -> None:
+    # Regression: the card's "клиент с", maturity and life-event dates were ISO.
+    bank = await staffed_bank(h)
+    await add_dated_facts(h.app.crm, bank.client_id)
+    manager = h.user(MANAGER)
+    await h.send(manager, "/clients Волков")
+    calls = await h.press_button(manager, "Волков")
+    card = next(c for c in calls if isinstance(c, SendMessage)).text
+    assert "клиент с 01.05.2012" in card and "до 20.12.2026" in card
+    assert "01.11.2026 Рождение внука" in card
+    calls = await h.send(manager, "/brief Volkov")
+    brief = "\n".join(c.text for c in calls if isinstance(c, SendMessage))
+    assert "20.12.2026" in brief and "01.11.2026" in brief
+    for text in (card, brief):
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.findall(r".{30}\d{4}-\d\d-\d\d", text)
 
 
 async def test_note_by_command_and_by_button_reaches_the_next_brief(h: BotHarness) -> None:

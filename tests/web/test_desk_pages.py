@@ -3,9 +3,12 @@ events with RSVP and check-in, the admin pages, and who may open what (with audi
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from crm_adapter.dto import AuditEntry
 from crm_adapter.sql import SqlCrm
-from tests.factories import MiniBank
+from tests.factories import MiniBank, add_dated_facts
 from tests.harness import BotHarness
 from tests.web.desk import DeskBrowser, client_accepts, new_request, queued_texts
 
@@ -145,6 +148,20 @@ async def test_client_search_card_brief_chart_and_note(
     assert empty.status == 400
 
 
+async def test_the_card_writes_every_date_day_first(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    # Regression: "Клиент с" and maturity dates were ISO beside DD.MM.YYYY elsewhere.
+    await add_dated_facts(harness.app.crm, bank.client_id)
+    await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
+    card = await browser.text(f"/clients/{bank.client_id}")
+    assert "<dt>Клиент с</dt><dd>01.05.2012</dd>" in card
+    assert "<dd>14.03.1970</dd>" in card  # the birthday, as before
+    assert "<td>20.12.2026</td>" in card
+    assert "01.11.2026 Рождение внука" in card
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", card), re.findall(r".{30}\d{4}-\d\d-\d\d", card)
+
+
 async def test_portfolio_overview_with_chart(
     harness: BotHarness, bank: MiniBank, browser: DeskBrowser
 ) -> None:
@@ -161,11 +178,12 @@ async def test_an_event_from_creation_to_check_in(
 ) -> None:
     await browser.sign_in(harness.app.crm, harness.clock, bank.coordinator_id)
     assert "Мероприятия" in await browser.text("/events")
+    # Tonight (the test clock says 18:00 in Moscow): the door is open for check-in.
     form = {
         "title": "Ужин с экономистом",
         "timezone": "Europe/Moscow",
-        "starts_at": "2026-12-10 19:00",
-        "ends_at": "2026-12-10 22:00",
+        "starts_at": "2026-11-22 19:00",
+        "ends_at": "2026-11-22 22:00",
         "venue": "Особняк на Арбате",
         "city": "Москва",
         "capacity": "1",
@@ -196,6 +214,12 @@ async def test_an_event_from_creation_to_check_in(
     )
     csv = await browser.get(f"/events/{event_id}/guests.csv")
     assert csv.status == 200 and "Волков Иван Петрович" in (await csv.read()).decode("utf-8-sig")
+    # As a Russian Excel reads it: BOM, ';', Russian headers and statuses.
+    body = await csv.read()
+    assert body.startswith(b"\xef\xbb\xbf")
+    header, row = body.decode("utf-8-sig").splitlines()
+    assert header == "Гость;Статус;С сопровождающим;Время ответа;Время прихода;Менеджер"
+    assert row.startswith("Волков Иван Петрович;придёт;нет;22.11.2026 18:00;;")
 
     checked = await browser.post(f"/events/{event_id}/checkin", {"code": code.lower()})
     assert checked.status == 200 and "Волков Иван Петрович" in await checked.text()
@@ -210,6 +234,70 @@ async def test_an_event_from_creation_to_check_in(
     assert chart.status == 200 and chart.content_type == "image/png"
     viewed = {e.action for e in await harness_audit(harness)}
     assert {"event_audience_previewed", "event_guests_viewed", "event_guests_exported"} <= viewed
+
+
+async def test_the_event_page_and_its_door(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    """The page shows what the event is and whether a companion may come; a guest's code is
+    refused two weeks early (it was accepted, and the brief then said they had attended)."""
+    await browser.sign_in(harness.app.crm, harness.clock, bank.coordinator_id)
+    form = {
+        "title": "Вечер камерной музыки",
+        "description": "Квартет и ужин\nДресс-код: smart casual",
+        "timezone": "Europe/Moscow",
+        "starts_at": "2026-12-06 19:00",
+        "ends_at": "2026-12-06 22:00",
+        "venue": "Особняк на Арбате",
+        "capacity": "10",
+        "plus_ones": "yes",
+    }
+    page = await browser.submit("/events", form)
+    event_id = int(page.split('action="/events/')[1].split("/")[0])
+    assert "<dt>С сопровождающим (+1)</dt><dd>да</dd>" in page
+    assert '<dd class="pre">Квартет и ужин\nДресс-код: smart casual</dd>' in page
+    await browser.submit(f"/events/{event_id}/invite")
+    invitation_id, code = await client_accepts(harness, bank, event_id)
+
+    early = await browser.post(f"/events/{event_id}/checkin", {"code": code})
+    assert early.status == 409
+    assert (
+        "Регистрация на «Вечер камерной музыки» ещё не открыта: коды принимаются с "
+        "06.12.2026 16:00." in await early.text()
+    )
+    async with harness.app.crm.unit_of_work() as uow:
+        invitation = await uow.events.invitation(invitation_id)
+    assert invitation is not None and invitation.status == "accepted"
+
+    # Guessing is locked out on the desk too, with the same text as in the bot (the page
+    # failed to render it: the pause's minutes were not passed).
+    for guess in ("AAAAAA", "BBBBBB", "CCCCCC", "DDDDDD", "EEEEEE"):
+        assert (await browser.post(f"/events/{event_id}/checkin", {"code": guess})).status == 409
+    locked = await browser.post(f"/events/{event_id}/checkin", {"code": code})
+    assert locked.status == 409 and "приостановлена на 15 мин" in await locked.text()
+
+    # At the door, an hour before the start, in English.
+    harness.clock.set(datetime(2026, 12, 6, 15, 0, tzinfo=UTC))
+    browser.forget()
+    await browser.sign_in(harness.app.crm, harness.clock, bank.coordinator_id)
+    await browser.submit("/language", {"language": "en", "next": f"/events/{event_id}"})
+    checked = await browser.post(f"/events/{event_id}/checkin", {"code": code})
+    assert (
+        checked.status == 200 and "Admitted: <b>Волков Иван Петрович</b>" in await checked.text()
+    )
+    # The English list: commas, English headers and statuses, times year first.
+    body = await (await browser.get(f"/events/{event_id}/guests.csv")).read()
+    header, row = body.decode("utf-8-sig").splitlines()
+    assert header == "Guest,Status,Plus one,Answered at,Checked in at,Manager"
+    assert row.startswith("Волков Иван Петрович,checked in,no,2026-11-22 18:00,2026-12-06 18:00,")
+
+    harness.clock.set(datetime(2026, 12, 6, 21, 0, tzinfo=UTC))  # midnight in Moscow
+    browser.forget()
+    await browser.sign_in(harness.app.crm, harness.clock, bank.coordinator_id)
+    await browser.submit("/language", {"language": "en", "next": f"/events/{event_id}"})
+    late = await browser.post(f"/events/{event_id}/checkin", {"code": code})
+    assert late.status == 409
+    assert "“Вечер камерной музыки” is over: check-in is closed." in await late.text()
 
 
 async def harness_audit(harness: BotHarness) -> list[AuditEntry]:
@@ -281,3 +369,18 @@ async def test_admins_see_the_crm_write_queue_when_an_external_crm_is_configured
         page = await browser.text("/admin/delivery")
         assert 'id="crm-queue"' in page and "webhook" in page
         assert [e.outcome for e in await audit(harness.app.crm, "crm_queue_view")] == ["ok"]
+
+
+async def test_the_favicon_is_served_before_sign_in(
+    harness: BotHarness, bank: MiniBank, browser: DeskBrowser
+) -> None:
+    # Regression: /favicon.ico answered 401 (signed out) or 404, a red line in every console.
+    icon = await browser.get("/favicon.ico")
+    assert icon.status == 200 and icon.content_type == "image/svg+xml"
+    assert (await icon.read()).startswith(b"<svg") and "no-store" not in icon.headers.get(
+        "Cache-Control", ""
+    )
+    linked = await browser.get("/static/favicon.svg")
+    assert linked.status == 200
+    await browser.sign_in(harness.app.crm, harness.clock, bank.manager_id)
+    assert '<link rel="icon" href="/static/favicon.svg"' in await browser.text("/requests")

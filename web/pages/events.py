@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Mapping
 
 from aiohttp import web
+from markupsafe import Markup
 
 from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.events.changes import change_capacity
@@ -14,6 +15,7 @@ from concierge.events.chart import render_rsvp_chart
 from concierge.events.checkin import CheckInResult, check_in
 from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
 from concierge.events.invitations import preview_audience, send_invitations
+from concierge.events.messages import checkin_text
 from concierge.events.model import SUMMARY_ORDER, EventError
 from concierge.events.tracking import (
     EventSummary,
@@ -153,6 +155,10 @@ def _card(
         filters=FILTERS,
         done=done,
         checkin=checkin,
+        # The translator escaped every value in it; the text is our own HTML.
+        checkin_text=Markup(checkin_text(ctx.translator(request), checkin))  # noqa: S704
+        if checkin
+        else "",
     )
 
 
@@ -226,7 +232,9 @@ async def guest_csv(request: web.Request) -> web.StreamResponse:
     staff = await require(request, *COORDINATION, page_name="event_csv")
     event_id = _event_id(request)
     try:
-        content = await export_guests_csv(ctx.uow(request), event_id=event_id)
+        content = await export_guests_csv(
+            ctx.uow(request), event_id=event_id, t=ctx.translator(request)
+        )
     except EventError as exc:
         raise Refused(404, exc.key, **exc.details) from exc
     await _audit(request, staff, event_id, "event_guests_exported")
