@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, TelegramObject, Update
 
 from bot.channels import messenger_of, shared_key
 from bot.observability import Metrics
@@ -52,6 +52,19 @@ def describe_update(update: Update) -> tuple[str, str | None, dict[str, Any]]:
     return update.event_type, None, {}
 
 
+def pressed_label(query: CallbackQuery) -> str | None:
+    """The label of the button pressed, from the keyboard of the message it was on (Telegram
+    sends it with the press; a MAX press carries its message too)."""
+    markup = getattr(query.message, "reply_markup", None)
+    if query.data is None or not isinstance(markup, InlineKeyboardMarkup):
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
 def keeps_texts(identity: Identity) -> bool:
     """Whether what this person writes may be stored: staff, and clients with active consent.
 
@@ -73,6 +86,13 @@ def inbound_row(
     sensitive = mask(text) if text and client_text else None
     if not keeps_texts(identity):
         text, payload = _metadata_only(kind, text, payload)
+    elif identity.kind is PersonKind.CLIENT and update.callback_query is not None:
+        # The bank's CRM shows a client's press by what they read on the button (the
+        # callback data is a code). Clients' only: their presses alone go to the CRM, and
+        # staff's keyboards name clients (the payload is not masked).
+        label = pressed_label(update.callback_query)
+        if label is not None:
+            payload = {**payload, "button": label}
     row = {
         "occurred_at": now,
         "channel": "messenger",

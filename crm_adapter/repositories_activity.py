@@ -20,7 +20,7 @@ from crm_adapter.dto import (
     Note,
     ProductHolding,
 )
-from crm_adapter.master.queue import enqueue
+from crm_adapter.master.queue import enqueue, for_the_crm
 from crm_adapter.master.records import WriteKind
 from crm_adapter.port import DuplicateUpdate
 
@@ -79,7 +79,8 @@ class SqlInteractionRepository:
         new_id = await self._insert(values)
         # A note is written back as a note; its mirror in this log is not sent twice.
         mirrors_note = channel == "crm" and kind == WriteKind.NOTE.value
-        if self._write_back and client_id is not None and not mirrors_note:
+        kept = for_the_crm(direction=direction, text=text, payload=payload)
+        if self._write_back and client_id is not None and not mirrors_note and kept:
             await enqueue(
                 self._s,
                 WriteKind.INTERACTION,

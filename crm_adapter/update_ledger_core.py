@@ -15,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
 from crm_adapter.dto import LinkedAccount
-from crm_adapter.master.queue import enqueue_interactions_between, queue_interactions_from
+from crm_adapter.master.queue import (
+    enqueue_interactions_between,
+    owed_to_the_crm,
+    queue_interactions_from,
+)
 from crm_adapter.port import ChatKey, DuplicateUpdate, Owner
 from crm_adapter.update_ledger_statements import (
     ACCOUNT_QUERY,
@@ -24,6 +28,7 @@ from crm_adapter.update_ledger_statements import (
     INTERACTION_COLUMNS,
     MESSENGER,
     OWNER_QUERY,
+    QUEUED_FROM,
     Compiled,
     linked_account,
     reply_row,
@@ -39,7 +44,7 @@ def _postgresql_claim_and_queue() -> Executable:
         postgresql_insert(INTERACTION)
         .values({name: bindparam(name) for name in INTERACTION_COLUMNS})
         .on_conflict_do_nothing(index_elements=CLAIM_KEY)
-        .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
+        .returning(*QUEUED_FROM)
         .cte("claimed")
     )
     # A data-modifying CTE runs whether or not the main query reads it.
@@ -47,21 +52,22 @@ def _postgresql_claim_and_queue() -> Executable:
     return select(claimed.c.id).add_cte(queued)
 
 
+def _reply_param(index: int, column: str) -> str:
+    """The bind name of one reply's column. Not `<column>_<n>`: that is how SQLAlchemy names
+    the anonymous binds of the queue's filter (`direction_1`), and the names would clash."""
+    return f"r{index}_{column}"
+
+
 def _postgresql_replies_and_queue(count: int) -> Executable:
     """`count` replies and their queued writes in one statement (a data-modifying CTE)."""
     values = [
         {
-            name: bindparam(f"{name}_{i}", type_=INTERACTION.c[name].type)
+            name: bindparam(_reply_param(i, name), type_=INTERACTION.c[name].type)
             for name in INTERACTION_COLUMNS
         }
         for i in range(count)
     ]
-    inserted = (
-        insert(INTERACTION)
-        .values(values)
-        .returning(INTERACTION.c.id, INTERACTION.c.client_id, INTERACTION.c.occurred_at)
-        .cte("inserted")
-    )
+    inserted = insert(INTERACTION).values(values).returning(*QUEUED_FROM).cte("inserted")
     return queue_interactions_from(inserted)
 
 
@@ -170,7 +176,7 @@ class CoreUpdateLedger:
         if not claimed:
             await conn.rollback()
             raise DuplicateUpdate(values["update_id"])
-        if self._write_back and self._dialect != "postgresql" and values["client_id"] is not None:
+        if self._write_back and self._dialect != "postgresql" and owed_to_the_crm([values]):
             new_id = result.lastrowid
             await conn.execute(enqueue_interactions_between(), {"first": new_id, "last": new_id})
         await conn.commit()
@@ -189,12 +195,14 @@ class CoreUpdateLedger:
                 row = found.first()
                 owners[messenger, chat_id] = (row[0], row[1]) if row is not None else (None, None)
             rows = [reply_row(r, owners) for r in records]
-            if not self._write_back or all(r["client_id"] is None for r in rows):
+            if not self._write_back or not owed_to_the_crm(rows):
                 await conn.execute(insert(INTERACTION), rows)
             elif self._dialect == "postgresql":
                 # Autocommit: the replies and their queued writes must be one statement.
                 compiled = self._replies_compiled(len(rows))
-                values = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in row}
+                values = {
+                    _reply_param(i, name): row[name] for i, row in enumerate(rows) for name in row
+                }
                 await conn.exec_driver_sql(compiled.sql, compiled.parameters(values))
             else:
                 new = await conn.execute(

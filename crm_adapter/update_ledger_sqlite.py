@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_adapter.dto import LinkedAccount
-from crm_adapter.master.queue import enqueue_interactions_between
+from crm_adapter.master.queue import enqueue_interactions_between, owed_to_the_crm
 from crm_adapter.port import ChatKey, DuplicateUpdate, Owner
 from crm_adapter.sqlite_driver import LoopConnection, WriterGate
 from crm_adapter.update_ledger_statements import (
@@ -93,7 +93,7 @@ class SqliteUpdateLedger:
         found = self._read_account(connection, user_id, messenger)
         # The claim is unique per messenger: the row is always stamped with the one read.
         interaction = {**inbound(found), "messenger": messenger}
-        queue = self._queue if self._write_back and interaction["client_id"] is not None else None
+        queue = self._queue if self._write_back and owed_to_the_crm([interaction]) else None
         if not _insert_committed(
             connection, self._claim.sql, self._claim.parameters(interaction), queue=queue
         ):
@@ -114,7 +114,7 @@ class SqliteUpdateLedger:
                 owners[messenger, chat_id] = (row[0], row[1]) if row is not None else (None, None)
             rows = [reply_row(r, owners) for r in records]
             connection.executemany(self._insert.sql, [self._insert.parameters(r) for r in rows])
-            if self._write_back and any(r["client_id"] is not None for r in rows):
+            if self._write_back and owed_to_the_crm(rows):
                 # This job holds the write lock: the rows just inserted took consecutive
                 # rowids ending at the connection's last one.
                 last = int(_fetch_one(connection, "SELECT last_insert_rowid()", ())[0])

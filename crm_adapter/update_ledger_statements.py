@@ -40,6 +40,12 @@ INTERACTION_COLUMNS = (
     "update_id",
     "messenger",
 )
+# What an insert returns for its rows to be queued for the bank's CRM in the same
+# statement (crm_adapter.master.queue.queue_interactions_from reads these).
+QUEUED_FROM = tuple(
+    INTERACTION.c[name]
+    for name in ("id", "client_id", "occurred_at", "direction", "text", "payload")
+)
 _PARTS = (("link", _LINK), ("client", _CLIENT), ("staff", _STAFF))
 
 

@@ -192,6 +192,13 @@ def _attachments(attachments: list[Mapping[str, Any]]) -> dict[str, Any]:
         kind = attachment.get("type")
         payload = attachment.get("payload") or {}
         url = payload.get("url")
+        if kind == "inline_keyboard":
+            # The keyboard a pressed button was on: Telegram sends it with the press (the
+            # interaction log names the button by its label from it).
+            keyboard = _keyboard(payload.get("buttons"))
+            if keyboard is not None:
+                fields.setdefault("reply_markup", keyboard)
+            continue
         if kind == "location":
             fields.setdefault(
                 "location",
@@ -224,6 +231,25 @@ def _attachments(attachments: list[Mapping[str, Any]]) -> dict[str, Any]:
                 },
             )
     return fields
+
+
+def _keyboard(rows: Any) -> dict[str, Any] | None:
+    """MAX's inline keyboard as Telegram's: its callback and link buttons (all MAX has)."""
+    keyboard = []
+    for row in rows if isinstance(rows, list) else []:
+        buttons = [_button(b) for b in row if isinstance(b, Mapping)]
+        if kept := [b for b in buttons if b is not None]:
+            keyboard.append(kept)
+    return {"inline_keyboard": keyboard} if keyboard else None
+
+
+def _button(button: Mapping[str, Any]) -> dict[str, Any] | None:
+    text = str(button.get("text") or "")
+    if button.get("type") == "callback" and isinstance(button.get("payload"), str):
+        return {"text": text, "callback_data": button["payload"]}
+    if button.get("type") == "link" and isinstance(button.get("url"), str):
+        return {"text": text, "url": button["url"]}
+    return None
 
 
 def _with_caption(message: dict[str, Any]) -> dict[str, Any]:

@@ -174,6 +174,9 @@ class _Builder:
                 "actor": row.actor,
                 "staff": self._person(row.staff_id),
                 "text": row.text,
+                # A client's press: the label of the button, as they read it (the text is
+                # the button's callback data, a code for the bot).
+                "button": (row.payload or {}).get("button"),
             }, row.occurred_at
         if kind is WriteKind.NOTE:
             return {

@@ -8,6 +8,7 @@ never stored without its write, nor a write queued for a change that was rolled 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -40,6 +41,42 @@ CRM_WRITE = cast(Table, m.CrmWriteRow.__table__)
 _INTERACTION = cast(Table, m.InteractionRow.__table__)
 # Still owed: a later write of the same client waits while one of these is ahead of it.
 OWED = ("pending", "sending")
+# Bot API calls that, without a text, put nothing in front of a person: the answer that
+# stops a pressed button's spinner, a keyboard changed or taken away. The interaction log
+# keeps them (every outgoing call is logged there); the bank's CRM gets the press itself (the
+# inbound callback, shown by the button's label), not this protocol noise.
+SILENT_METHODS = ("answerCallbackQuery", "editMessageReplyMarkup")
+
+
+def for_the_crm(*, direction: str, text: str | None, payload: Mapping[str, Any] | None) -> bool:
+    """Whether an interaction of a client is one the bank's CRM keeps (see SILENT_METHODS);
+    `kept_by_the_crm` is the same rule in SQL."""
+    if direction != "out" or text is not None:
+        return True
+    return (payload or {}).get("method") not in SILENT_METHODS
+
+
+def owed_to_the_crm(rows: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether any of these interaction rows is queued (the ledger skips the queue's
+    statement when none is)."""
+    return any(
+        r["client_id"] is not None
+        and for_the_crm(direction=r["direction"], text=r["text"], payload=r["payload"])
+        for r in rows
+    )
+
+
+def kept_by_the_crm(rows: FromClause) -> ColumnElement[bool]:
+    """`for_the_crm` over interaction rows (the table, or what a CTE inserted)."""
+    c = rows.c
+    method = c.payload["method"].as_string()
+    return or_(
+        c.direction != "out",
+        c.text.is_not(None),
+        method.is_(None),
+        # Not NOT IN: the ledger runs this compiled once, without expanding parameters.
+        and_(*(method != name for name in SILENT_METHODS)),
+    )
 
 
 def write_key(kind: WriteKind, entity_id: int, *, repeatable: bool = False) -> str:
@@ -96,7 +133,8 @@ QUEUE_COLUMNS = (
 
 def queue_interactions_from(rows: FromClause, *where: ColumnElement[bool]) -> Insert:
     """INSERT INTO crm_write … SELECT from interaction rows (the table, or what a CTE
-    inserted): those that belong to a client, in id order."""
+    inserted, returning at least id, client_id, occurred_at, direction, text and payload):
+    those that belong to a client and are for the CRM, in id order."""
     c = rows.c
     return insert(CRM_WRITE).from_select(
         list(QUEUE_COLUMNS),
@@ -111,14 +149,14 @@ def queue_interactions_from(rows: FromClause, *where: ColumnElement[bool]) -> In
             literal(0),
             c.occurred_at,
         )
-        .where(c.client_id.is_not(None), *where)
+        .where(c.client_id.is_not(None), kept_by_the_crm(rows), *where)
         .order_by(c.id),
     )
 
 
 def enqueue_interactions_between() -> Insert:
-    """Queues the interactions with ids in [:first, :last] that belong to a client: the
-    update ledger's form on SQLite, one statement after its own inserts."""
+    """Queues the interactions with ids in [:first, :last] that belong to a client and are
+    for the CRM: the update ledger's form on SQLite, one statement after its own inserts."""
     return queue_interactions_from(
         _INTERACTION, _INTERACTION.c.id.between(bindparam("first"), bindparam("last"))
     )

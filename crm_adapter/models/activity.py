@@ -38,8 +38,9 @@ class InteractionRow(Base):
     # What people wrote, with sensitive numbers masked; after consent is withdrawn, and for
     # people nobody linked, not even that (bot.middlewares keeps metadata only).
     text: Mapped[str | None] = mapped_column(MaskedText)
-    # Ids, kinds and codes only (message ids, buttons' callback data, outbox ids), never a
-    # person's words: those go in `text`. Not masked, so every reply's write stays cheap.
+    # Ids, kinds and codes only (message ids, buttons' callback data, outbox ids; for a
+    # client's press the bank's own label of the button), never a person's words: those go
+    # in `text`. Not masked, so every reply's write stays cheap.
     payload: Mapped[dict[str, Any] | None] = mapped_column()
     # Which messenger carried it (telegram | max); empty for other channels and internal rows.
     messenger: Mapped[str | None] = mapped_column(String(16))

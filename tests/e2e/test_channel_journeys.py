@@ -73,6 +73,18 @@ async def test_link_consent_and_menu(channels: Channels, messenger: str) -> None
     assert link is not None and link.messenger == messenger and link.language == "en"
     assert consent is not None and consent.active
     assert await _logged_messengers(harness, bank.client_id) == {messenger}
+    # A press is logged with the label the client read (for the bank's CRM), once they
+    # have consented: the consent press itself keeps no more than that it happened.
+    async with harness.app.crm.unit_of_work() as uow:
+        presses = await uow.session.scalars(
+            select(m.InteractionRow)
+            .where(
+                m.InteractionRow.client_id == bank.client_id, m.InteractionRow.kind == "callback"
+            )
+            .order_by(m.InteractionRow.id)
+        )
+        logged = [(p.text, (p.payload or {}).get("button")) for p in presses]
+    assert logged == [(None, None), ("lang:en", "English")]
 
 
 async def test_service_wizard_to_the_manager_and_back(channels: Channels, messenger: str) -> None:

@@ -1,10 +1,12 @@
 """CRM_BACKEND=bitrix24: the console journeys run unchanged on a store synced from the bank's
 Bitrix24 (the stand-in), even while it is down, and every interaction of the session lands
-once in the client's timeline there when it is back; admins see the write queue with
+once in the client's timeline there when it is back, readable (BB-code, presses by their
+button's label, no protocol calls that show nothing); admins see the write queue with
 /crm_queue."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -20,6 +22,8 @@ from scheduler.crm_writer import CrmWriter
 from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_transcript
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
+# Calls that show a person nothing when they carry no text.
+SILENT = {"answerCallbackQuery", "editMessageReplyMarkup"}
 SCRIPT = f"""\
 {CONSOLE_CLIENT_JOURNEY}:as client C-0004
 :press I agree
@@ -54,12 +58,22 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
             clock.advance(timedelta(minutes=10))
             await writer.drain()
             async with store.unit_of_work() as uow:
-                rows = await uow.session.execute(
-                    select(m.InteractionRow.id, m.InteractionRow.client_id).where(
-                        m.InteractionRow.client_id.is_not(None)
+                rows = (
+                    await uow.session.scalars(
+                        select(m.InteractionRow).where(m.InteractionRow.client_id.is_not(None))
                     )
-                )
-                owner = {int(i): int(c) for i, c in rows}
+                ).all()
+                owner = {r.id: int(r.client_id or 0) for r in rows}
+                # Kept in the local log, never sent: the empty answers to presses and the
+                # keyboards changed or removed (the press itself is sent).
+                silent = {
+                    r.id
+                    for r in rows
+                    if r.direction == "out"
+                    and r.text is None
+                    and (r.payload or {}).get("method") in SILENT
+                }
+                presses = {r.id for r in rows if r.kind == "callback"}
                 status = await uow.crm_writes.status()
                 clients = {
                     r.id: r.external_id for r in await uow.session.scalars(select(m.ClientRow))
@@ -75,13 +89,29 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
     assert "Рабочий доступ подключён" in text
     assert "Запись в CRM банка" in text and "bitrix24" in text  # the admin's queue view
 
-    # Every interaction of a client in this session, once, in that client's timeline.
-    assert len(owner) > 10
-    assert sorted(portal.written) == sorted(f"interaction:{i}" for i in owner)
+    # Every interaction of a client in this session that shows something, once, in that
+    # client's timeline: not the protocol calls around button presses.
+    assert len(owner) > 10 and len(silent) >= 4 and len(presses) >= 3
+    assert sorted(portal.written) == sorted(f"interaction:{i}" for i in set(owner) - silent)
     assert portal.duplicates() == {}
     assert (status.pending, status.sending, status.dead) == (0, 0, 0)
+    pressed: list[str] = []
     for comment in portal.comments.values():
-        key = comment["COMMENT"].rstrip().rsplit("\n", 1)[-1][len(MARKER_PREFIX) : -1]
-        interaction_id = int(key.removeprefix("interaction:"))
+        lines = comment["COMMENT"].rstrip().split("\n")
+        interaction_id = int(lines[-1][len(MARKER_PREFIX) : -1].removeprefix("interaction:"))
         contact = portal.contacts[int(comment["ENTITY_ID"])]
         assert contact["UF_CRM_VIP_CLIENT_ID"] == clients[owner[interaction_id]]
+        # Readable in Bitrix24: BB-code, no Telegram HTML, no empty placeholder.
+        body = "\n".join(lines[1:-1])
+        assert "(без текста)" not in body and "(no text)" not in body
+        assert not re.search(r"</?[a-zA-Z][\w-]*(\s[^>]*)?>|&#?\w+;", body), body
+        if interaction_id in presses:
+            pressed.append(body)
+    assert "[B]Главное меню[/B]" in "\n".join(c["COMMENT"] for c in portal.comments.values())
+    # A press reads as the button the client saw (the one before consent keeps no text).
+    assert pressed == [
+        "Нажата кнопка",
+        "Нажата кнопка «👤 Мой менеджер»",
+        "Нажата кнопка «✖️ Завершить»",
+        "Нажата кнопка «English»",
+    ]

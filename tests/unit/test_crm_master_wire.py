@@ -8,7 +8,8 @@ import pytest
 
 from bench.bitrix24_standin import parse_query
 from crm_adapter.master.bitrix24 import fields
-from crm_adapter.master.bitrix24.adapter import marker, neutral
+from crm_adapter.master.bitrix24.adapter import marker
+from crm_adapter.master.bitrix24.bbcode import neutral
 from crm_adapter.master.bitrix24.rest import encode_query
 from crm_adapter.master.records import MasterClient, MasterStaff, Skipped, Stream
 

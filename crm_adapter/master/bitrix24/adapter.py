@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from common.i18n import Catalog
 from crm_adapter.master.bitrix24 import fields
+from crm_adapter.master.bitrix24.bbcode import html_to_bbcode, neutral
 from crm_adapter.master.bitrix24.rest import (
     MAX_BATCH,
     PAGE,
@@ -60,12 +61,6 @@ _LOOKUP_MARGIN = timedelta(days=1)
 def marker(key: str) -> str:
     """The last line of every comment we write: our idempotency key, searchable."""
     return f"[{ORIGINATOR}:{key}]"
-
-
-def neutral(text: str) -> str:
-    """A stored text made inert as BB-code: a zero-width space after each `[` keeps a
-    client's `[URL=…]` from rendering as a link in the CRM; the text reads the same."""
-    return text.replace("[", "[\u200b")
 
 
 def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -272,8 +267,26 @@ class Bitrix24Crm:
         return str(person["external_id"]) if person else "—"
 
     def _comment(self, header: str, body: str | None, event: CrmEvent) -> str:
-        text = neutral(body) if body else self._t("timeline.empty")
+        """`body` is BB-code already made safe (`neutral`, `html_to_bbcode`)."""
+        text = body if body else self._t("timeline.empty")
         return f"{header}\n{text}\n{marker(event.key)}"
+
+    def _interaction_body(self, data: dict[str, Any]) -> str | None:
+        """What a manager reads under the header: the bot's messages with their formatting
+        (stored as Telegram HTML), a press by the button's label, people's words as they
+        wrote them."""
+        text = data["text"]
+        if data["kind"] == "callback" and data["direction"] == "in":
+            # The stored text of a press is its callback data, a code for the bot.
+            label = data.get("button")
+            if label:
+                return self._t("timeline.pressed", button=neutral(label))
+            return self._t("timeline.pressed_unknown")
+        if not text:
+            return None
+        if data["direction"] == "out" and data["actor"] == "bot":
+            return html_to_bbcode(text)
+        return neutral(text)
 
     def _command(self, event: CrmEvent) -> Command | Deferred | Rejected:
         contact = event.client.remote_id
@@ -293,12 +306,14 @@ class Bitrix24Crm:
             if data.get("staff"):
                 staff = self._staff_name(data["staff"])
                 header += " · " + self._t("timeline.by_staff", staff=staff)
-            return _comment_on("contact", contact, self._comment(header, data["text"], event))
+            body = self._interaction_body(data)
+            return _comment_on("contact", contact, self._comment(header, body, event))
         if event.kind is WriteKind.NOTE:
             header = self._t(
                 "timeline.note", author=self._staff_name(data["author"]), when=self._when(event)
             )
-            return _comment_on("contact", contact, self._comment(header, data["text"], event))
+            body = neutral(data["text"]) if data["text"] else None
+            return _comment_on("contact", contact, self._comment(header, body, event))
         if event.kind is WriteKind.REQUEST_COMMENT:
             header = self._t(
                 "timeline.request_comment",
@@ -306,7 +321,7 @@ class Bitrix24Crm:
                 author=self._staff_name(data["author"]) if data["author"] else data["author_kind"],
                 when=self._when(event),
             )
-            body = data["text"] or ""
+            body = neutral(data["text"] or "")
             if data["has_file"]:
                 body = f"{body}\n{self._t('timeline.file_attached')}".strip()
             deal = data.get("request_crm_id")

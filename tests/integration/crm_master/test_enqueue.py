@@ -66,23 +66,43 @@ async def test_the_ledger_queues_clients_interactions_with_them(
     with pytest.raises(DuplicateUpdate):
         await crm.ledger.open_update(1, inbound_of_client)  # redelivered: nothing new
     reply = {"occurred_at": clock.now(), "kind": "message", "text": "Добрый день", "payload": {}}
+    owners = {("telegram", 101): (client_id, None), ("telegram", 102): (None, None)}
+    # What answers a press: a toast shows the client something; an empty answer (it only
+    # stops the spinner) and a keyboard taken away show nothing and are not queued.
+    pressed = {"method": "answerCallbackQuery", "callback_query_id": "7"}
     await crm.ledger.log_replies(
         [
+            {**reply, "chat_id": 101, "text": None, "payload": pressed},
             {**reply, "chat_id": 101},
             {**reply, "chat_id": 102},
-            {**reply, "chat_id": 101},
+            {**reply, "chat_id": 101, "text": "Готово", "payload": pressed},
+            {
+                **reply,
+                "chat_id": 101,
+                "text": None,
+                "payload": {"method": "editMessageReplyMarkup"},
+            },
         ],
-        known_owners={("telegram", 101): (client_id, None), ("telegram", 102): (None, None)},
+        known_owners=owners,
+    )
+    # Only protocol calls: not even the queue's statement runs.
+    await crm.ledger.log_replies(
+        [{**reply, "chat_id": 101, "text": None, "payload": pressed}], known_owners=owners
     )
 
     async with crm.unit_of_work() as uow:
         logged = await uow.session.execute(
-            select(m.InteractionRow.id, m.InteractionRow.client_id).order_by(m.InteractionRow.id)
+            select(
+                m.InteractionRow.id, m.InteractionRow.client_id, m.InteractionRow.text
+            ).order_by(m.InteractionRow.id)
         )
-        ids = [i for i, owner in logged if owner == client_id]
+        rows = [(i, text) for i, owner, text in logged if owner == client_id]
+    # The local log keeps every call; the CRM gets what the client saw.
+    assert len(rows) == 6
+    shown = [i for i, text in rows if text is not None]
     queued = await _queued(crm)
     if crm.write_back:
-        assert queued == [("interaction", i, client_id) for i in ids] and len(ids) == 3
+        assert queued == [("interaction", i, client_id) for i in shown] and len(shown) == 3
     else:
         assert queued == []
 

@@ -80,6 +80,32 @@ async def _every_kind(store: SqlCrm, clock: ManualClock) -> int:
         for n in range(3):
             for client_id in (bank.client_id, bank.other_client_id):
                 await log_message(uow, at=now, client_id=client_id, text=f"сообщение {n}")
+        # A press, then what the bot answered: a toast is sent, the empty answer and the
+        # keyboard taken away are not (the local log keeps them).
+        await uow.interactions.record(
+            occurred_at=now,
+            channel="messenger",
+            direction="in",
+            kind="callback",
+            actor="client",
+            client_id=bank.client_id,
+            text="menu:manager",
+            payload={"callback_id": "1", "button": "Мой менеджер"},
+        )
+        for method, toast in (
+            ("answerCallbackQuery", "Готово"),
+            ("answerCallbackQuery", None),
+            ("editMessageReplyMarkup", None),
+        ):
+            await log_message(
+                uow,
+                at=now,
+                actor="bot",
+                direction="out",
+                client_id=bank.client_id,
+                text=toast,
+                payload={"method": method},
+            )
         await uow.profiles.add_note(
             client_id=bank.client_id,
             author_id=bank.manager_id,
@@ -117,7 +143,7 @@ async def _every_kind(store: SqlCrm, clock: ManualClock) -> int:
         )
         await uow.consents.withdraw(bank.client_id, now=now)
         await uow.commit()
-    return 6 + 6
+    return 6 + 2 + 6
 
 
 async def _drain_and_close(store: SqlCrm, master: WebhookCrm, clock: ManualClock) -> None:
@@ -170,12 +196,24 @@ async def test_every_write_is_a_signed_post_following_the_schema_once_and_in_ord
         "interaction.logged",
         "interaction.logged",
         "interaction.logged",
+        "interaction.logged",
+        "interaction.logged",
         "note.added",
         "request.opened",
         "request.changed",
         "request.commented",
         "consent.changed",
         "consent.changed",
+    ]
+    interactions = [
+        found.events[k]["data"]
+        for k in found.order
+        if found.events[k]["client"]["external_id"] == "C-0001"
+        and found.events[k]["event_type"] == "interaction.logged"
+    ]
+    assert [(d["kind"], d["text"], d["button"]) for d in interactions[-2:]] == [
+        ("callback", "menu:manager", "Мой менеджер"),
+        ("message", "Готово", None),
     ]
     opened = next(e for e in found.events.values() if e["event_type"] == "request.opened")
     # Sent as the request is when it goes: it was resolved before the writer ran.
