@@ -9,9 +9,11 @@ import string
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
+
+from common.sensitive import relabel
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("ru", "en")
@@ -136,23 +138,48 @@ class Catalog:
 
 
 class Translator:
-    """Renders a text in one language; every argument is HTML-escaped unless wrapped in Raw."""
+    """Renders a text in one language; every argument is HTML-escaped unless wrapped in Raw,
+    and the sensitive-data placeholders in it are worded in that language."""
 
     def __init__(self, catalog: Catalog, language: str) -> None:
         self.catalog = catalog
         self.language = language
 
     def __call__(self, key: str, **kwargs: Any) -> str:
-        safe = {k: _escape(v) for k, v in kwargs.items()}
+        safe = {k: self._shown(v) for k, v in kwargs.items()}
         return self.catalog.template(self.language, key).format(**safe)
 
+    def localize_masks(self, text: str) -> str:
+        """A stored (masked) text as this reader sees it: "[card *9014]" reads "[карта *9014]"
+        in Russian. For texts sent without a template (a relayed message, a caption)."""
+        return localize_masks(text, self.language, self.catalog)
 
-def _escape(value: Any) -> Any:
-    if isinstance(value, Raw):
-        return value.html
-    if isinstance(value, str):
-        return html.escape(value, quote=False)
-    return value
+    def _shown(self, value: Any) -> Any:
+        # Every person's text shown in a message passes here as an argument: the one place
+        # the bot words placeholders for its reader. Raw values were built by this class.
+        if isinstance(value, Raw):
+            return value.html
+        if isinstance(value, str):
+            return html.escape(self.localize_masks(value), quote=False)
+        return value
+
+
+class MaskLabels(Protocol):
+    """Where the words for placeholders come from (Catalog fits, as does any text source
+    with the same `template`)."""
+
+    def template(self, language: str, key: str) -> str: ...
+
+
+def localize_masks(text: str, language: str, texts: MaskLabels | None = None) -> str:
+    """`text` with the neutral placeholders of `common.sensitive` ("[card *9014]",
+    "[passport]") worded in `language` from the locale files (`sensitive.mask.<kind>`).
+
+    Only for what a person reads: stored and logged texts keep the neutral forms, which
+    every language shares and the CRM, exports and searches see alike.
+    """
+    source = texts if texts is not None else Catalog.shared()
+    return relabel(text, lambda kind: source.template(language, f"sensitive.mask.{kind.value}"))
 
 
 @functools.lru_cache(maxsize=1)

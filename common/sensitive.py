@@ -16,7 +16,7 @@ needs no punctuation between the two).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -324,6 +324,27 @@ def placeholder(finding: Finding, *, keep_tail: bool) -> str:
     if keep_tail and finding.kind in (Kind.CARD, Kind.ACCOUNT):
         return f"[{finding.kind.value} *{finding.digits[-4:]}]"
     return f"[{finding.kind.value}]"
+
+
+# The placeholders `placeholder` writes, read back: what a reader sees of them is worded in
+# their language at display time (`relabel`); stored and logged texts keep these forms.
+_PLACEHOLDER_RE = re.compile(
+    r"\[(" + "|".join(kind.value for kind in Kind) + r")(?: \*(\d{4}))?\]"
+)
+
+
+def relabel(text: str, label: Callable[[Kind], str]) -> str:
+    """`text` with each placeholder's word replaced by `label(kind)`: "[card *9014]" reads
+    "[карта *9014]" for a Russian reader. Other bracketed text is left as it is."""
+    if "[" not in text:
+        return text
+
+    def worded(match: re.Match[str]) -> str:
+        word = label(Kind(match.group(1)))
+        tail = match.group(2)
+        return f"[{word} *{tail}]" if tail else f"[{word}]"
+
+    return _PLACEHOLDER_RE.sub(worded, text)
 
 
 def _apply(text: str, found: list[Finding], *, keep_tail: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from common.i18n import show_date
+from common.i18n import localize_masks, show_date
 from concierge.briefing import DEFAULT_LOOKBACK, Briefing
 from concierge.insights.reasons import Reason, Templates, explain, label, money
 
@@ -36,7 +36,11 @@ def render(briefing: Briefing, texts: Templates, *, markdown: bool = False) -> s
     i = briefing.insights
 
     def t(key: str, **params: Any) -> str:
-        safe = {k: fmt.esc(v) if isinstance(v, str) else v for k, v in params.items()}
+        # Like common.i18n.Translator: a quoted text's placeholders worded for the reader.
+        safe = {
+            k: fmt.esc(localize_masks(v, lang, texts)) if isinstance(v, str) else v
+            for k, v in params.items()
+        }
         return texts.template(lang, f"manager.brief.{key}").format(**safe)
 
     def why(reason: Reason) -> str:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from common.clock import Clock
-from common.i18n import Catalog
+from common.i18n import Catalog, Translator
 from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
 from concierge.insights.reasons import segment_label
@@ -221,6 +221,7 @@ async def _deliver_live(
             ids = await _pass_on(
                 courier,
                 link,
+                reader=t,
                 header=header,
                 separator="\n\n",
                 text=text,
@@ -316,6 +317,7 @@ async def relay_to_client(
             await _pass_on(
                 courier,
                 link,
+                reader=t,
                 header=t("relay.from_manager", staff=staff.full_name),
                 separator="\n",
                 text=text,
@@ -370,6 +372,7 @@ async def _pass_on(
     courier: Courier,
     link: MessengerLink,
     *,
+    reader: Translator,
     header: str,
     separator: str,
     text: str | None,
@@ -380,16 +383,19 @@ async def _pass_on(
 ) -> list[int]:
     """The one-line card and the message, either way of the relay: one text when the message
     is a text, else the card then a copy of the message. A copied caption is replaced by its
-    masked `text` when it held numbers (as written, it is not copied)."""
-    if text and not has_media:
-        return await courier.send_text(link, f"{header}{separator}{html.escape(text)}")
+    masked `text` when it held numbers (as written, it is not copied). The message goes
+    without a template, so its placeholders are worded for the `reader` here; the
+    interaction log keeps the neutral `text`."""
+    shown = reader.localize_masks(text) if text else text
+    if shown and not has_media:
+        return await courier.send_text(link, f"{header}{separator}{html.escape(shown)}")
     ids = await courier.send_text(link, header)
     ids.append(
         await courier.copy(
             to=link,
             from_chat_id=from_chat_id,
             message_id=message_id,
-            caption=text if masked else None,
+            caption=shown if masked else None,
         )
     )
     return ids

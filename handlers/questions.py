@@ -62,8 +62,9 @@ async def client_question(
     if outcome.handed_over is not None and answer.mode == "none":
         await message.answer(t("questions.handed_over"))
         return
-    # The answer quotes the bank's documents: text, not markup.
-    lines = [html.escape(answer.text, quote=False)]
+    # The answer quotes the bank's documents: text, not markup. A model may echo the
+    # placeholders it saw in the masked question: worded for the reader, as in any template.
+    lines = [html.escape(t.localize_masks(answer.text), quote=False)]
     if answer.citations:
         lines += ["", t("questions.sources")]
         lines += [

@@ -48,15 +48,16 @@ def build_desk(
     insight_rules: InsightRules | None = None,
 ) -> web.Application:
     secure = settings.web.secure_cookie
+    catalog = catalog or Catalog.shared()
     desk = Desk(
         settings=settings,
         crm=crm,
         clock=clock,
         notifier=notifier,
-        catalog=catalog or Catalog.shared(),
+        catalog=catalog,
         service_catalogue=service_catalogue or load_catalogue(),
         policy=DeskPolicy.from_settings(settings.web),
-        templates=environment(),
+        templates=environment(catalog),
         secure_cookie=secure if secure is not None else settings.environment == "production",
         product_facts=product_facts,
         insight_rules=insight_rules,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from common.i18n import show_iso_date
+from common.i18n import localize_masks, show_iso_date
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,12 @@ def explain(reason: Reason, texts: Templates, language: str, *, escape: bool = T
         value = label(texts, language, group, v) if group and isinstance(v, str) else v
         if k in DATE_PARAMS and isinstance(value, str):
             value = show_iso_date(value)
-        params[k] = html.escape(value, quote=False) if escape and isinstance(value, str) else value
+        if isinstance(value, str):
+            # A note or a request's summary quoted in a reason: its placeholders in words.
+            value = localize_masks(value, language, texts)
+            if escape:
+                value = html.escape(value, quote=False)
+        params[k] = value
     return texts.template(language, f"manager.reason.{reason.code}").format(**params)
 
 

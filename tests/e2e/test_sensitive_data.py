@@ -104,7 +104,7 @@ async def test_the_manager_sees_the_relayed_message_masked_with_the_hint(
     await harness.send(client, f"Заблокируйте карту {CARD}, паспорт {PASSPORT}, тел. {PHONE}")
 
     relayed = harness.last_text(MANAGER)
-    assert "[card *9014]" in relayed and "[passport]" in relayed
+    assert "[карта *9014]" in relayed and "[паспорт]" in relayed
     assert "защищённому каналу банка" in relayed
     # The phone reaches the manager who serves the client (a number to call back), never
     # the log: stored texts are checked below.
@@ -113,7 +113,7 @@ async def test_the_manager_sees_the_relayed_message_masked_with_the_hint(
     warnings = [t for t in harness.texts(CLIENT) if "не присылайте в чат номера карт" in t]
     assert len(warnings) == 1
     await harness.send(client, f"И ещё карта {MIR}")
-    assert "[card *0004]" in harness.last_text(MANAGER)
+    assert "[карта *0004]" in harness.last_text(MANAGER)
     assert len([t for t in harness.texts(CLIENT) if "не присылайте в чат" in t]) == 1
     async with harness.app.crm.unit_of_work() as uow:
         told = await uow.clients.get(bank.client_id)
@@ -156,7 +156,7 @@ async def test_a_photo_with_a_card_number_in_its_caption_is_copied_with_the_capt
         )
     )
     copies = [c for c in calls if isinstance(c, CopyMessage)]
-    assert len(copies) == 1 and copies[0].caption == "моя карта [card *9014]"
+    assert len(copies) == 1 and copies[0].caption == "моя карта [карта *9014]"
     assert "защищённому каналу банка" in harness.last_text(MANAGER)
 
 
@@ -173,20 +173,20 @@ async def test_requests_comments_notes_and_feedback_hold_masked_forms(
     assert _clear(harness.last_text(CLIENT)) == []  # the confirmation shows it masked
     await harness.press_button(client, "Отправить")
     assert (
-        "[card *9014]" in harness.last_text(MANAGER) and _clear(harness.last_text(MANAGER)) == []
+        "[карта *9014]" in harness.last_text(MANAGER) and _clear(harness.last_text(MANAGER)) == []
     )
 
     await harness.press_button(client, "Мои заявки")
     await harness.press_button(client, "#")
     await harness.press_button(client, "Комментарий")
     await harness.send(client, f"перезвоните {PHONE}")
-    assert "[phone]" in harness.last_text(MANAGER) and _clear(harness.last_text(MANAGER)) == []
+    assert "[телефон]" in harness.last_text(MANAGER) and _clear(harness.last_text(MANAGER)) == []
 
     await harness.press_button(manager, "Решено")
     await harness.press_button(client, "1 ⭐")
     await harness.press_button(client, "Добавить комментарий")
     await harness.send(client, f"паспорт {PASSPORT} так и не вернули")
-    assert "[passport]" in harness.last_text(MANAGER)
+    assert "[паспорт]" in harness.last_text(MANAGER)
     await harness.send(manager, f"/note C-0001 клиент продиктовал карту {CARD} и {PHONE}")
 
     async with harness.app.crm.unit_of_work() as uow:
@@ -259,7 +259,7 @@ async def test_the_managers_interest_signal_quotes_the_question_masked(asking: B
         client, f"хочу вложиться в альтернативные инвестиции, перезвоните на {PHONE}"
     )
     [signal] = [t for t in asking.texts(8101) if "интересуется" in t]
-    assert "[phone]" in signal and _clear(signal) == []
+    assert "[телефон]" in signal and _clear(signal) == []
     assert [t for t in asking.texts(8101) if _clear(t)] == []  # the hand-over card too
     async with asking.app.crm.unit_of_work() as uow:
         notes = await uow.profiles.notes(bank.client_id)
@@ -280,5 +280,5 @@ async def test_a_card_number_a_manager_types_back_reaches_the_client_masked(
     )
     delivered = harness.last_text(CLIENT)
     # A phone the manager gives is delivered; the card number only as on a receipt.
-    assert "[card *9014]" in delivered and PHONE in delivered
+    assert "[карта *9014]" in delivered and PHONE in delivered
     assert "4276 1234" not in delivered

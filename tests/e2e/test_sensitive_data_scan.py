@@ -132,7 +132,8 @@ async def test_a_console_session_full_of_numbers_leaves_none_in_clear(
     # The session went where it should: relayed, noted, requested, rated, handed over.
     assert "🔒 Пожалуйста, не присылайте в чат номера карт" in shown
     assert shown.count("защищённому каналу банка") >= 2  # the manager's relayed copies
-    assert "[card *9014]" in shown and "[passport]" in shown and "[phone]" in shown
+    # Everyone in the session reads Russian: masked numbers are worded so (stored neutral).
+    assert "[карта *9014]" in shown and "[паспорт]" in shown and "[телефон]" in shown
     assert "сохранена и попадёт в следующий брифинг" in shown
     assert "Заявка #1" in shown and "оценил" in shown
     assert "Согласие отозвано" in shown
