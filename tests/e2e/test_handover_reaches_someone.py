@@ -42,6 +42,15 @@ async def _block_manager(harness: BotHarness, bank: MiniBank) -> None:
         await uow.commit()
 
 
+async def _press_sos(harness: BotHarness) -> None:
+    """The client reports a lost card abroad with the red button."""
+    client = harness.user(CLIENT)
+    await harness.send(client, "/menu")
+    await harness.press_button(client, "🆘")
+    await harness.press_button(client, "Карта утеряна")
+    await harness.send(client, "Италия, Милан")
+
+
 async def test_a_question_for_a_manager_with_no_linked_account_goes_to_the_backup(
     asking: BotHarness,
 ) -> None:
@@ -110,11 +119,7 @@ async def test_the_red_button_alerts_the_backup_at_once_when_the_manager_blocked
 ) -> None:
     bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
     await _block_manager(harness, bank)
-    client = harness.user(CLIENT)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "🆘")
-    await harness.press_button(client, "Карта утеряна")
-    await harness.send(client, "Италия, Милан")
+    await _press_sos(harness)
     [request] = await _requests(harness)
     assert (request.assignee_id, request.escalation_level) == (bank.backup_id, BACKUP_LEVEL)
     assert "🆘" in harness.last_text(BACKUP) and "Италия, Милан" in harness.last_text(BACKUP)
@@ -127,11 +132,7 @@ async def test_an_escalation_passes_over_a_backup_no_messenger_reaches(
     """The manager was told and did not answer; the backup has no linked account, so the
     request climbs straight to the duty desk instead of waiting another SLA period unseen."""
     bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, duty=DUTY)
-    client = harness.user(CLIENT)
-    await harness.send(client, "/menu")
-    await harness.press_button(client, "🆘")
-    await harness.press_button(client, "Карта утеряна")
-    await harness.send(client, "Италия, Милан")
+    await _press_sos(harness)
     assert "🆘" in harness.last_text(MANAGER)
     clock.advance(timedelta(minutes=11))
     async with harness.app.crm.unit_of_work() as uow:
