@@ -108,7 +108,8 @@ async def told_in_turn(
 
     A manager with no linked account, or one that blocked the bot, would hold the request
     unseen until it escalated; the relay passes over the same people. When no one's
-    messenger can be told, the duty desk holds it all the same: it waits in their queue."""
+    messenger can be told, the duty desk holds it all the same (it waits in their queue),
+    or, with no duty desk, the first in turn."""
     turn = await answering_in_turn(uow, client, now, start=start, respect_hours=respect_hours)
     told: list[Staff] = []
     told_level = DUTY_LEVEL
@@ -120,4 +121,9 @@ async def told_in_turn(
             told.append(person)
     if told:
         return told_level, told
-    return DUTY_LEVEL, [person for level, person in turn if level == DUTY_LEVEL]
+    duty = [person for level, person in turn if level == DUTY_LEVEL]
+    if duty or not turn:
+        return DUTY_LEVEL, duty
+    # A bank with no duty roster: the first in turn keeps it, as before, not no one.
+    level, first = turn[0]
+    return level, [first]

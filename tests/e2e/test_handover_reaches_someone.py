@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from common.clock import ManualClock
 from concierge.request_queue import escalate_overdue
@@ -140,3 +140,18 @@ async def test_an_escalation_passes_over_a_backup_no_messenger_reaches(
         await uow.commit()
     assert [(e.level, e.staff_ids) for e in moved] == [(DUTY_LEVEL, [bank.duty_id])]
     assert "Эскалация, уровень 2" in harness.last_text(DUTY)
+
+
+async def test_with_no_one_to_tell_and_no_duty_roster_the_manager_keeps_the_request(
+    asking: BotHarness,
+) -> None:
+    """Not an unassigned request: without a duty desk it stays with the first in turn."""
+    bank = await asking.linked_bank(client=CLIENT)
+    async with asking.app.crm.unit_of_work() as uow:
+        await uow.session.execute(
+            update(m.StaffRow).where(m.StaffRow.id == bank.duty_id).values(roles="")
+        )
+        await uow.commit()
+    await asking.send(asking.user(CLIENT), "хочу поговорить с менеджером")
+    [request] = await _requests(asking)
+    assert (request.assignee_id, request.escalation_level) == (bank.manager_id, MANAGER_LEVEL)
