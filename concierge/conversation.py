@@ -17,6 +17,10 @@ from crm_adapter.port import UnitOfWork
 # Interactions read for one history; button presses and plumbing are left out of what shows.
 HISTORY_WINDOW = 200
 
+# Files a person may send, by the content type the log keeps of an inbound message (the
+# messenger's own name for it; MAX's image and file arrive as photo and document).
+FILE_KINDS = frozenset({"photo", "document", "video", "voice", "audio", "video_note", "animation"})
+
 
 @dataclass(frozen=True)
 class ClientHistory:
@@ -25,11 +29,25 @@ class ClientHistory:
     lines: tuple[Interaction, ...]
 
 
+def sent_file(item: Interaction) -> str | None:
+    """The kind of file an inbound message carried ("photo", "document", ...), None for text.
+
+    Only the kind: the log keeps the content type and message id of an update, never the
+    messenger's file id, and the file itself stays in the messenger."""
+    if item.direction != "in" or item.kind != "message":
+        return None
+    kind = (item.payload or {}).get("content_type")
+    return kind if kind in FILE_KINDS else None
+
+
 def _conversational(item: Interaction) -> bool:
-    """Words exchanged: what the client wrote and what reached them (answers, relays,
-    notifications), not button presses, their acknowledgements or failed sends."""
+    """Words and files exchanged: what the client wrote or sent and what reached them
+    (answers, relays, notifications), not button presses, their acknowledgements or failed
+    sends."""
     if item.direction == "in":
-        return item.kind in {"message", "command"} and bool(item.text)
+        return item.kind in {"message", "command"} and (
+            bool(item.text) or sent_file(item) is not None
+        )
     if item.direction == "out":
         acknowledgement = (item.payload or {}).get("method") == "answerCallbackQuery"
         return bool(item.text) and item.kind != "delivery_failed" and not acknowledgement

@@ -12,7 +12,7 @@ from concierge.catalogue import ServiceCatalogue
 from concierge.notify import Notifier
 from concierge.request_access import Desk
 from concierge.request_messages import client_notice, staff_card
-from concierge.staffing import DUTY_LEVEL, reachable
+from concierge.staffing import DUTY_LEVEL, told_in_turn
 from crm_adapter.dto import Client, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -80,7 +80,9 @@ async def escalate_overdue(
         client = await uow.clients.get(request.client_id)
         if client is None:
             continue
-        level, people = await reachable(
+        # As a new request: a level whose people no messenger of theirs can reach is passed
+        # over, or the move would cost the client another SLA period unseen.
+        level, people = await told_in_turn(
             uow, client, now, start=request.escalation_level + 1, respect_hours=True
         )
         red = bool((request.details or {}).get("red_button"))

@@ -17,7 +17,7 @@ from concierge.catalogue import Answer, Service, ServiceCatalogue
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import Desk, Refusal, for_client, for_staff, refuse
 from concierge.request_messages import client_notice, local_time, rating_actions, staff_card
-from concierge.staffing import MANAGER_LEVEL, reachable
+from concierge.staffing import MANAGER_LEVEL, told_in_turn
 from crm_adapter.dto import Client, RequestStatus, Role, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -90,7 +90,9 @@ async def create_request(
     texts: Catalog | None = None,
     start_level: int = MANAGER_LEVEL,
 ) -> Receipt:
-    """Books the request with its SLA and alerts whoever answers for the client right now.
+    """Books the request with its SLA and alerts whoever answers for the client right now and
+    can be told at once (`staffing.told_in_turn`: a manager whose messenger cannot be
+    reached is passed over for the backup, then the duty desk, as the relay does).
 
     `start_level` skips the levels of the escalation chain the caller already found out of
     reach (the relay, when no one's messenger took the client's message live)."""
@@ -101,7 +103,7 @@ async def create_request(
     sla = desk.catalogue.red_button.sla if red_button else service.sla
     urgent = red_button or service.urgent
     now = clock.now()
-    level, handlers = await reachable(uow, client, now, start=start_level, respect_hours=urgent)
+    level, handlers = await told_in_turn(uow, client, now, start=start_level, respect_hours=urgent)
     request = await uow.requests.add(
         client_id=client.id,
         service_code=service.code,

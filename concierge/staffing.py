@@ -64,17 +64,66 @@ async def answering_for(
 
 
 async def answering_in_turn(
-    uow: PeopleUnit, client: Client, now: datetime
+    uow: PeopleUnit,
+    client: Client,
+    now: datetime,
+    *,
+    start: int = MANAGER_LEVEL,
+    respect_hours: bool = True,
 ) -> list[tuple[int, Staff]]:
     """(level, person) of everyone who may take the client's message now, first to last:
     whoever `answering_for` picks, then each later level with someone working, the duty desk
     last (always on call). A live message that cannot reach one person's messenger goes to
-    the next, so the client's words are never left with someone who cannot read them."""
+    the next, so the client's words are never left with someone who cannot read them.
+
+    `start` skips the levels before it; without `respect_hours` a level counts whenever its
+    people are present (a request that is not urgent waits for the manager's morning)."""
     turn: list[tuple[int, Staff]] = []
-    level = MANAGER_LEVEL
+    level = start
     while True:
-        level, people = await reachable(uow, client, now, start=level, respect_hours=True)
+        level, people = await reachable(uow, client, now, start=level, respect_hours=respect_hours)
         turn += [(level, person) for person in people]
         if level == DUTY_LEVEL:
             return turn
         level += 1
+
+
+async def can_be_told(uow: PeopleUnit, staff: Staff) -> bool:
+    """Whether a message can reach the staff member now: a linked messenger account that has
+    not refused the bot (`links.for_staff` offers a working one first)."""
+    link = await uow.links.for_staff(staff.id)
+    return link is not None and link.blocked_at is None
+
+
+async def told_in_turn(
+    uow: PeopleUnit,
+    client: Client,
+    now: datetime,
+    *,
+    start: int = MANAGER_LEVEL,
+    respect_hours: bool,
+) -> tuple[int, list[Staff]]:
+    """(level, people) who take a new request for the client: the first level in
+    `answering_in_turn` with someone who `can_be_told`, and those of its people who can.
+
+    A manager with no linked account, or one that blocked the bot, would hold the request
+    unseen until it escalated; the relay passes over the same people. When no one's
+    messenger can be told, the duty desk holds it all the same (it waits in their queue),
+    or, with no duty desk, the first in turn."""
+    turn = await answering_in_turn(uow, client, now, start=start, respect_hours=respect_hours)
+    told: list[Staff] = []
+    told_level = DUTY_LEVEL
+    for level, person in turn:
+        if told and level != told_level:
+            break
+        if await can_be_told(uow, person):
+            told_level = level
+            told.append(person)
+    if told:
+        return told_level, told
+    duty = [person for level, person in turn if level == DUTY_LEVEL]
+    if duty or not turn:
+        return DUTY_LEVEL, duty
+    # A bank with no duty roster: the first in turn keeps it, as before, not no one.
+    level, first = turn[0]
+    return level, [first]

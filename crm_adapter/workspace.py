@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from crm_adapter.dto import Dto
 
@@ -59,10 +60,17 @@ class InvitationView(Dto):
     event_id: int
     event_title: str
     event_starts_at: datetime
+    event_timezone: str
     status: str
     sent_at: datetime | None
     answered_at: datetime | None
     checked_in_at: datetime | None
+
+    @property
+    def event_day(self) -> date:
+        """The event's calendar day at the venue, as its invitation names it (in UTC a
+        late-evening event in Moscow would fall on the next day)."""
+        return self.event_starts_at.astimezone(ZoneInfo(self.event_timezone)).date()
 
 
 class OpenRequest(Dto):

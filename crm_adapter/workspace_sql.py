@@ -114,6 +114,7 @@ class SqlWorkspaceRepository:
                 event_id=event.id,
                 event_title=event.title,
                 event_starts_at=event.starts_at,
+                event_timezone=event.timezone,
                 status=inv.status,
                 sent_at=inv.sent_at,
                 answered_at=inv.answered_at,

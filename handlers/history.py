@@ -18,8 +18,8 @@ from bot.channels import MESSENGER_NAMES
 from bot.filters import staff_only
 from bot.rendering import send_long
 from common.clock import Clock
-from common.i18n import Translator
-from concierge.conversation import ClientHistory, conversation_history
+from common.i18n import Raw, Translator
+from concierge.conversation import ClientHistory, conversation_history, sent_file
 from crm_adapter.dto import Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.manager import WORKSPACE, client_named
@@ -39,13 +39,21 @@ def history_text(history: ClientHistory, t: Translator, timezone: str) -> str:
         plain = html.unescape(_TAG.sub("", item.text or "")).strip()
         if len(plain) > LINE_TEXT_LIMIT:
             plain = plain[: LINE_TEXT_LIMIT - 1] + "…"
+        text: str | Raw = plain
+        file = sent_file(item)
+        if file is not None:
+            # The file's kind in words, with its caption if it had one (escaped by `t`).
+            label = t(f"manager.history.file.{file}")
+            text = Raw(
+                t("manager.history.file_caption", file=label, text=plain) if plain else label
+            )
         lines.append(
             t(
                 "manager.history.line",
                 when=item.occurred_at.astimezone(zone).strftime("%d.%m %H:%M"),
                 messenger=MESSENGER_NAMES.get(item.messenger or "", "—"),
                 who=t(f"manager.history.{'client' if item.direction == 'in' else 'bank'}"),
-                text=plain,
+                text=text,
             )
         )
     if not history.lines:

@@ -248,7 +248,7 @@ def _activity_lines(
         lines += [
             t(
                 "manager.card.event",
-                date=show_date(inv.event_starts_at.date()),
+                date=show_date(inv.event_day),
                 title=inv.event_title,
                 status=name_of("rsvp", inv.status),
             )

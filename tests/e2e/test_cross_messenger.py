@@ -154,6 +154,33 @@ async def test_a_client_linked_in_both_messengers(channels: Channels) -> None:
     assert inbound == {"telegram", "max"} and audited == bank.client_id
 
 
+async def test_the_history_shows_the_files_a_client_sent_in_their_place(
+    channels: Channels,
+) -> None:
+    """Regression: a photo or document the client sent left no line of its own in /history,
+    only the bot's answer that it was passed on."""
+    bank = await _staff_in_telegram(channels)
+    tg, mx = channels.telegram, channels.max
+    in_telegram, in_max, manager = tg.user(CLIENT_TG), mx.user(CLIENT_MAX), tg.user(MANAGER)
+    await tg.link(in_telegram, client_id=bank.client_id)
+    await mx.link(in_max, client_id=bank.client_id, consent=False)  # given in Telegram
+    await mx.press_button(in_max, "Мой менеджер")
+    await mx.send(in_max, "Пришлю фото паспорта")
+    await mx.send_content(in_max, "photo")
+    await tg.press_button(in_telegram, "Мой менеджер")
+    scan = Document(file_id="scan-file-id-42", file_unique_id="s42", file_name="scan.pdf")
+    await tg.feed(tg.update(message=tg._message(in_telegram, document=scan, caption="Выписка")))
+    await tg.send(in_telegram, "Это всё")
+
+    await tg.send(manager, "/history Волков")
+    history = tg.last_text(MANAGER)
+    assert "MAX · клиент: 📎 фото" in history
+    assert "Telegram · клиент: 📎 документ: Выписка" in history
+    order = [history.index(s) for s in ("Пришлю фото", "📎 фото", "📎 документ", "Это всё")]
+    assert order == sorted(order), history
+    assert "scan-file-id-42" not in history and "s42" not in history
+
+
 async def test_stopping_the_bot_in_max_leaves_telegram_working(channels: Channels) -> None:
     bank = await _staff_in_telegram(channels)
     tg, mx = channels.telegram, channels.max

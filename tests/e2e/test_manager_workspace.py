@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -197,6 +197,43 @@ async def test_the_card_and_the_brief_write_dates_day_first(h: BotHarness) -> No
     assert "20.12.2026" in brief and "01.11.2026" in brief
     for text in (card, brief):
         assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.findall(r".{30}\d{4}-\d\d-\d\d", text)
+
+
+async def test_the_card_dates_an_upcoming_event_by_its_own_time_zone(h: BotHarness) -> None:
+    """Regression: the card took the event's day in UTC, so an evening in New York showed
+    the next day and a Moscow night gala the day before."""
+    bank = await staffed_bank(h)
+    now = h.clock.now()
+    async with h.app.crm.unit_of_work() as uow:
+        for title, starts_at, zone in (
+            # 21:00 on 25.11 in New York: 02:00 on 26.11 in UTC.
+            ("Джаз в Нью-Йорке", datetime(2026, 11, 26, 2, tzinfo=UTC), "America/New_York"),
+            # 00:30 on 28.11 in Moscow: 21:30 on 27.11 in UTC.
+            ("Ночной гала-ужин", datetime(2026, 11, 27, 21, 30, tzinfo=UTC), "Europe/Moscow"),
+        ):
+            event = m.EventRow(
+                title=title,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=3),
+                timezone=zone,
+                capacity=10,
+                status="open",
+                created_at=now,
+            )
+            uow.session.add(event)
+            await uow.session.flush()
+            uow.session.add(
+                m.InvitationRow(
+                    event_id=event.id, client_id=bank.client_id, status="sent", sent_at=now
+                )
+            )
+        await uow.commit()
+    manager = h.user(MANAGER)
+    await h.send(manager, "/clients Волков")
+    calls = await h.press_button(manager, "Волков")
+    text = next(c for c in calls if isinstance(c, SendMessage)).text
+    assert "25.11.2026 Джаз в Нью-Йорке" in text, text
+    assert "28.11.2026 Ночной гала-ужин" in text, text
 
 
 async def test_note_by_command_and_by_button_reaches_the_next_brief(h: BotHarness) -> None:

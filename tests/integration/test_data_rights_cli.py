@@ -31,6 +31,16 @@ def _seed(url: str, task: str) -> tuple[MiniBank, int]:
         try:
             bank = await make_bank(crm)
             async with crm.unit_of_work() as uow:
+                # The manager works in a messenger, so the ticket is theirs (a ticket for a
+                # manager no messenger reaches goes on to the backup or the duty desk).
+                await uow.links.bind(
+                    user_id=8901,
+                    chat_id=8901,
+                    client_id=None,
+                    staff_id=bank.manager_id,
+                    now=DEFAULT_NOW,
+                    language="ru",
+                )
                 client = await uow.clients.get(bank.client_id)
                 assert client is not None
                 request = await request_data_task(

@@ -101,6 +101,7 @@ def invitation(
         "event_id": next(_ids),
         "event_title": title,
         "event_starts_at": NOW + timedelta(days=10),
+        "event_timezone": "Europe/Moscow",
         "status": status,
         "sent_at": ago(sent_days_ago),
         "answered_at": None,
