@@ -26,7 +26,7 @@ from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix2
 SILENT = {"answerCallbackQuery", "editMessageReplyMarkup"}
 SCRIPT = f"""\
 {CONSOLE_CLIENT_JOURNEY}:as client C-0004
-:press I agree
+:press I consent
 /menu
 :as staff S-0001
 /help
@@ -51,6 +51,7 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
             await sync_from_master(store, master, clock, full=True)  # into an empty store
             await api.outage()  # the bank's CRM goes down: the bot serves from the store
             text = await console_transcript(settings, store, clock, SCRIPT)
+            assert "Thank you, your consent is recorded." in text  # C-0004 pressed it
             writer = CrmWriter(store, master, clock)
             await writer.drain()
             assert writer.tally.unavailable == 1 and writer.tally.delivered == 0
@@ -114,4 +115,5 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
         "Нажата кнопка «👤 Мой менеджер»",
         "Нажата кнопка «✖️ Завершить»",
         "Нажата кнопка «English»",
+        "Нажата кнопка",  # C-0004's consent, in English: a press before consent keeps no text
     ]
