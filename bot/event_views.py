@@ -108,10 +108,6 @@ def card(t: Translator, summary: EventSummary) -> tuple[str, InlineKeyboardMarku
     return text, kb.as_markup()
 
 
-def chart_counts(t: Translator, summary: EventSummary) -> list[tuple[str, int]]:
-    return [(t(f"events.status.{k}"), summary.counts[k]) for k in SUMMARY_ORDER]
-
-
 def manager_view(t: Translator, view: ManagerAudience) -> tuple[str, InlineKeyboardMarkup | None]:
     """A manager's own clients for an event, with add and remove buttons until invited."""
     lines = [t("events.audience.title", title=view.event.title)]

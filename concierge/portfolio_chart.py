@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import Callable
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -50,3 +52,18 @@ def render_chart(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+async def draw_portfolio_chart(overview: PortfolioOverview, t: Callable[..., str]) -> bytes:
+    """The chart with the reader's labels (`t`: their translator), for the bot and the desk.
+
+    Drawing takes a noticeable fraction of a second: it runs on a worker thread so the event
+    loop keeps serving meanwhile.
+    """
+    return await asyncio.to_thread(
+        render_chart,
+        overview,
+        segment_labels={s: t(f"manager.segment.{s}") for s in overview.by_segment},
+        risk_labels={r: t(f"manager.risk.{r}") for r in overview.by_risk},
+        titles=(t("manager.chart_segments"), t("manager.chart_risk")),
+    )

@@ -6,7 +6,6 @@ an event's audience. Texts and keyboards are built in `bot.event_views`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiogram import F, Router
@@ -19,7 +18,7 @@ from bot.filters import IsStaff, staff_only
 from bot.rendering import send_long
 from common.clock import Clock
 from common.i18n import Catalog, Translator
-from concierge.events.chart import render_rsvp_chart
+from concierge.events.chart import draw_rsvp_chart
 from concierge.events.checkin import CheckInOutcome, check_in
 from concierge.events.invitations import (
     manager_audience,
@@ -102,10 +101,7 @@ async def _send_card(message: Message, uow: SqlUnitOfWork, t: Translator, event_
     summary = await event_summary(uow, event_id=event_id)
     text, keyboard = views.card(t, summary)
     await message.answer(text, reply_markup=keyboard)
-    # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(
-        render_rsvp_chart, summary.event.title, views.chart_counts(t, summary)
-    )
+    png = await draw_rsvp_chart(summary, t)
     photo = BufferedInputFile(png, filename=f"event-{event_id}.png")
     await message.answer_photo(photo, caption=t("events.chart_title"))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -19,7 +17,7 @@ from concierge.briefing import ProductFacts, prepare_briefing
 from concierge.briefing_render import render
 from concierge.identity import Identity
 from concierge.insights.rules import InsightRules
-from concierge.portfolio_chart import render_chart
+from concierge.portfolio_chart import draw_portfolio_chart
 from concierge.workspace import (
     Resolution,
     add_note,
@@ -336,14 +334,7 @@ async def portfolio_command(
         return
     summary = overview(entries)
     await message.answer(overview_text(summary, t))
-    # Drawing takes a noticeable fraction of a second: keep the event loop free meanwhile.
-    png = await asyncio.to_thread(
-        render_chart,
-        summary,
-        segment_labels={s: t(f"manager.segment.{s}") for s in summary.by_segment},
-        risk_labels={r: t(f"manager.risk.{r}") for r in summary.by_risk},
-        titles=(t("manager.chart_segments"), t("manager.chart_risk")),
-    )
+    png = await draw_portfolio_chart(summary, t)
     await bot.send_photo(
         message.chat.id,
         BufferedInputFile(png, filename="portfolio.png"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import Callable
 
 import matplotlib
 
@@ -11,6 +13,9 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402 - the backend must be chosen first
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from concierge.events.model import SUMMARY_ORDER  # noqa: E402
+from concierge.events.tracking import EventSummary  # noqa: E402
 
 COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#dd8452", "#8c8c8c", "#8172b3", "#2f8f8f")
 
@@ -39,3 +44,10 @@ def render_rsvp_chart(title: str, counts: list[tuple[str, int]]) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+async def draw_rsvp_chart(summary: EventSummary, t: Callable[..., str]) -> bytes:
+    """The event's chart with the reader's status names (`t`: their translator), for the bot
+    and the desk; drawing takes a few hundred milliseconds of CPU, so off the event loop."""
+    counts = [(t(f"events.status.{k}"), summary.counts[k]) for k in SUMMARY_ORDER]
+    return await asyncio.to_thread(render_rsvp_chart, summary.event.title, counts)

@@ -12,7 +12,7 @@ from concierge.briefing import build_briefing, prepare_briefing
 from concierge.briefing_render import render as render_briefing
 from concierge.client_chart import render_client_chart
 from concierge.insights.reasons import Reason, explain, label
-from concierge.portfolio_chart import render_chart
+from concierge.portfolio_chart import draw_portfolio_chart
 from concierge.workspace import (
     MAX_NOTE_LENGTH,
     ClientView,
@@ -186,11 +186,5 @@ async def portfolio_page(request: web.Request) -> web.StreamResponse:
 async def portfolio_chart(request: web.Request) -> web.StreamResponse:
     t = ctx.translator(request)
     summary = overview(await _portfolio(request))
-    png = await asyncio.to_thread(
-        render_chart,
-        summary,
-        segment_labels={s: t(f"manager.segment.{s}") for s in summary.by_segment},
-        risk_labels={r: t(f"manager.risk.{r}") for r in summary.by_risk},
-        titles=(t("manager.chart_segments"), t("manager.chart_risk")),
-    )
+    png = await draw_portfolio_chart(summary, t)
     return web.Response(body=png, content_type="image/png")

@@ -3,7 +3,6 @@ and the waitlist, check-in by code at the door, capacity, and the CSV guest list
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -11,7 +10,7 @@ from markupsafe import Markup
 
 from concierge.events.audience import AudienceCriteria, CriteriaError, parse_criteria
 from concierge.events.changes import change_capacity
-from concierge.events.chart import render_rsvp_chart
+from concierge.events.chart import draw_rsvp_chart
 from concierge.events.checkin import CheckInResult, check_in
 from concierge.events.drafts import EventDraft, create_event, parse_local_time, zone
 from concierge.events.invitations import preview_audience, send_invitations
@@ -167,8 +166,7 @@ async def event_chart(request: web.Request) -> web.StreamResponse:
     await require(request, *COORDINATION, page_name="event")
     t = ctx.translator(request)
     summary = await _summary(request, _event_id(request))
-    counts = [(t(f"events.status.{k}"), summary.counts[k]) for k in SUMMARY_ORDER]
-    png = await asyncio.to_thread(render_rsvp_chart, summary.event.title, counts)
+    png = await draw_rsvp_chart(summary, t)
     return web.Response(body=png, content_type="image/png")
 
 
