@@ -286,10 +286,10 @@ async def client_ids(crm: SqlCrm, count: int) -> list[int]:
         return [c.id for c in (await uow.clients.all())[:count]]
 
 
-
 def _same_row(row: dict[str, Any], _found: object) -> dict[str, Any]:
     """The ledger's inbound row, whoever the account turned out to be."""
     return row
+
 
 async def log_interactions(crm: SqlCrm, clients: list[int], count: int) -> float:
     """Inbound updates through the ledger, one per update as the bot logs them; seconds."""

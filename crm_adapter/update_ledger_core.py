@@ -206,14 +206,10 @@ class CoreUpdateLedger:
                 await conn.exec_driver_sql(compiled.sql, compiled.parameters(values))
             else:
                 new = await conn.execute(
-                    insert(INTERACTION).returning(
-                        INTERACTION.c.id, sort_by_parameter_order=True
-                    ),
+                    insert(INTERACTION).returning(INTERACTION.c.id, sort_by_parameter_order=True),
                     rows,
                 )
                 ids = [r[0] for r in new]
                 await conn.execute(
                     enqueue_interactions_between(), {"first": min(ids), "last": max(ids)}
                 )
-
-

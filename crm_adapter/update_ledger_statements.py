@@ -96,9 +96,7 @@ def linked_account(row: Mapping[str, Any]) -> LinkedAccount:
     )
 
 
-def reply_row(
-    record: Mapping[str, Any], owners: Mapping[ChatKey, Owner]
-) -> dict[str, Any]:
+def reply_row(record: Mapping[str, Any], owners: Mapping[ChatKey, Owner]) -> dict[str, Any]:
     """An outgoing call (occurred_at, kind, chat_id, text, payload, messenger) as an
     interaction row."""
     messenger = record.get("messenger") or MESSENGER
@@ -162,5 +160,3 @@ class Compiled:
             key: convert(value) if convert is not None else value
             for key, convert, value in zip(self.keys, self._result, raw, strict=True)
         }
-
-
