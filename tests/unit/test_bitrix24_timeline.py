@@ -153,29 +153,15 @@ def _bodies(comments: dict[int, list[str]]) -> dict[int, str]:
 
 
 async def test_the_header_names_the_interaction_in_the_banks_language() -> None:
+    system: dict[str, Any] = {"direction": "internal", "actor": "system", "messenger": None}
     events = [
         _interaction(1, direction="in", kind="message", actor="client", text="Добрый день"),
         _interaction(2, direction="in", kind="callback", actor="client", text="menu:manager"),
         _interaction(3, direction="out", kind="event_invitation", actor="bot", text="Приглашаем"),
         # A kind made at run time (a rule's message) is a notification all the same.
         _interaction(4, direction="out", kind="rule:12", actor="bot", text="Поздравляем"),
-        _interaction(
-            5,
-            direction="internal",
-            kind="escalation",
-            actor="system",
-            text="request 3 escalated to level 1",
-            channel="system",
-            messenger=None,
-        ),
-        _interaction(
-            6,
-            direction="internal",
-            kind="contact_decision",
-            actor="system",
-            text="x",
-            messenger=None,
-        ),
+        _interaction(5, kind="escalation", text="request 3 escalated", channel="system", **system),
+        _interaction(6, kind="contact_decision", text="suppressed because quiet_hours", **system),
     ]
     headers = {i: lines[0] for i, lines in (await _written(events)).items()}
     when = "2026-03-02 09:30 UTC"
@@ -198,6 +184,11 @@ async def test_an_interaction_without_text_says_what_it_was() -> None:
             write_id, direction="in", kind="message", actor="client", text=text, content=content
         )
 
+    def sent(write_id: int, content: str, text: str | None = None) -> CrmEvent:
+        return _interaction(
+            write_id, direction="out", kind="message", actor="bot", text=text, content=content
+        )
+
     events = [
         received(1, "photo"),
         received(2, "document"),
@@ -205,22 +196,8 @@ async def test_an_interaction_without_text_says_what_it_was() -> None:
         received(4, "photo", text="Паспорт [b]"),
         # A client without consent: the log kept that a message came, not its words.
         received(5, "text"),
-        _interaction(
-            6,
-            direction="out",
-            kind="message",
-            actor="bot",
-            text=None,
-            content="document",
-        ),
-        _interaction(
-            7,
-            direction="out",
-            kind="message",
-            actor="bot",
-            text="<b>Брифинг</b>",
-            content="document",
-        ),
+        sent(6, "document"),
+        sent(7, "document", text="<b>Брифинг</b>"),
         _interaction(8, direction="internal", kind="channel_blocked", actor="client", text=None),
         _interaction(9, direction="internal", kind="channel_unblocked", actor="client", text=None),
         _interaction(10, direction="in", kind="my_chat_member", actor="client", text=None),
