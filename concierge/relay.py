@@ -487,22 +487,27 @@ async def _open_question(
 ) -> Receipt:
     """A "question" request holding what the client wrote, for whoever answers for them from
     `start_level` on (alerted through the notifier). Its summary opens with why a person is
-    needed, in words, in the client's language as a wizard's summary is; `attachment_lost`
-    adds that a file came with it and was not kept (a messenger's file stays there)."""
+    needed, in words, in the language of the staff who take it (their card's, the CRM
+    deal's); `attachment_lost` adds that a file came with it and was not kept (a messenger's
+    file stays there)."""
     kept = (text or "")[:QUESTION_LIMIT]
     catalog = texts or default_texts()
-    t = catalog.translator(client.language)
-    # Not through `t(..., question=...)`: the summary is stored, and escaped where shown.
-    lines = [t(f"relay.hand_over_reason.{reason}"), kept]
-    if attachment_lost:
-        lines.append(t("relay.attachment_not_kept"))
+
+    def summary(language: str) -> str:
+        t = catalog.translator(language)
+        # Not through `t(..., question=...)`: the summary is stored, and escaped where shown.
+        lines = [t(f"relay.hand_over_reason.{reason}"), kept]
+        if attachment_lost:
+            lines.append(t("relay.attachment_not_kept"))
+        return "\n".join(line for line in lines if line)
+
     return await create_request(
         uow,
         notifier,
         clock,
         client=client,
         service_code="question",
-        summary="\n".join(line for line in lines if line),
+        summary=summary,
         extra={"question": kept, "reason": reason, **(extra or {})},
         texts=catalog,
         start_level=start_level,

@@ -6,12 +6,13 @@ the other side is told is in `request_messages`, the queues and escalation in `r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from common.clock import Clock
-from common.i18n import Catalog
+from common.i18n import DEFAULT_LANGUAGE, Catalog
 from common.sensitive import SECRET_KINDS, mask, mask_text
 from concierge.catalogue import Answer, Service, ServiceCatalogue
 from concierge.notify import Notifier, Outgoing
@@ -82,7 +83,7 @@ async def create_request(
     *,
     client: Client,
     service_code: str,
-    summary: str,
+    summary: str | Callable[[str], str],
     answers: dict[str, Answer] | None = None,
     red_button: bool = False,
     extra: dict[str, Any] | None = None,
@@ -95,7 +96,9 @@ async def create_request(
     reached is passed over for the backup, then the duty desk, as the relay does).
 
     `start_level` skips the levels of the escalation chain the caller already found out of
-    reach (the relay, when no one's messenger took the client's message live)."""
+    reach (the relay, when no one's messenger took the client's message live). A `summary`
+    given as a function is written for the staff who read it: in the language of the first
+    person told (the assignee), as their card is, or the default language with no one."""
     desk = Desk.of(notifier, clock, catalogue, texts)
     service = desk.catalogue.get(service_code)
     if service is None:
@@ -104,6 +107,8 @@ async def create_request(
     urgent = red_button or service.urgent
     now = clock.now()
     level, handlers = await told_in_turn(uow, client, now, start=start_level, respect_hours=urgent)
+    if not isinstance(summary, str):
+        summary = summary(handlers[0].language if handlers else DEFAULT_LANGUAGE)
     request = await uow.requests.add(
         client_id=client.id,
         service_code=service.code,

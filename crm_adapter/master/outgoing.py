@@ -60,6 +60,32 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+# The bot's calls that send something other than text, by what they send (the names an
+# inbound message's content type uses).
+_SENT_CONTENT = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendVideo": "video",
+    "sendVoice": "voice",
+    "sendAudio": "audio",
+    "sendMediaGroup": "media_group",
+    "sendLocation": "location",
+    "sendContact": "contact",
+}
+
+
+def _content(direction: str, payload: dict[str, Any] | None) -> str | None:
+    """What a message carried (text, photo, document, ...): the messenger's content type of
+    an inbound message, the kind of the bot's send; None when the log does not say."""
+    payload = payload or {}
+    if direction == "in":
+        found = payload.get("content_type")
+        return found if isinstance(found, str) else None
+    if direction == "out":
+        return _SENT_CONTENT.get(payload.get("method") or "")
+    return None
+
+
 async def load_events(
     session: AsyncSession, writes: Sequence[QueuedWrite]
 ) -> tuple[list[CrmEvent], dict[int, str]]:
@@ -177,6 +203,9 @@ class _Builder:
                 # A client's press: the label of the button, as they read it (the text is
                 # the button's callback data, a code for the bot).
                 "button": (row.payload or {}).get("button"),
+                # A photo, a document, a voice message: what it was when it had no text
+                # (or the text was not kept: a client without consent).
+                "content": _content(row.direction, row.payload),
             }, row.occurred_at
         if kind is WriteKind.NOTE:
             return {

@@ -1,8 +1,8 @@
 """CRM_BACKEND=bitrix24: the console journeys run unchanged on a store synced from the bank's
 Bitrix24 (the stand-in), even while it is down, and every interaction of the session lands
-once in the client's timeline there when it is back, readable (BB-code, presses by their
-button's label, no protocol calls that show nothing); admins see the write queue with
-/crm_queue."""
+once in the client's timeline there when it is back, readable in the bank's language (BB-code,
+presses by their button's label, files and unkept texts named, no protocol calls that show
+nothing); admins see the write queue with /crm_queue."""
 
 from __future__ import annotations
 
@@ -22,11 +22,19 @@ from scheduler.crm_writer import CrmWriter
 from tests.e2e.conftest import CONSOLE_CLIENT_JOURNEY, console_transcript
 from tests.integration.crm_master.conftest import HOLDINGS, LIFE_EVENTS, bitrix24
 
+# A timeline comment's first line, in Russian words but for the messenger's name.
+HEADER = re.compile(
+    r"\[b\](Клиент → банк|Банк → клиенту|Служебная запись)\[/b\]"
+    r" · [а-яё ]+(Telegram|MAX)? · \d{4}-\d\d-\d\d \d\d:\d\d UTC"
+)
 # Calls that show a person nothing when they carry no text.
 SILENT = {"answerCallbackQuery", "editMessageReplyMarkup"}
 SCRIPT = f"""\
 {CONSOLE_CLIENT_JOURNEY}:as client C-0004
+Hello, is anyone there?
+:send voice
 :press I consent
+:send photo
 /menu
 :as staff S-0001
 /help
@@ -97,17 +105,27 @@ async def test_console_journeys_with_bitrix24_as_master_land_once_in_its_timelin
     assert portal.duplicates() == {}
     assert (status.pending, status.sending, status.dead) == (0, 0, 0)
     pressed: list[str] = []
+    bodies: list[str] = []
     for comment in portal.comments.values():
         lines = comment["COMMENT"].rstrip().split("\n")
         interaction_id = int(lines[-1][len(MARKER_PREFIX) : -1].removeprefix("interaction:"))
         contact = portal.contacts[int(comment["ENTITY_ID"])]
         assert contact["UF_CRM_VIP_CLIENT_ID"] == clients[owner[interaction_id]]
+        # The header in the bank's language (Russian here): who to whom, what, where, when;
+        # no codes of the log (callback, message, in/out).
+        assert HEADER.fullmatch(lines[0]), lines[0]
         # Readable in Bitrix24: BB-code, no Telegram HTML, no empty placeholder.
         body = "\n".join(lines[1:-1])
         assert "(без текста)" not in body and "(no text)" not in body
         assert not re.search(r"</?[a-zA-Z][\w-]*(\s[^>]*)?>|&#?\w+;", body), body
+        bodies.append(body)
         if interaction_id in presses:
             pressed.append(body)
+    # What came without words is named: C-0004's voice message and photo, and her greeting
+    # before she consented (the log keeps that it came, not what it said).
+    assert "Голосовое сообщение" in bodies and "Фото" in bodies
+    assert "Сообщение (текст не сохраняется: нет согласия на обработку данных)" in bodies
+    assert "Hello, is anyone there?" not in "\n".join(bodies)
     assert "[B]Главное меню[/B]" in "\n".join(c["COMMENT"] for c in portal.comments.values())
     # A press reads as the button the client saw (the one before consent keeps no text).
     assert pressed == [

@@ -5,8 +5,9 @@ linked messenger account (or had blocked the bot) wrote "Мой менеджер
 told the duty desk would call, yet no one was told and no request was opened. Now the next
 person in turn takes the message live (the backup, then the duty desk) and, when no one's
 messenger can, it is kept in a service request for the duty desk. Also: a handed-over
-question's summary reads in words (not "[client_asked]"), notes about clients are
-gender-neutral, and a staff member's stray text is told it reached no one.
+question's summary reads in words (not "[client_asked]"), in the language of the staff who
+take it, notes about clients are gender-neutral, and a staff member's stray text is told it
+reached no one.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ async def test_english_client_is_told_in_english(harness: BotHarness) -> None:
     [request] = await _requests(harness)
     assert harness.last_text(CLIENT).startswith("None of the staff who look after you")
     assert f"request #{request.id}" in harness.last_text(CLIENT)
-    assert request.summary.startswith("A message for the manager that no one could take")
+    # The request itself is for the duty desk, who read Russian: so is why it was opened.
+    assert request.summary.startswith("Сообщение менеджеру, которое никто не смог принять")
+    assert request.summary.endswith("Please call me")
 
 
 async def test_a_client_who_blocked_the_bot_the_reply_is_refused_not_an_error(
@@ -223,6 +226,26 @@ async def test_a_handed_over_question_reads_in_words(asking: BotHarness) -> None
     [request] = await _requests(asking)
     assert request.summary == "Клиент просит ответа менеджера\nхочу поговорить с менеджером"
     assert request.details["reason"] == "client_asked"
+
+
+async def test_a_handed_over_question_reads_in_the_language_of_the_manager(
+    asking: BotHarness,
+) -> None:
+    """A Russian-speaking client, a manager who reads English: the card and the request's
+    summary (shown on the desk, sent to the CRM deal) say why in English, the question
+    stays as the client wrote it."""
+    bank = await asking.linked_bank(client=CLIENT, manager=MANAGER)
+    async with asking.app.crm.unit_of_work() as uow:
+        await uow.session.execute(
+            update(m.StaffRow).where(m.StaffRow.id == bank.manager_id).values(language="en")
+        )
+        await uow.commit()
+    await asking.send(asking.user(CLIENT), "хочу поговорить с менеджером")
+    assert "The client asked for their manager\nхочу поговорить с менеджером" in (
+        asking.last_text(MANAGER)
+    )
+    [request] = await _requests(asking)
+    assert request.summary == "The client asked for their manager\nхочу поговорить с менеджером"
 
 
 async def test_a_note_about_a_client_who_answered_an_invitation_is_gender_neutral(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from common.i18n import Catalog
+from common.i18n import DEFAULT_LANGUAGE, Catalog
 from crm_adapter.master.bitrix24 import fields
 from crm_adapter.master.bitrix24.bbcode import html_to_bbcode, neutral
 from crm_adapter.master.bitrix24.rest import (
@@ -88,6 +88,9 @@ class Bitrix24Crm:
         self._category = deal_category_id
         self._language = language
         self._catalog = catalog or Catalog.shared()
+        # The labels there are (an interaction kind, a content type or a channel may have
+        # none: a kind the bot made up at run time, a system record).
+        self._known = self._catalog.keys(language) | self._catalog.keys(DEFAULT_LANGUAGE)
 
     async def close(self) -> None:
         await self.rest.close()
@@ -260,6 +263,10 @@ class Bitrix24Crm:
     def _t(self, key: str, **values: Any) -> str:
         return self._catalog.template(self._language, f"crm.{key}").format(**values)
 
+    def _label(self, key: str) -> str | None:
+        """The text of `crm.<key>` if the locale files have one."""
+        return self._t(key) if f"crm.{key}" in self._known else None
+
     def _when(self, event: CrmEvent) -> str:
         return event.occurred_at.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -271,10 +278,22 @@ class Bitrix24Crm:
         text = body if body else self._t("timeline.empty")
         return f"{header}\n{text}\n{marker(event.key)}"
 
+    def _interaction_what(self, data: dict[str, Any]) -> str:
+        """The header's account of an interaction in words: its kind, and where it happened
+        (the messenger that carried it when there was one: the bank sees which)."""
+        kind = self._label(f"timeline.kind.{data['kind']}")
+        if kind is None:
+            # Kinds made at run time (a rule's or a reminder's message) are what the bot
+            # sent on its own; anything else unnamed is just an event.
+            other = "notification" if data["direction"] == "out" else "other"
+            kind = self._t(f"timeline.kind.{other}")
+        channel = self._label(f"timeline.channel.{data.get('messenger') or data['channel']}")
+        return self._t("timeline.what_in", kind=kind, channel=channel) if channel else kind
+
     def _interaction_body(self, data: dict[str, Any]) -> str | None:
         """What a manager reads under the header: the bot's messages with their formatting
         (stored as Telegram HTML), a press by the button's label, people's words as they
-        wrote them."""
+        wrote them, a file by its kind; a record without text by what it was."""
         text = data["text"]
         if data["kind"] == "callback" and data["direction"] == "in":
             # The stored text of a press is its callback data, a code for the bot.
@@ -282,11 +301,22 @@ class Bitrix24Crm:
             if label:
                 return self._t("timeline.pressed", button=neutral(label))
             return self._t("timeline.pressed_unknown")
+        content = data.get("content")
+        file = self._label(f"timeline.content.{content}") if content != "text" else None
         if not text:
-            return None
-        if data["direction"] == "out" and data["actor"] == "bot":
-            return html_to_bbcode(text)
-        return neutral(text)
+            if file is not None:
+                return file
+            if content == "text" and data["direction"] == "in":
+                # A message of a client without consent: the log keeps that it came, never
+                # its words (bot.middlewares.keeps_texts).
+                return self._t("timeline.text_not_kept")
+            return self._label(f"timeline.event.{data['kind']}")
+        shown = (
+            html_to_bbcode(text)
+            if data["direction"] == "out" and data["actor"] == "bot"
+            else neutral(text)
+        )
+        return self._t("timeline.with_content", content=file, text=shown) if file else shown
 
     def _command(self, event: CrmEvent) -> Command | Deferred | Rejected:
         contact = event.client.remote_id
@@ -298,9 +328,7 @@ class Bitrix24Crm:
             header = self._t(
                 "timeline.header",
                 direction=self._t(f"timeline.direction.{data['direction']}"),
-                kind=data["kind"],
-                # The messenger that carried it when there was one (the bank sees which).
-                channel=data.get("messenger") or data["channel"],
+                what=self._interaction_what(data),
                 when=self._when(event),
             )
             if data.get("staff"):

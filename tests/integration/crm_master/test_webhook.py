@@ -211,9 +211,9 @@ async def test_every_write_is_a_signed_post_following_the_schema_once_and_in_ord
         if found.events[k]["client"]["external_id"] == "C-0001"
         and found.events[k]["event_type"] == "interaction.logged"
     ]
-    assert [(d["kind"], d["text"], d["button"]) for d in interactions[-2:]] == [
-        ("callback", "menu:manager", "Мой менеджер"),
-        ("message", "Готово", None),
+    assert [(d["kind"], d["text"], d["button"], d["content"]) for d in interactions[-2:]] == [
+        ("callback", "menu:manager", "Мой менеджер", None),
+        ("message", "Готово", None, None),
     ]
     opened = next(e for e in found.events.values() if e["event_type"] == "request.opened")
     # Sent as the request is when it goes: it was resolved before the writer ran.
