@@ -126,6 +126,9 @@ PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={int(GATE_TIMEOUT_SECONDS * 1000)}",
+    # Deleted and overwritten content is zeroed rather than left in free pages until they
+    # are reused: a text before it was masked, an erased client's rows (152-FZ).
+    "PRAGMA secure_delete=ON",
 )
 
 
