@@ -21,12 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from common.clock import ManualClock
+from common.settings import Settings
 from concierge.erasure_terms import name_forms
 from concierge.retention import purge_personal_data
 from crm_adapter import models as m
 from crm_adapter import sqlite_driver
 from crm_adapter.sql import SqlCrm
-from crm_adapter.sqlite_driver import LoopConnection, gate_for
+from crm_adapter.update_ledger_sqlite import SqliteUpdateLedger
 from tests.factories import make_bank
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
@@ -119,19 +120,22 @@ async def test_an_erased_clients_note_is_gone_from_the_file(
     assert "Петрович".encode() not in raw  # the client record's own middle name
 
 
-async def test_every_connection_of_the_store_zeroes_what_it_frees(
-    store: SqlCrm, sqlite_url: str
+@pytest.mark.parametrize("secure_delete", [True, False], ids=["default", "turned_off"])
+async def test_every_connection_of_the_store_follows_the_setting(
+    sqlite_url: str, secure_delete: bool
 ) -> None:
-    async with store.engine.connect() as conn:
-        assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
-    database = str(_database(sqlite_url))
-    gate = gate_for(database)
-    assert gate is not None
-    ledger = LoopConnection(database, gate)  # the update ledger's connection on the loop
+    """DATABASE_SQLITE_SECURE_DELETE (on unless turned off) holds for the engine's
+    connections and the update ledger's own, whatever the build's default."""
+    assert Settings().database.sqlite_secure_delete
+    crm = SqlCrm.from_url(sqlite_url, secure_delete=secure_delete)
     try:
-        setting = await ledger.run_job(
+        async with crm.engine.connect() as conn:
+            engine_setting = (await conn.execute(text("PRAGMA secure_delete"))).scalar()
+        # The update ledger's own connection, on the event loop.
+        assert isinstance(crm.ledger, SqliteUpdateLedger)
+        ledger_setting = await crm.ledger._connection.run_job(
             lambda connection: connection.execute("PRAGMA secure_delete").fetchone()[0]
         )
     finally:
-        await ledger.close()
-    assert setting == 1
+        await crm.close()
+    assert engine_setting == ledger_setting == int(secure_delete)
