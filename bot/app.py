@@ -196,7 +196,11 @@ def build_app(
     token is set or `max_session` is given; every process that may send (a replica leading the
     scheduler) has the bots of every configured messenger, whichever it receives updates on."""
     clock = clock or SystemClock()
-    crm = crm or SqlCrm.from_url(settings.database.url, echo=settings.database.echo)
+    crm = crm or SqlCrm.from_url(
+        settings.database.url,
+        echo=settings.database.echo,
+        secure_delete=settings.database.sqlite_secure_delete,
+    )
     catalog = Catalog.shared()
     # Redis when REDIS_URL is set, so conversations, dedupe and throttling span replicas.
     replica_state = replica_state or build_replica_state(settings)

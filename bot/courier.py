@@ -8,27 +8,40 @@ again through the target's (neither messenger can copy from the other).
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import BufferedInputFile, Message
 
 from bot.channels import messenger_of, text_limit
 from bot.rendering import split_text
-from concierge.relay import RecipientBlocked
+from concierge.relay import RecipientBlocked, RecipientUnreachable, Unreachable
 from crm_adapter.dto import MessengerLink
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _refusal_is_blocked() -> Iterator[None]:
-    """The messenger's "the account refuses the bot" in the relay's words, so the use case
-    passes the message on to the next person (MAX raises the same exception: `bot.max`)."""
+def _failures_in_relay_terms() -> Iterator[None]:
+    """The messenger's failures in the relay's words, so the use case passes the message on
+    (MAX raises the same exceptions: `bot.max.session`): "the account refuses the bot" is
+    for good, a network or server failure (or flood control) only for now."""
     try:
         yield
     except TelegramForbiddenError as exc:
         raise RecipientBlocked(type(exc).__name__) from exc
+    except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+        # Passed on, not lost; the log keeps the kind of failure (never the chat or text).
+        log.warning("relay delivery failed (%s); passing the message on", type(exc).__name__)
+        raise RecipientUnreachable(Unreachable.FAILED, type(exc).__name__) from exc
 
 
 class BotCourier:
@@ -41,14 +54,16 @@ class BotCourier:
     def _bot(self, messenger: str) -> Bot:
         bot = self.bots.get(messenger)
         if bot is None:
-            # Linked in a messenger this process has no token for: a set-up error to see.
-            raise LookupError(f"no bot for {messenger} in this process")
+            # Linked in a messenger this process has no token for: a set-up error to see, and
+            # the message goes to the person's other messenger or the next in turn.
+            log.warning("no bot for %s in this process; passing the message on", messenger)
+            raise RecipientUnreachable(Unreachable.NO_BOT, f"no bot for {messenger}")
         return bot
 
     async def send_text(self, to: MessengerLink, text: str) -> list[int]:
         # Relayed texts plus their header may pass the messenger's length limit.
         bot = self._bot(to.messenger)
-        with _refusal_is_blocked():
+        with _failures_in_relay_terms():
             return [
                 (await bot.send_message(to.chat_id, part)).message_id
                 for part in split_text(text, text_limit(to.messenger))
@@ -66,7 +81,7 @@ class BotCourier:
         source_bot = self.source.bot
         assert source_bot is not None
         target = self._bot(to.messenger)
-        with _refusal_is_blocked():
+        with _failures_in_relay_terms():
             return await self._copy(source_bot, target, to, from_chat_id, message_id, caption)
 
     async def _copy(

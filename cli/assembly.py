@@ -155,7 +155,10 @@ async def assemble(
     """Builds and starts everything a process runs; the knowledge model loads off the loop.
     MAX joins with MAX_BOT_TOKEN (or `max_session`, the console's)."""
     crm = await SqlCrm.open(
-        settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
+        settings.database.url,
+        echo=settings.database.echo,
+        write_back=settings.crm.writes_back,
+        secure_delete=settings.database.sqlite_secure_delete,
     )
     master = build_master_crm(settings.crm, crm=crm, language=settings.behaviour.default_language)
     knowledge = await load_knowledge(settings)

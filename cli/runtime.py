@@ -119,7 +119,11 @@ async def run_desk(settings: Settings) -> None:
     leads the scheduler (`concierge run` or `concierge scheduler`) delivers them."""
     configure_logging(settings)
     clock = SystemClock()
-    crm = await SqlCrm.open(settings.database.url, echo=settings.database.echo)
+    crm = await SqlCrm.open(
+        settings.database.url,
+        echo=settings.database.echo,
+        secure_delete=settings.database.sqlite_secure_delete,
+    )
     knowledge = await load_knowledge(settings)
     notifier = OutboxNotifier(
         crm, clock, ContactPolicy(marketing_per_week=settings.scheduler.marketing_per_week)

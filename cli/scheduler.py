@@ -58,7 +58,10 @@ async def run_scheduler_forever(
 
     clock = clock or SystemClock()
     crm = await SqlCrm.open(
-        settings.database.url, echo=settings.database.echo, write_back=settings.crm.writes_back
+        settings.database.url,
+        echo=settings.database.echo,
+        write_back=settings.crm.writes_back,
+        secure_delete=settings.database.sqlite_secure_delete,
     )
     owns_bots = bots is None
     bots = bots if bots is not None else make_bots(settings)

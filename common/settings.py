@@ -106,6 +106,10 @@ class DatabaseSettings(BaseSettings):
     # Unset: the SQLite file in CONCIERGE_VAR_DIR (see Settings).
     url: str = sqlite_url_in(DEFAULT_VAR_DIR)
     echo: bool = False
+    # SQLite: deleted and overwritten content is zeroed in the file, not left in free pages
+    # (crm_adapter.sqlite_driver.apply_pragmas). Off trades that for CPU on every update
+    # (README, "Retention of personal data"); the one-off commands (erasure, purge) keep it.
+    sqlite_secure_delete: bool = True
 
 
 class RedisSettings(BaseSettings):

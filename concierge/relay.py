@@ -53,6 +53,25 @@ class RecipientBlocked(Exception):  # noqa: N818 - the messenger's word for it
     bot or is gone. The relay marks the link blocked and passes the message on."""
 
 
+class Unreachable(StrEnum):
+    """Why a courier's send did not go through now, though the account may take the next."""
+
+    # The account is in a messenger this process has no bot for (no token configured).
+    NO_BOT = "no_bot"
+    # The network, or the messenger's servers, failed (a timeout, a 5xx, flood control).
+    FAILED = "failed"
+
+
+class RecipientUnreachable(Exception):  # noqa: N818 - read beside RecipientBlocked
+    """A courier's send that did not go through now, for a reason that says nothing against
+    the account. The link is left as it is (not blocked) and the relay passes the message
+    on: the person's other messenger, the next in turn, at last a request."""
+
+    def __init__(self, reason: Unreachable, detail: str = "") -> None:
+        super().__init__(detail or reason.value)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class RelayOutcome:
     """Who took the client's message live (`staff`, a `stand_in` for the `manager` when not
@@ -84,9 +103,10 @@ async def relay_to_manager(
     in the messenger that person uses, with a one-line card.
 
     Nothing is lost: when that person's messenger cannot take it (not linked, blocked, the
-    account refuses the bot), the next in turn gets it (the backup, then the duty desk); when
-    no one's can, it becomes a service request for the duty desk through the notifier, as a
-    question handed over does, and the client is told its number.
+    account refuses the bot, no bot for it in this process, a network or server failure),
+    their other messenger is tried, then the next in turn (the backup, then the duty desk);
+    when no one's can, it becomes a service request for the duty desk through the notifier,
+    as a question handed over does, and the client is told its number.
 
     Card, document and account numbers and codes reach staff masked, with a hint that such
     data belongs in the bank's secure channel. A phone number goes through: "call me back on
@@ -196,7 +216,9 @@ async def _deliver_live(
 ) -> tuple[MessengerLink, list[int]] | None:
     """The card and the message in the staff member's messenger: (the link used, the new
     message ids), or None when no link of theirs takes it (noted in `passed_over`). A link
-    whose account refuses the bot is marked blocked, and their other messenger is tried."""
+    whose account refuses the bot is marked blocked; one that cannot take it now (no bot for
+    its messenger here, a network or server failure) is left as it is; either way their
+    other messenger is tried."""
     t = catalog.translator(staff.language)
     header = t(
         "relay.to_staff",
@@ -208,15 +230,21 @@ async def _deliver_live(
         header += "\n" + t("relay.stand_in_note", manager=manager.full_name)
     if masked:
         header += "\n" + t("sensitive.relay_hint")
-    tried: set[int] = set()
-    while True:
-        link = await uow.links.for_staff(staff.id)
-        if link is None or link.blocked_at is not None or link.id in tried:
-            if not tried:
-                reason = "not_linked" if link is None else "blocked"
-                passed_over.append({"staff": staff.id, "reason": reason})
-            return None
-        tried.add(link.id)
+    # A working account first, as for any message; if it is blocked, every one of theirs is.
+    first = await uow.links.for_staff(staff.id)
+    if first is None or first.blocked_at is not None:
+        reason = "not_linked" if first is None else "blocked"
+        passed_over.append({"staff": staff.id, "reason": reason})
+        return None
+    others = [each.value for each in Messenger if each.value != first.messenger]
+    for messenger in [first.messenger, *others]:
+        link = (
+            first
+            if messenger == first.messenger
+            else await uow.links.for_staff(staff.id, messenger=messenger)
+        )
+        if link is None or link.blocked_at is not None:
+            continue
         try:
             ids = await _pass_on(
                 courier,
@@ -234,11 +262,18 @@ async def _deliver_live(
             passed_over.append(
                 {"staff": staff.id, "reason": "refused", "messenger": link.messenger}
             )
-            # As the outbox does when a delivery is refused: this messenger only; another
-            # one the person linked is tried next.
+            # As the outbox does when a delivery is refused: this messenger only.
             await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
             continue
+        except RecipientUnreachable as failure:
+            # The card alone may have reached them before the message failed; the whole
+            # message then goes to whoever takes it, so nothing the client wrote is lost.
+            passed_over.append(
+                {"staff": staff.id, "reason": failure.reason.value, "messenger": link.messenger}
+            )
+            continue
         return link, ids
+    return None
 
 
 class ReplyRefusal(StrEnum):

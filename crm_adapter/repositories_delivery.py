@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,26 +209,42 @@ class SqlOutboxRepository:
         )
 
     async def mark_failed(self, message_id: int, *, error: str, status: str = "failed") -> None:
-        await self._s.execute(
-            update(m.OutboxMessageRow)
-            .where(m.OutboxMessageRow.id == message_id)
-            .values(status=status, last_error=error[:2000])
-        )
+        """Given up for good (failed, suppressed at send time, not resent after a crash)."""
+        await self._finish(m.OutboxMessageRow.id == message_id, status=status, error=error)
 
     async def block_chat(
         self, chat_id: int, *, error: str, messenger: str = "telegram"
     ) -> int:
         """Stops everything still queued for a chat that blocked the bot; returns how many."""
-        result = await self._s.execute(
-            update(m.OutboxMessageRow)
-            .where(
-                m.OutboxMessageRow.messenger == messenger,
-                m.OutboxMessageRow.chat_id == chat_id,
-                m.OutboxMessageRow.status.in_(("pending", "sending")),
-            )
-            .values(status="blocked", last_error=error[:2000])
+        row = m.OutboxMessageRow
+        return await self._finish(
+            and_(
+                row.messenger == messenger,
+                row.chat_id == chat_id,
+                row.status.in_(("pending", "sending")),
+            ),
+            status="blocked",
+            error=error,
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _finish(self, where: ColumnElement[bool], *, status: str, error: str) -> int:
+        """Ends the rows `where` selects in a final state other than sent, their text kept
+        masked from now on, as a sent one's is: it will never go out, and what it held in
+        clear for its reader (a phone number a manager gave) should not wait for retention.
+        Returns how many rows it ended."""
+        row = m.OutboxMessageRow
+        # mask_text is Python's, so each row is read and written back; `where` is asked
+        # again on the write, so a row another worker settled meanwhile is left alone.
+        found = (await self._s.execute(select(row.id, row.text).where(where))).all()
+        ended = 0
+        for key, text in found:
+            result = await self._s.execute(
+                update(row)
+                .where(row.id == key, where)
+                .values(status=status, last_error=error[:2000], text=mask_text(text) or "")
+            )
+            ended += int(result.rowcount)  # type: ignore[attr-defined]
+        return ended
 
     async def stranded(self, *, worker_id: str, claimed_before: datetime) -> list[OutboxMessage]:
         """Messages left in `sending` by this worker's previous life or by a worker gone silent."""

@@ -49,8 +49,9 @@ from crm_adapter.web_access_sql import SqlWebAccessRepository
 from crm_adapter.workspace_sql import SqlWorkspaceRepository
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and foreign keys, its directory is created.
+def create_engine(url: str, *, echo: bool = False, secure_delete: bool = True) -> AsyncEngine:
+    """An async engine; SQLite gets WAL and foreign keys, its directory is created, and
+    `secure_delete` (sqlite_driver.apply_pragmas).
 
     Bound values never reach a log line: a failed statement's error text (logged with its
     traceback) and `echo` would otherwise show them, and they hold what people typed.
@@ -84,7 +85,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", lambda dbapi, _record: apply_pragmas(dbapi))
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            lambda dbapi, _record: apply_pragmas(dbapi, secure_delete=secure_delete),
+        )
     else:
         ping_when_idle(engine.sync_engine, IDLE_PING_SECONDS)
     return engine
@@ -243,12 +248,15 @@ class SqlUnitOfWork:
 class SqlCrm:
     """The CRM store on a SQL database."""
 
-    def __init__(self, engine: AsyncEngine, *, write_back: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, write_back: bool = False, secure_delete: bool = True
+    ) -> None:
+        """`secure_delete`: for the ledger's own SQLite connection, as the engine's."""
         self.engine = engine
         # See SqlUnitOfWork.write_back; set from CRM_BACKEND (CrmSettings.writes_back).
         self.write_back = write_back
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._ledger = ledger_for(engine, write_back=write_back)
+        self._ledger = ledger_for(engine, write_back=write_back, secure_delete=secure_delete)
 
     @property
     def ledger(self) -> UpdateLedger:
@@ -256,17 +264,33 @@ class SqlCrm:
         return self._ledger
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
-        return cls(create_engine(url, echo=echo), write_back=write_back)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        echo: bool = False,
+        write_back: bool = False,
+        secure_delete: bool = True,
+    ) -> SqlCrm:
+        """`secure_delete` (DATABASE_SQLITE_SECURE_DELETE): SQLite zeroes what it frees."""
+        engine = create_engine(url, echo=echo, secure_delete=secure_delete)
+        return cls(engine, write_back=write_back, secure_delete=secure_delete)
 
     @classmethod
-    async def open(cls, url: str, *, echo: bool = False, write_back: bool = False) -> SqlCrm:
+    async def open(
+        cls,
+        url: str,
+        *,
+        echo: bool = False,
+        write_back: bool = False,
+        secure_delete: bool = True,
+    ) -> SqlCrm:
         """The store at `url`, once its schema is known to be current (else SchemaNotReady).
 
         Commands and processes open the store this way; tests and benchmarks that migrate
         the database themselves may use `from_url`.
         """
-        crm = cls.from_url(url, echo=echo, write_back=write_back)
+        crm = cls.from_url(url, echo=echo, write_back=write_back, secure_delete=secure_delete)
         try:
             await require_current_schema(crm.engine)
         except BaseException:

@@ -129,11 +129,16 @@ PRAGMAS = (
 )
 
 
-def apply_pragmas(connection: Any) -> None:
-    """On a DBAPI connection (sqlite3's, or SQLAlchemy's adapter of aiosqlite)."""
+def apply_pragmas(connection: Any, *, secure_delete: bool = True) -> None:
+    """On a DBAPI connection (sqlite3's, or SQLAlchemy's adapter of aiosqlite).
+
+    `secure_delete` (DATABASE_SQLITE_SECURE_DELETE): deleted and overwritten content is
+    zeroed rather than left in free pages until they are reused (a text before it was
+    masked, an erased client's rows, 152-FZ); off, the build's default is overridden too.
+    """
     cursor = connection.cursor()
     try:
-        for pragma in PRAGMAS:
+        for pragma in (*PRAGMAS, f"PRAGMA secure_delete={'ON' if secure_delete else 'OFF'}"):
             cursor.execute(pragma)
             if pragma == "PRAGMA journal_mode=WAL":
                 mode = cursor.fetchone()
@@ -346,9 +351,10 @@ class LoopConnection:
 
     CHECKPOINT_EVERY = 200
 
-    def __init__(self, database: str, gate: WriterGate) -> None:
+    def __init__(self, database: str, gate: WriterGate, *, secure_delete: bool = True) -> None:
         self._database = database
         self._gate = gate
+        self._secure_delete = secure_delete
         self._connection: sqlite3.Connection | None = None
         self._writes = 0
         self._checkpoint: asyncio.Task[None] | None = None
@@ -359,7 +365,7 @@ class LoopConnection:
             # No busy wait at any point, opening included: a lock is waited for on the loop.
             connection = sqlite3.connect(self._database, timeout=0)
             try:
-                apply_pragmas(connection)
+                apply_pragmas(connection, secure_delete=self._secure_delete)
                 connection.execute("PRAGMA busy_timeout=0")
                 connection.execute("PRAGMA wal_autocheckpoint=0")
             except BaseException:

@@ -36,12 +36,15 @@ from crm_adapter.update_ledger_core import CoreUpdateLedger
 from crm_adapter.update_ledger_sqlite import SqliteUpdateLedger
 
 
-def ledger_for(engine: AsyncEngine, *, write_back: bool = False) -> UpdateLedger:
+def ledger_for(
+    engine: AsyncEngine, *, write_back: bool = False, secure_delete: bool = True
+) -> UpdateLedger:
     """The SQLite ledger for a database file under our adapter, else the Core one.
 
     `write_back`: clients' interactions are also queued for the bank's own CRM.
+    `secure_delete`: as the engine's connections (sqlite_driver.apply_pragmas).
     """
     gate = gate_for(engine.url.database)
     if isinstance(engine.dialect.loaded_dbapi, OneHopDbapi) and gate is not None:
-        return SqliteUpdateLedger(engine, gate, write_back=write_back)
+        return SqliteUpdateLedger(engine, gate, write_back=write_back, secure_delete=secure_delete)
     return CoreUpdateLedger(engine, write_back=write_back)

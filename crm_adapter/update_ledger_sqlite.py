@@ -32,7 +32,14 @@ from crm_adapter.update_ledger_statements import (
 class SqliteUpdateLedger:
     """One job on a connection of the ledger's own per step; see crm_adapter.update_ledger."""
 
-    def __init__(self, engine: AsyncEngine, gate: WriterGate, *, write_back: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        gate: WriterGate,
+        *,
+        write_back: bool = False,
+        secure_delete: bool = True,
+    ) -> None:
         dialect = engine.dialect
         self._write_back = write_back
         self._queue = Compiled(enqueue_interactions_between(), dialect)
@@ -46,7 +53,7 @@ class SqliteUpdateLedger:
         self._insert = Compiled(insert(INTERACTION), dialect, columns=INTERACTION_COLUMNS)
         database = engine.url.database
         assert database, "ledger_for gives file databases only"
-        self._connection = LoopConnection(database, gate)
+        self._connection = LoopConnection(database, gate, secure_delete=secure_delete)
 
     async def close(self) -> None:
         await self._connection.close()

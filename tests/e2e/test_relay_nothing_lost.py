@@ -12,11 +12,16 @@ reached no one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramServerError,
+)
 from aiogram.methods import TelegramMethod
 from sqlalchemy import select, update
 
@@ -24,6 +29,7 @@ from concierge.events.drafts import EventDraft, create_event
 from concierge.request_messages import local_time
 from concierge.staffing import DUTY_LEVEL
 from crm_adapter import models as m
+from tests.e2e.conftest import Channels
 from tests.factories import make_bank
 from tests.harness import BotHarness
 
@@ -52,18 +58,33 @@ async def _requests(harness: BotHarness) -> list[Any]:
     return await _rows(harness, m.ServiceRequestRow)
 
 
-def _refuse_chat(harness: BotHarness, monkeypatch: pytest.MonkeyPatch, chat_id: int) -> None:
-    """From now on the account in `chat_id` has blocked the bot: Telegram answers 403."""
+def _fail_chat(
+    harness: BotHarness,
+    monkeypatch: pytest.MonkeyPatch,
+    *chat_ids: int,
+    failure: Callable[[TelegramMethod[Any]], Exception],
+) -> None:
+    """From now on every call to the `chat_ids` fails with what `failure` makes of it."""
     fabricate = harness.session.fabricate
 
-    def refusing(method: TelegramMethod[Any]) -> Any:
-        if getattr(method, "chat_id", None) == chat_id:
-            raise TelegramForbiddenError(
-                method=method, message="Forbidden: bot was blocked by the user"
-            )
+    def failing(method: TelegramMethod[Any]) -> Any:
+        if getattr(method, "chat_id", None) in chat_ids:
+            raise failure(method)
         return fabricate(method)
 
-    monkeypatch.setattr(harness.session, "fabricate", refusing)
+    monkeypatch.setattr(harness.session, "fabricate", failing)
+
+
+def _refuse_chat(harness: BotHarness, monkeypatch: pytest.MonkeyPatch, chat_id: int) -> None:
+    """From now on the account in `chat_id` has blocked the bot: Telegram answers 403."""
+    _fail_chat(
+        harness,
+        monkeypatch,
+        chat_id,
+        failure=lambda method: TelegramForbiddenError(
+            method=method, message="Forbidden: bot was blocked by the user"
+        ),
+    )
 
 
 async def test_manager_without_a_linked_account_the_backup_takes_the_message(
@@ -306,3 +327,145 @@ async def test_staff_free_text_is_told_it_reached_no_one_then_the_help(
         answer = harness.last_text(MANAGER)
         assert answer.startswith(hint), answer
         assert help_title in answer  # the staff help follows
+
+
+# --- cannot receive now: no bot for their messenger here, or the messenger failed -------------
+
+INTERNAL_ERROR = "что-то пошло не так"
+
+
+async def _link_staff_in_max(
+    harness: BotHarness, staff_id: int, user_id: int, *, later: timedelta = timedelta(0)
+) -> None:
+    """A MAX account for the staff member, as linking in MAX would leave it (`later`: linked
+    after the Telegram one, so it is the one their messages go to first)."""
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.links.bind(
+            user_id=user_id,
+            chat_id=user_id,
+            client_id=None,
+            staff_id=staff_id,
+            now=harness.clock.now() + later,
+            language="ru",
+            messenger="max",
+        )
+        await uow.commit()
+
+
+async def _staff_link(harness: BotHarness, staff_id: int, messenger: str) -> Any:
+    async with harness.app.crm.unit_of_work() as uow:
+        return await uow.links.for_staff(staff_id, messenger=messenger)
+
+
+async def test_manager_linked_only_in_max_without_a_max_bot_the_backup_takes_it(
+    harness: BotHarness,
+) -> None:
+    """This process has no MAX token: the manager's MAX account cannot be written to here."""
+    assert "max" not in harness.app.messengers
+    bank = await harness.linked_bank(client=CLIENT, backup=BACKUP)
+    await _link_staff_in_max(harness, bank.manager_id, MANAGER)
+    await _write_to_manager(harness, "Нужна справка о доходах")
+    assert "Нужна справка о доходах" in harness.last_text(BACKUP)
+    assert "Орлова Марина" in harness.last_text(CLIENT)
+    assert INTERNAL_ERROR not in harness.last_text(CLIENT)
+    [relay] = await _relays(harness)
+    assert relay.staff_id == bank.backup_id
+    assert relay.payload["passed_over"] == [
+        {"staff": bank.manager_id, "reason": "no_bot", "messenger": "max"}
+    ]
+    # Nothing wrong with the account itself: it stays as it is for a process that has the bot.
+    link = await _staff_link(harness, bank.manager_id, "max")
+    assert link is not None and link.blocked_at is None
+
+
+async def test_manager_in_both_messengers_gets_it_in_the_one_this_process_reaches(
+    harness: BotHarness,
+) -> None:
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP)
+    # Linked in MAX last, so MAX is tried first; Telegram takes it.
+    await _link_staff_in_max(harness, bank.manager_id, 5801, later=timedelta(minutes=1))
+    await _write_to_manager(harness, "Когда придёт карта?")
+    assert "Когда придёт карта?" in harness.last_text(MANAGER)
+    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
+    [relay] = await _relays(harness)
+    assert relay.staff_id == bank.manager_id
+    assert relay.payload["staff_messenger"] == "telegram"
+    assert relay.payload["passed_over"] == [
+        {"staff": bank.manager_id, "reason": "no_bot", "messenger": "max"}
+    ]
+    # The manager answers by replying in Telegram, as ever.
+    await harness.send(
+        harness.user(MANAGER),
+        "На следующей неделе",
+        reply_to_message=harness.last_message(MANAGER),
+    )
+    assert harness.last_text(CLIENT).endswith("На следующей неделе")
+
+
+async def test_a_server_error_for_the_manager_passes_the_message_on_without_blocking(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP)
+    _fail_chat(
+        harness,
+        monkeypatch,
+        MANAGER,
+        failure=lambda method: TelegramServerError(method=method, message="Bad Gateway"),
+    )
+    await _write_to_manager(harness, "Прошу перезвонить")
+    assert "Прошу перезвонить" in harness.last_text(BACKUP)
+    assert "Орлова Марина" in harness.last_text(CLIENT)
+    [relay] = await _relays(harness)
+    assert relay.payload["passed_over"] == [
+        {"staff": bank.manager_id, "reason": "failed", "messenger": "telegram"}
+    ]
+    # A failure for now, not a refusal: once Telegram answers again, the manager gets it.
+    link = await _staff_link(harness, bank.manager_id, "telegram")
+    assert link is not None and link.blocked_at is None
+    monkeypatch.undo()
+    await harness.send(harness.user(CLIENT), "И ещё вопрос")
+    assert "И ещё вопрос" in harness.last_text(MANAGER)
+    assert harness.last_text(CLIENT) == "Сообщение передано: Соколов Андрей."
+
+
+async def test_a_network_failure_for_everyone_keeps_the_message_in_a_request(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP, duty=DUTY)
+    _fail_chat(
+        harness,
+        monkeypatch,
+        MANAGER,
+        BACKUP,
+        DUTY,
+        failure=lambda method: TelegramNetworkError(method=method, message="timeout"),
+    )
+    await _write_to_manager(harness, "Заблокируйте, пожалуйста, старую карту")
+    [request] = await _requests(harness)
+    assert request.details["reason"] == "relay_undelivered"
+    assert "старую карту" in request.summary
+    assert f"заявке #{request.id}" in harness.last_text(CLIENT)
+    assert INTERNAL_ERROR not in harness.last_text(CLIENT)
+    [relay] = await _relays(harness)
+    assert relay.payload["request_id"] == request.id
+    assert relay.payload["passed_over"] == [
+        {"staff": staff_id, "reason": "failed", "messenger": "telegram"}
+        for staff_id in (bank.manager_id, bank.backup_id, bank.duty_id)
+    ]
+
+
+async def test_max_answering_5xx_for_the_manager_the_backup_in_telegram_takes_it(
+    channels: Channels,
+) -> None:
+    """The MAX twin: MAX's server errors reach the relay as a failure for now."""
+    tg, mx = channels.telegram, channels.max
+    bank = await tg.linked_bank(client=CLIENT, backup=BACKUP)
+    await mx.link(mx.user(5802), staff_id=bank.manager_id)
+    mx.api.limits.error_rate = 1.0  # every MAX call answers 503 from now on
+    await _write_to_manager(tg, "Нужна выписка")
+    assert "Нужна выписка" in tg.last_text(BACKUP)
+    assert "Орлова Марина" in tg.last_text(CLIENT)
+    [relay] = await _relays(tg)
+    assert relay.payload["passed_over"] == [
+        {"staff": bank.manager_id, "reason": "failed", "messenger": "max"}
+    ]
