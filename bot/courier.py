@@ -23,7 +23,7 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot.channels import messenger_of, text_limit
 from bot.rendering import split_text
-from concierge.relay import RecipientBlocked, RecipientUnreachable, Unreachable
+from concierge.courier import RecipientBlocked, RecipientUnreachable, Unreachable
 from crm_adapter.dto import MessengerLink
 
 log = logging.getLogger(__name__)

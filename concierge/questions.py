@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from common.clock import Clock
 from common.sensitive import mask
+from concierge.hand_over import hand_over_question
 from concierge.notify import Notifier, Outgoing
-from concierge.relay import hand_over_question
 from crm_adapter.dto import Client, ServiceRequest
 from crm_adapter.port import UnitOfWork
 from knowledge.answers import KnowledgeBase

@@ -2,7 +2,9 @@
 
 A relayed message is remembered (staff chat, message id -> client) so the manager answers by
 simply replying to it. When the manager is absent or off work, the backup (then the duty
-desk) receives it and the client is told who will answer.
+desk) receives it and the client is told who will answer; when no one's messenger can take
+it now, it is kept in a request for the duty desk (`concierge.hand_over`). Messages reach
+people through a channel's `concierge.courier.Courier`.
 """
 
 from __future__ import annotations
@@ -11,65 +13,20 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from common.clock import Clock
 from common.i18n import Catalog, Translator
 from common.sensitive import SECRET_KINDS, mask
 from concierge.access import may_write_to
+from concierge.courier import Courier, RecipientBlocked, RecipientUnreachable
+from concierge.hand_over import open_question
 from concierge.insights.reasons import segment_label
-from concierge.notify import Notifier, Outgoing
+from concierge.notify import Notifier
 from concierge.request_access import default_texts
-from concierge.request_messages import local_time
-from concierge.requests import Receipt, create_request
 from concierge.staffing import DUTY_LEVEL, MANAGER_LEVEL, answering_in_turn
 from crm_adapter.dto import Client, Messenger, MessengerLink, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
-
-# A question handed over to a person keeps at most this much of the client's text.
-QUESTION_LIMIT = 3000
-
-
-class Courier(Protocol):
-    """Sends to a person's messenger account and returns the new message ids (the relay maps
-    replies by id); a long text may become several messages. `copy` copies a message of the
-    current update's chat, into any messenger."""
-
-    async def send_text(self, to: MessengerLink, text: str) -> list[int]: ...
-    async def copy(
-        self,
-        *,
-        to: MessengerLink,
-        from_chat_id: int,
-        message_id: int,
-        caption: str | None = None,
-    ) -> int:
-        """Copies a message; `caption`, when given, replaces the original's."""
-        ...
-
-
-class RecipientBlocked(Exception):  # noqa: N818 - the messenger's word for it
-    """A courier's send the recipient's messenger refused for good: the account blocked the
-    bot or is gone. The relay marks the link blocked and passes the message on."""
-
-
-class Unreachable(StrEnum):
-    """Why a courier's send did not go through now, though the account may take the next."""
-
-    # The account is in a messenger this process has no bot for (no token configured).
-    NO_BOT = "no_bot"
-    # The network, or the messenger's servers, failed (a timeout, a 5xx, flood control).
-    FAILED = "failed"
-
-
-class RecipientUnreachable(Exception):  # noqa: N818 - read beside RecipientBlocked
-    """A courier's send that did not go through now, for a reason that says nothing against
-    the account. The link is left as it is (not blocked) and the relay passes the message
-    on: the person's other messenger, the next in turn, at last a request."""
-
-    def __init__(self, reason: Unreachable, detail: str = "") -> None:
-        super().__init__(detail or reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -167,7 +124,7 @@ async def relay_to_manager(
             | ({"passed_over": passed_over} if passed_over else {}),
         )
         return RelayOutcome(staff, stand_in, manager)
-    receipt = await _open_question(
+    receipt = await open_question(
         uow,
         notifier,
         clock,
@@ -472,78 +429,3 @@ async def client_reply_link(uow: UnitOfWork, client_id: int) -> MessengerLink | 
         if link is not None and link.blocked_at is None:
             return link
     return await uow.links.for_client(client_id)
-
-
-async def hand_over_question(
-    uow: UnitOfWork,
-    notifier: Notifier,
-    clock: Clock,
-    *,
-    client: Client,
-    question: str,
-    reason: str,
-) -> ServiceRequest:
-    """Makes the client's question a task for a person and tells the client who will answer.
-
-    `reason` says why a person is needed ("client_asked", "low_confidence"); it is kept on
-    the task and shown to the manager in words (`relay.hand_over_reason.<reason>`).
-    """
-    receipt = await _open_question(
-        uow, notifier, clock, client=client, text=question.strip(), reason=reason
-    )
-    t = default_texts().translator(client.language)
-    await notifier.to_client(
-        client.id,
-        Outgoing(
-            text=t(
-                "relay.handed_over",
-                staff=receipt.handler.full_name if receipt.handler else "—",
-                due=local_time(receipt.request.ack_due_at, client.timezone),
-            ),
-            kind="hand_over",
-            payload={"request_id": receipt.request.id},
-        ),
-    )
-    return receipt.request
-
-
-async def _open_question(
-    uow: UnitOfWork,
-    notifier: Notifier,
-    clock: Clock,
-    *,
-    client: Client,
-    text: str | None,
-    reason: str,
-    texts: Catalog | None = None,
-    start_level: int = MANAGER_LEVEL,
-    attachment_lost: bool = False,
-    extra: dict[str, Any] | None = None,
-) -> Receipt:
-    """A "question" request holding what the client wrote, for whoever answers for them from
-    `start_level` on (alerted through the notifier). Its summary opens with why a person is
-    needed, in words, in the language of the staff who take it (their card's, the CRM
-    deal's); `attachment_lost` adds that a file came with it and was not kept (a messenger's
-    file stays there)."""
-    kept = (text or "")[:QUESTION_LIMIT]
-    catalog = texts or default_texts()
-
-    def summary(language: str) -> str:
-        t = catalog.translator(language)
-        # Not through `t(..., question=...)`: the summary is stored, and escaped where shown.
-        lines = [t(f"relay.hand_over_reason.{reason}"), kept]
-        if attachment_lost:
-            lines.append(t("relay.attachment_not_kept"))
-        return "\n".join(line for line in lines if line)
-
-    return await create_request(
-        uow,
-        notifier,
-        clock,
-        client=client,
-        service_code="question",
-        summary=summary,
-        extra={"question": kept, "reason": reason, **(extra or {})},
-        texts=catalog,
-        start_level=start_level,
-    )

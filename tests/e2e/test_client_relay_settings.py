@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.outbound import begin_capture, end_capture
 from common.clock import ManualClock
 from concierge.feedback import ask_nps, ask_nps_round
-from concierge.relay import hand_over_question
+from concierge.hand_over import hand_over_question
 from crm_adapter import models as m
 from tests.e2e.journeys import relay_round_trip
 from tests.factories import MiniBank
