@@ -14,10 +14,12 @@ from contextlib import contextmanager
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import BufferedInputFile, Message
 
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 def _failures_in_relay_terms() -> Iterator[None]:
     """The messenger's failures in the relay's words, so the use case passes the message on
     (MAX raises the same exceptions: `bot.max.session`): "the account refuses the bot" is
-    for good, a network or server failure (or flood control) only for now."""
+    for good, a network or server failure (or flood control) only for now, a refused send
+    (a bad request) for this send."""
     try:
         yield
     except TelegramForbiddenError as exc:
@@ -42,6 +45,11 @@ def _failures_in_relay_terms() -> Iterator[None]:
         # Passed on, not lost; the log keeps the kind of failure (never the chat or text).
         log.warning("relay delivery failed (%s); passing the message on", type(exc).__name__)
         raise RecipientUnreachable(Unreachable.FAILED, type(exc).__name__) from exc
+    except (TelegramBadRequest, TelegramUnauthorizedError) as exc:
+        # "chat not found", a file MAX has not processed, a revoked token: this send cannot
+        # go, the message goes to the next in turn instead of ending in an error.
+        log.warning("relay delivery refused (%s); passing the message on", type(exc).__name__)
+        raise RecipientUnreachable(Unreachable.REJECTED, type(exc).__name__) from exc
 
 
 class BotCourier:

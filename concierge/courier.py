@@ -43,6 +43,9 @@ class Unreachable(StrEnum):
     NO_BOT = "no_bot"
     # The network, or the messenger's servers, failed (a timeout, a 5xx, flood control).
     FAILED = "failed"
+    # The messenger refused this send (a chat it does not know, a file not ready, our token
+    # refused): nothing says the account is gone, but the same send would fail again.
+    REJECTED = "rejected"
 
 
 class RecipientUnreachable(Exception):  # noqa: N818 - read beside RecipientBlocked

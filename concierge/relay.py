@@ -24,7 +24,7 @@ from concierge.hand_over import open_question
 from concierge.insights.reasons import segment_label
 from concierge.notify import Notifier
 from concierge.request_access import default_texts
-from concierge.staffing import DUTY_LEVEL, MANAGER_LEVEL, answering_in_turn
+from concierge.staffing import MANAGER_LEVEL, answering_in_turn
 from crm_adapter.dto import Client, Messenger, MessengerLink, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
 
@@ -33,7 +33,8 @@ from crm_adapter.port import UnitOfWork
 class RelayOutcome:
     """Who took the client's message live (`staff`, a `stand_in` for the `manager` when not
     the manager), or, when no one's messenger could take it, the `request` it was kept in
-    for the duty desk; `media_kept` says whether an attachment went with it."""
+    and who holds it (`staff`, None when no one could); `media_kept` says whether an
+    attachment went with it."""
 
     staff: Staff | None
     stand_in: bool
@@ -77,6 +78,7 @@ async def relay_to_manager(
     text, masked = _without_secrets(text)
     # Who could not take the message, and why: kept with the relay in the client's history.
     passed_over: list[dict[str, Any]] = []
+    refused: list[MessengerLink] = []
     for level, staff in await answering_in_turn(uow, client, now):
         stand_in = level != MANAGER_LEVEL
         relayed = await _deliver_live(
@@ -93,9 +95,11 @@ async def relay_to_manager(
             from_chat_id=chat_id,
             message_id=message_id,
             passed_over=passed_over,
+            refused=refused,
         )
         if relayed is None:
             continue
+        await _mark_blocked(uow, refused, now)
         link, ids = relayed
         for relayed_id in ids:
             await uow.relay.add(
@@ -124,6 +128,7 @@ async def relay_to_manager(
             | ({"passed_over": passed_over} if passed_over else {}),
         )
         return RelayOutcome(staff, stand_in, manager)
+    await _mark_blocked(uow, refused, now)
     receipt = await open_question(
         uow,
         notifier,
@@ -132,8 +137,11 @@ async def relay_to_manager(
         text=text,
         reason="relay_undelivered",
         texts=catalog,
-        # Everyone before the duty desk was just found out of reach in the messenger.
-        start_level=DUTY_LEVEL,
+        # From the manager on: those not linked or just found blocked are passed over, one
+        # whose messenger failed for now is alerted through the outbox (which retries), and
+        # with no one to tell the duty desk holds it, or with no duty roster the manager:
+        # never no one.
+        start_level=MANAGER_LEVEL,
         attachment_lost=has_media,
         extra={"media": has_media, "passed_over": passed_over},
     )
@@ -152,7 +160,16 @@ async def relay_to_manager(
             "passed_over": passed_over,
         },
     )
-    return RelayOutcome(None, True, manager, request=receipt.request, media_kept=not has_media)
+    return RelayOutcome(
+        receipt.handler, True, manager, request=receipt.request, media_kept=not has_media
+    )
+
+
+async def _mark_blocked(uow: UnitOfWork, links: list[MessengerLink], now: datetime) -> None:
+    """As the outbox does when a delivery is refused: the account's messenger only."""
+    for link in links:
+        await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+    links.clear()
 
 
 async def _deliver_live(
@@ -170,12 +187,13 @@ async def _deliver_live(
     from_chat_id: int,
     message_id: int,
     passed_over: list[dict[str, Any]],
+    refused: list[MessengerLink],
 ) -> tuple[MessengerLink, list[int]] | None:
     """The card and the message in the staff member's messenger: (the link used, the new
     message ids), or None when no link of theirs takes it (noted in `passed_over`). A link
-    whose account refuses the bot is marked blocked; one that cannot take it now (no bot for
-    its messenger here, a network or server failure) is left as it is; either way their
-    other messenger is tried."""
+    whose account refuses the bot goes to `refused` (the caller marks it blocked); one that
+    cannot take it now (no bot for its messenger here, a network or server failure, a
+    refused send) is left as it is; either way their other messenger is tried."""
     t = catalog.translator(staff.language)
     header = t(
         "relay.to_staff",
@@ -219,8 +237,9 @@ async def _deliver_live(
             passed_over.append(
                 {"staff": staff.id, "reason": "refused", "messenger": link.messenger}
             )
-            # As the outbox does when a delivery is refused: this messenger only.
-            await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+            # Marked blocked by the caller once every send is done: on SQLite the first
+            # write takes the file's write turn, which must not be held across sends.
+            refused.append(link)
             continue
         except RecipientUnreachable as failure:
             # The card alone may have reached them before the message failed; the whole
@@ -322,6 +341,10 @@ async def relay_to_client(
             # The client blocked the bot since they last wrote: the staff member is told so
             # (not an error), and the link is marked as the outbox would.
             await uow.links.mark_blocked(link.chat_id, now=now, messenger=link.messenger)
+            refusal = ReplyRefusal.UNREACHABLE
+        except RecipientUnreachable:
+            # Not now (a failure, no bot for their messenger here): the staff member is told
+            # it did not go and may send it again; the attempt is audited like any refusal.
             refusal = ReplyRefusal.UNREACHABLE
     await uow.audit.record(
         now=now,

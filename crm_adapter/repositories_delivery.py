@@ -209,8 +209,14 @@ class SqlOutboxRepository:
         )
 
     async def mark_failed(self, message_id: int, *, error: str, status: str = "failed") -> None:
-        """Given up for good (failed, suppressed at send time, not resent after a crash)."""
-        await self._finish(m.OutboxMessageRow.id == message_id, status=status, error=error)
+        """Given up for good (failed, suppressed at send time, not resent after a crash); a
+        row another worker settled meanwhile (sent, blocked) keeps its state."""
+        row = m.OutboxMessageRow
+        await self._finish(
+            and_(row.id == message_id, row.status.in_(("pending", "sending"))),
+            status=status,
+            error=error,
+        )
 
     async def block_chat(
         self, chat_id: int, *, error: str, messenger: str = "telegram"

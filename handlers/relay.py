@@ -87,8 +87,9 @@ async def client_message(
     )
     if outcome.request is not None:
         text = t(
-            "relay.kept_as_request",
+            "relay.kept_as_request" if outcome.staff else "relay.kept_as_request_unassigned",
             id=outcome.request.id,
+            staff=outcome.staff.full_name if outcome.staff else "",
             due=local_time(outcome.request.ack_due_at, client.timezone),
         )
         if not outcome.media_kept:

@@ -172,7 +172,9 @@ async def test_relay_no_one_can_take_is_kept_for_the_duty_desk(
         ).all()
     assert summary.endswith("\nПрошу перезвонить сегодня")
     assert (level, assignee) == (2, bank.duty_id)
-    assert f"сохранено в заявке #{request_id} для дежурной службы" in harness.last_text(CLIENT)
+    assert f"сохранено в заявке #{request_id}: её получил(а) Дежурная служба" in harness.last_text(
+        CLIENT
+    )
 
 
 async def test_rsvp_to_a_closed_event(channels: Channels, messenger: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramServerError,
@@ -166,7 +167,7 @@ async def test_no_one_reachable_the_message_is_kept_in_a_request_for_the_duty_de
     # The answer, then the once-ever warning about card numbers in the chat.
     answer, warning = harness.texts(CLIENT)[-2:]
     assert "не присылайте в чат номера карт" in warning
-    assert f"заявке #{request.id}" in answer and "дежурной службы" in answer
+    assert f"заявке #{request.id}" in answer and "Дежурная служба" in answer
     assert f"до {local_time(request.ack_due_at, 'Europe/Moscow')}" in answer
     assert "свяжется с вами. Попробуйте" not in answer  # the old, untrue promise
     [relay] = await _relays(harness)
@@ -444,6 +445,10 @@ async def test_a_network_failure_for_everyone_keeps_the_message_in_a_request(
     [request] = await _requests(harness)
     assert request.details["reason"] == "relay_undelivered"
     assert "старую карту" in request.summary
+    # Only failed for now: the manager holds it, alerted through the notifier (the outbox
+    # in production, which retries), as the client is told.
+    assert request.assignee_id == bank.manager_id
+    assert "Волков" not in harness.last_text(CLIENT) and "получил(а)" in harness.last_text(CLIENT)
     assert f"заявке #{request.id}" in harness.last_text(CLIENT)
     assert INTERNAL_ERROR not in harness.last_text(CLIENT)
     [relay] = await _relays(harness)
@@ -469,3 +474,66 @@ async def test_max_answering_5xx_for_the_manager_the_backup_in_telegram_takes_it
     assert relay.payload["passed_over"] == [
         {"staff": bank.manager_id, "reason": "failed", "messenger": "max"}
     ]
+
+
+async def test_with_no_duty_roster_the_kept_request_stays_with_the_manager(
+    harness: BotHarness,
+) -> None:
+    """Review finding: starting the kept request at the duty level left it with no one (and
+    never escalated) when the bank has no duty desk."""
+    bank = await harness.linked_bank(client=CLIENT)
+    async with harness.app.crm.unit_of_work() as uow:
+        await uow.session.execute(
+            update(m.StaffRow).where(m.StaffRow.id == bank.duty_id).values(active=False)
+        )
+        await uow.commit()
+    await _write_to_manager(harness, "Прошу перезвонить")
+    [request] = await _requests(harness)
+    assert request.assignee_id == bank.manager_id
+    assert f"заявке #{request.id}" in harness.last_text(CLIENT)
+
+
+async def test_a_send_the_messenger_refuses_passes_the_message_on(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 400 ("chat not found") for the manager ended in an internal error and the message
+    was gone; the backup takes it and the manager's link is not marked blocked."""
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER, backup=BACKUP)
+    _fail_chat(
+        harness,
+        monkeypatch,
+        MANAGER,
+        failure=lambda method: TelegramBadRequest(
+            method=method, message="Bad Request: chat not found"
+        ),
+    )
+    await _write_to_manager(harness, "Нужна справка")
+    assert "Нужна справка" in harness.last_text(BACKUP)
+    assert INTERNAL_ERROR not in harness.last_text(CLIENT)
+    [relay] = await _relays(harness)
+    assert relay.payload["passed_over"] == [
+        {"staff": bank.manager_id, "reason": "rejected", "messenger": "telegram"}
+    ]
+
+
+async def test_a_reply_the_clients_messenger_cannot_take_now_is_refused_and_audited(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding: a network failure towards the client ended the staff reply in an
+    internal error and its audit row was rolled back."""
+    bank = await harness.linked_bank(client=CLIENT, manager=MANAGER)
+    await _write_to_manager(harness, "Жду звонка")
+    relayed = harness.last_message(MANAGER)
+    _fail_chat(
+        harness,
+        monkeypatch,
+        CLIENT,
+        failure=lambda method: TelegramNetworkError(method=method, message="timeout"),
+    )
+    await harness.send(harness.user(MANAGER), "Звоню через час", reply_to_message=relayed)
+    assert "Ответ не передан" in harness.last_text(MANAGER)
+    async with harness.app.crm.unit_of_work() as uow:
+        link = await uow.links.for_client(bank.client_id)
+    assert link is not None and link.blocked_at is None  # only for now: not blocked
+    [audit] = await _rows(harness, m.AuditEntryRow, action="relay_reply")
+    assert (audit.outcome, audit.details["reason"]) == ("denied", "unreachable")
