@@ -55,14 +55,6 @@ async def reachable(
     return level, chain[level]
 
 
-async def answering_for(
-    uow: PeopleUnit, client: Client, now: datetime
-) -> tuple[Staff | None, bool]:
-    """(who takes the client's message now, whether it is a stand-in for the manager)."""
-    level, people = await reachable(uow, client, now, respect_hours=True)
-    return (people[0] if people else None), level != MANAGER_LEVEL
-
-
 async def answering_in_turn(
     uow: PeopleUnit,
     client: Client,
@@ -72,9 +64,9 @@ async def answering_in_turn(
     respect_hours: bool = True,
 ) -> list[tuple[int, Staff]]:
     """(level, person) of everyone who may take the client's message now, first to last:
-    whoever `answering_for` picks, then each later level with someone working, the duty desk
-    last (always on call). A live message that cannot reach one person's messenger goes to
-    the next, so the client's words are never left with someone who cannot read them.
+    the first reachable level (`reachable`), then each later level with someone working, the
+    duty desk last (always on call). A live message that cannot reach one person's messenger
+    goes to the next, so the client's words are never left with someone who cannot read them.
 
     `start` skips the levels before it; without `respect_hours` a level counts whenever its
     people are present (a request that is not urgent waits for the manager's morning)."""
