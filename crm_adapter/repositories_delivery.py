@@ -218,9 +218,7 @@ class SqlOutboxRepository:
             error=error,
         )
 
-    async def block_chat(
-        self, chat_id: int, *, error: str, messenger: str = "telegram"
-    ) -> int:
+    async def block_chat(self, chat_id: int, *, error: str, messenger: str = "telegram") -> int:
         """Stops everything still queued for a chat that blocked the bot; returns how many."""
         row = m.OutboxMessageRow
         return await self._finish(
