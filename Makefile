@@ -43,6 +43,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	@# The dependency rule of pyproject's [tool.importlinter]: the core never imports a channel.
 	$(VENV)/bin/lint-imports
