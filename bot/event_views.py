@@ -6,7 +6,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.event_callbacks import AudienceCb, EventAdminCb, WizardCb
 from bot.keyboards import Keyboard
-from common.i18n import Raw, Translator
+from common.i18n import DATE_TIME_FORMAT, Raw, Translator
 from concierge.events.audience import Audience
 from concierge.events.drafts import EventDraft, zone
 from concierge.events.invitations import ManagerAudience
@@ -47,7 +47,7 @@ def draft_summary(t: Translator, draft: EventDraft, audience_text: str) -> str:
         plus_ones=t(
             "events.btn.answer_yes" if draft.plus_ones_allowed else "events.btn.answer_no"
         ),
-        deadline=deadline.strftime("%d.%m.%Y %H:%M"),
+        deadline=deadline.strftime(DATE_TIME_FORMAT),
         audience=t("events.wizard.everyone") if draft.audience.is_everyone else audience_text,
     )
 
@@ -64,7 +64,7 @@ def events_list(t: Translator, summaries: list[EventSummary]) -> str:
                 "events.list.item",
                 id=event.id,
                 title=event.title,
-                date=local.strftime("%d.%m.%Y %H:%M"),
+                date=local.strftime(DATE_TIME_FORMAT),
                 status_name=t(f"events.event_status.{event.status}"),
                 accepted=summary.seats_taken,
                 capacity=event.capacity,

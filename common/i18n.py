@@ -7,9 +7,10 @@ import html
 import logging
 import string
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -25,11 +26,18 @@ log = logging.getLogger(__name__)
 # time on the desk and in the bot is written ("05.12.2026 19:00"). ISO dates stay in stored
 # data and in what integrations read (the brief's JSON), never in what a person reads.
 DATE_FORMAT = "%d.%m.%Y"
+# A moment as people read it, in both languages (the bot, the desk, the CSV in Russian).
+DATE_TIME_FORMAT = f"{DATE_FORMAT} %H:%M"
 
 
 def show_date(day: date | None, empty: str = "") -> str:
     """A date as a person reads it (a datetime shows its own calendar day)."""
     return day.strftime(DATE_FORMAT) if day is not None else empty
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """A stored (UTC) moment as read in `timezone`."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime(DATE_TIME_FORMAT)
 
 
 def show_iso_date(value: str) -> str:

@@ -15,6 +15,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.clock import Clock
+from common.i18n import DATE_TIME_FORMAT
 from concierge.access import open_client
 from concierge.insights.analysis import Insights, analyse, next_birthday
 from concierge.insights.churn import RiskLevel
@@ -73,7 +74,7 @@ class Briefing:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo("UTC")
-        return f"{moment.astimezone(zone):%d.%m.%Y %H:%M} ({zone.key})"
+        return f"{moment.astimezone(zone).strftime(DATE_TIME_FORMAT)} ({zone.key})"
 
     @property
     def file_name(self) -> str:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from common.i18n import DATE_TIME_FORMAT
 from common.sensitive import mask
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "catalogue.yaml"
@@ -292,7 +293,7 @@ def _datetime(step: Step, text: str, language: str, tz: ZoneInfo, now: datetime)
         raise InvalidAnswer("past")
     _check_range(day, today, step)
     return Answer(
-        value=moment.astimezone(UTC).isoformat(), shown=moment.strftime("%d.%m.%Y %H:%M")
+        value=moment.astimezone(UTC).isoformat(), shown=moment.strftime(DATE_TIME_FORMAT)
     )
 
 

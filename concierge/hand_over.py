@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from common.clock import Clock
-from common.i18n import Catalog
+from common.i18n import Catalog, local_time
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import default_texts
-from concierge.request_messages import local_time
 from concierge.requests import Receipt, create_request
 from concierge.staffing import MANAGER_LEVEL
 from crm_adapter.dto import Client, ServiceRequest

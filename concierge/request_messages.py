@@ -3,21 +3,15 @@ its buttons, the client's status notices, the rating stars."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from common.i18n import Translator
+from common.i18n import Translator, local_time
 from concierge.actions import Action, Actions, arrange
 from concierge.insights.reasons import segment_label
 from concierge.notify import Outgoing
 from concierge.request_access import Desk
 from crm_adapter.dto import ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork
-
-
-def local_time(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
 
 
 def staff_request_actions(t: Translator, request_id: int, *, status: str) -> Actions:

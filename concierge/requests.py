@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from common.clock import Clock
-from common.i18n import DEFAULT_LANGUAGE, Catalog
+from common.i18n import DEFAULT_LANGUAGE, Catalog, local_time
 from common.sensitive import SECRET_KINDS, mask, mask_text
 from concierge.catalogue import Answer, Service, ServiceCatalogue
 from concierge.notify import Notifier, Outgoing
 from concierge.request_access import Desk, Refusal, for_client, for_staff, refuse
-from concierge.request_messages import client_notice, local_time, rating_actions, staff_card
+from concierge.request_messages import client_notice, rating_actions, staff_card
 from concierge.staffing import MANAGER_LEVEL, told_in_turn
 from crm_adapter.dto import Client, RequestStatus, Role, ServiceRequest, Staff
 from crm_adapter.port import UnitOfWork

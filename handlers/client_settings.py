@@ -13,7 +13,7 @@ from bot.channels import MESSENGER_NAMES
 from bot.filters import IsClient
 from bot.keyboards import Keyboard
 from common.clock import Clock
-from common.i18n import LANGUAGES, Catalog, Translator
+from common.i18n import LANGUAGES, Catalog, Translator, local_time
 from concierge.consent import withdraw_consent
 from concierge.notify import Notifier
 from concierge.preferences import (
@@ -25,7 +25,6 @@ from concierge.preferences import (
     request_data_task,
     set_quiet_hours,
 )
-from concierge.request_messages import local_time
 from crm_adapter.dto import Client, MessengerLink
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply

@@ -11,11 +11,10 @@ from bot.callbacks import ClientRequestCb, MenuCb
 from bot.filters import IsClient
 from bot.keyboards import Keyboard, client_request_actions
 from common.clock import Clock
-from common.i18n import Translator
+from common.i18n import Translator, local_time
 from concierge.catalogue import ServiceCatalogue
 from concierge.notify import Notifier
 from concierge.request_access import Desk, for_client
-from concierge.request_messages import local_time
 from concierge.request_queue import client_requests
 from concierge.requests import cancel_request
 from crm_adapter.dto import Client, ServiceRequest

@@ -16,12 +16,11 @@ from bot.courier import BotCourier
 from bot.filters import IsClient, IsStaff
 from bot.keyboards import Keyboard
 from common.clock import Clock
-from common.i18n import Catalog, Translator
+from common.i18n import Catalog, Translator, local_time
 from common.settings import Settings
 from concierge.identity import Identity
 from concierge.notify import Notifier
 from concierge.relay import relay_to_client, relay_to_manager
-from concierge.request_messages import local_time
 from crm_adapter.dto import Client, Staff
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply

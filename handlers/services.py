@@ -19,7 +19,7 @@ from bot.callbacks import MenuCb, ServiceCb, WizardCb
 from bot.filters import IsClient
 from bot.keyboards import Keyboard
 from common.clock import Clock
-from common.i18n import Translator
+from common.i18n import Translator, local_time
 from concierge.catalogue import (
     SOS_CODE,
     Answer,
@@ -30,7 +30,6 @@ from concierge.catalogue import (
 )
 from concierge.identity import Identity
 from concierge.notify import Notifier
-from concierge.request_messages import local_time
 from concierge.requests import create_request, summarise
 from crm_adapter.sql import SqlUnitOfWork
 from handlers.common import reply

@@ -17,12 +17,12 @@ from bot.filters import IsStaff, staff_only
 from bot.keyboards import Keyboard
 from bot.rendering import send_long
 from common.clock import Clock
-from common.i18n import Translator
+from common.i18n import Translator, local_time
 from concierge.access import client_chat
 from concierge.catalogue import ServiceCatalogue
 from concierge.notify import Notifier
 from concierge.request_access import Desk, for_staff
-from concierge.request_messages import local_time, staff_card
+from concierge.request_messages import staff_card
 from concierge.request_queue import manager_queue
 from concierge.requests import accept_request, reassign_request, resolve_request
 from crm_adapter.dto import Role, Staff

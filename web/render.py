@@ -6,22 +6,21 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from common.i18n import DATE_FORMAT, Catalog, localize_masks, show_date
+from common.i18n import Catalog, localize_masks, show_date
+from common.i18n import local_time as shown_at
 from web import context as ctx
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def local_time(moment: datetime | None, timezone: str = "Europe/Moscow") -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(ZoneInfo(timezone)).strftime(f"{DATE_FORMAT} %H:%M")
+    """The templates' filter: `common.i18n.local_time`, with a dash for no moment."""
+    return "—" if moment is None else shown_at(moment, timezone)
 
 
 def money(amount: Decimal | float | int | None) -> str:

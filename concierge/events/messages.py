@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from common.i18n import Catalog, Translator
+from common.i18n import DATE_TIME_FORMAT, Catalog, Translator
 from concierge.actions import Action, Actions, arrange
 from concierge.events.checkin import LOCKOUT_WINDOW, CheckInResult, door_opens_at
 from crm_adapter.dto import Client, Event, Invitation, Staff
@@ -49,7 +49,7 @@ def where(event: Event) -> str:
 
 def deadline(t: Translator, event: Event) -> str:
     zone = ZoneInfo(event.timezone)
-    return event.answers_close_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return event.answers_close_at.astimezone(zone).strftime(DATE_TIME_FORMAT)
 
 
 def rsvp_actions(t: Translator, event: Event, invitation_id: int) -> Actions:
@@ -122,7 +122,7 @@ def checkin_text(t: Translator, result: CheckInResult) -> str:
     checked_at = opens = ""
     if event is not None:
         zone = ZoneInfo(event.timezone)
-        opens = door_opens_at(event).astimezone(zone).strftime("%d.%m.%Y %H:%M")
+        opens = door_opens_at(event).astimezone(zone).strftime(DATE_TIME_FORMAT)
         if inv is not None and inv.checked_in_at is not None:
             checked_at = inv.checked_in_at.astimezone(zone).strftime("%H:%M")
     return t(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from common.i18n import Translator
+from common.i18n import DATE_TIME_FORMAT, Translator
 from concierge.events.model import SUMMARY_ORDER, require_event, seats_taken
 from crm_adapter.dto import Client, Event, Invitation
 from crm_adapter.port import UnitOfWork
@@ -82,7 +82,7 @@ class CsvDialect:
 # in the locale's own order. Both files start with a UTF-8 BOM, without which Excel takes
 # them for the ANSI code page and garbles Cyrillic names.
 CSV_DIALECTS = {
-    "ru": CsvDialect(separator=";", time_format="%d.%m.%Y %H:%M"),
+    "ru": CsvDialect(separator=";", time_format=DATE_TIME_FORMAT),
     "en": CsvDialect(separator=",", time_format="%Y-%m-%d %H:%M"),
 }
 

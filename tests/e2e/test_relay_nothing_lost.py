@@ -26,8 +26,8 @@ from aiogram.exceptions import (
 from aiogram.methods import TelegramMethod
 from sqlalchemy import select, update
 
+from common.i18n import local_time
 from concierge.events.drafts import EventDraft, create_event
-from concierge.request_messages import local_time
 from concierge.staffing import DUTY_LEVEL
 from crm_adapter import models as m
 from tests.e2e.conftest import Channels
